@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema, with defaults. The CLI's options, the HTTP API's bodies and a
+ * model folder's config.json are all validated by these schemas.
+ *
+ * @example
+ * const dc = DcConfig.parse({ levels: 25 }); // every other field takes its default
+ */
+
+export const ImageSpec = z.object({
+  channels: z.number().int().positive().default(3),
+  height: z.number().int().positive().default(32),
+  width: z.number().int().positive().default(32),
+});
+export type ImageSpec = z.infer<typeof ImageSpec>;
+
+/** The multi-head UNet (EDM DDPM++ layout). */
+export const UNetConfig = z.object({
+  arch: z.literal('unet'),
+  image: ImageSpec.prefault({}),
+  numClasses: z.number().int().min(1).default(10),
+  /** Base width; level i has modelChannels·channelMult[i] channels. */
+  modelChannels: z.number().int().positive().default(32),
+  channelMult: z.array(z.number().int().positive()).min(1).default([1, 2, 2]),
+  /** Residual blocks per level in the encoder (the decoder has one more). */
+  numBlocks: z.number().int().positive().default(1),
+  /** Resolutions (e.g. 16) with self-attention after each block. */
+  attnResolutions: z.array(z.number().int().positive()).default([]),
+  dropout: z.number().min(0).max(0.9).default(0),
+  /** Embedding width = modelChannels·embMult. */
+  embMult: z.number().int().positive().default(4),
+  channelsPerHead: z.number().int().positive().default(64),
+});
+export type UNetConfig = z.infer<typeof UNetConfig>;
+
+/** A Gaussian-mixture oracle: every class N(μ_y, s²I); its exact denoiser as a network. */
+export const GmmConfig = z.object({
+  arch: z.literal('gmm'),
+  image: ImageSpec.prefault({}),
+  numClasses: z.number().int().min(1),
+  /** Standard deviation s shared by every class. */
+  std: z.number().positive(),
+});
+export type GmmConfig = z.infer<typeof GmmConfig>;
+
+/** The baseline discriminative CNN (for attack comparisons). */
+export const CnnConfig = z.object({
+  arch: z.literal('cnn'),
+  image: ImageSpec.prefault({}),
+  numClasses: z.number().int().min(1).default(10),
+  widths: z.array(z.number().int().positive()).min(1).default([32, 64, 128]),
+  dropout: z.number().min(0).max(0.9).default(0),
+});
+export type CnnConfig = z.infer<typeof CnnConfig>;
+
+export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig, CnnConfig]);
+export type NetworkConfig = z.infer<typeof NetworkConfig>;
+export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
+
+/** The diffusion classifier: σ grid, weighting and batching (rdc-method.md §2). */
+export const DcConfig = z.object({
+  grid: z.enum(['linear', 'log']).default('linear'),
+  /** Number of σ levels S (the released code: 125). */
+  levels: z.number().int().min(1).max(4096).default(125),
+  sigmaMin: z.number().positive().default(1e-4),
+  sigmaMax: z.number().positive().default(3),
+  weighting: z.enum(['released', 'lognormal', 'uniform']).default('released'),
+  /** σ levels per network batch (bounds memory; does not change results). */
+  chunk: z.number().int().min(1).default(25),
+  /** Guidance weight w on the class heads: (1 + w)·D_y − w·D_∅. */
+  guidance: z.number().min(0).default(0),
+});
+export type DcConfig = z.infer<typeof DcConfig>;
+
+/** Likelihood maximization (rdc-method.md §3). Radii are in pixel units ([0, 1]). */
+export const LmConfig = z.object({
+  steps: z.number().int().min(0).default(5),
+  lr: z.number().positive().default(0.1),
+  sigmaMin: z.number().positive().default(0.4),
+  sigmaMax: z.number().positive().default(0.6),
+  ball: z.enum(['linf', 'l2']).default('l2'),
+  radius: z.number().positive().default(100),
+  /** Project onto the ball after every step (else once at the end). */
+  projectEveryStep: z.boolean().default(true),
+  /** `fresh`: new draws per call; `fixed`: the same draws (seed `fixedSeed`) on every call. */
+  noise: z.enum(['fresh', 'fixed']).default('fixed'),
+  fixedSeed: z.number().int().default(1),
+  /** Clamp to the valid range after every step, or once at the end. */
+  clamp: z.enum(['every-step', 'end']).default('end'),
+});
+export type LmConfig = z.infer<typeof LmConfig>;
+
+export const MethodName = z.enum(['released', 'paper']);
+export type MethodName = z.infer<typeof MethodName>;
+
+/**
+ * The two presets of rdc-method.md §3. Both use the released σ weighting (the paper's numbers were
+ * measured with it).
+ */
+export function lmPreset(method: MethodName): LmConfig {
+  if (method === 'paper') {
+    return LmConfig.parse({ ball: 'linf', radius: 8 / 255, projectEveryStep: true, noise: 'fresh', clamp: 'every-step' });
+  }
+  return LmConfig.parse({ ball: 'l2', radius: 100, projectEveryStep: true, noise: 'fixed', fixedSeed: 1, clamp: 'end' });
+}
+
+export const DefenseName = z.enum(['none', 'dc', 'rdc']);
+export type DefenseName = z.infer<typeof DefenseName>;
+
+/** Parses "8/255", "0.5" or a number into a number. */
+export function parseFraction(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(v);
+  const value = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
+  if (!Number.isFinite(value)) throw new Error(`expected a number or a fraction like 8/255, got '${v}'`);
+  return value;
+}

@@ -1,0 +1,72 @@
+import type { Graph } from '../nn/graph.js';
+import type { Tensor } from '../tensor.js';
+
+/**
+ * The engine interface: something that runs `Graph`s, and (if differentiable) their gradients.
+ * Two implementations: TensorFlow.js (`tfjs.ts`, differentiable) and ONNX Runtime (`ort.ts`,
+ * forward). Everything above this layer (the DC, LM, training, attacks) is written against it.
+ */
+
+/** Weights by parameter name (shapes as in the graph's `params`). */
+export type Weights = Record<string, Tensor>;
+
+export type EngineName = 'tfjs' | 'ort';
+
+export interface EngineInfo {
+  engine: EngineName;
+  /** tfjs: 'tensorflow' (tfjs-node or tfjs-node-gpu), 'wasm' or 'cpu'; ort: its execution provider. */
+  backend: string;
+  /** The package providing the backend, e.g. '@tensorflow/tfjs-backend-wasm'. */
+  package: string;
+  threads: number;
+  differentiable: boolean;
+}
+
+export interface CompileOptions {
+  /** Weights fixed at compile time. Omit them to pass weights on every call instead. */
+  weights?: Weights;
+  /** Dropout on (training graphs). */
+  training?: boolean;
+}
+
+/** A compiled forward graph. */
+export interface GraphFunction {
+  /** Runs the graph on `feeds` (graph inputs by name); `weights` overrides the compiled ones. */
+  run(feeds: Record<string, Tensor>, weights?: Weights, opts?: { seed?: number }): Promise<Record<string, Tensor>>;
+  dispose(): void;
+}
+
+export interface GradientRequest {
+  /** The graph output to differentiate: summed, or weighted elementwise by the cotangent. */
+  of: string;
+  /** Graph inputs or parameter names to differentiate with respect to. */
+  wrt: string[];
+}
+
+/** A compiled graph with its gradient. */
+export interface GradientFunction {
+  /** Returns the output `of` and d⟨cotangent, of⟩/d(wrt) (cotangent defaults to all ones). */
+  run(
+    feeds: Record<string, Tensor>,
+    opts?: { weights?: Weights; cotangent?: Tensor; seed?: number },
+  ): Promise<{ value: Tensor; grads: Record<string, Tensor> }>;
+  dispose(): void;
+}
+
+export interface Engine {
+  readonly info: EngineInfo;
+  compile(graph: Graph, opts?: CompileOptions): Promise<GraphFunction>;
+  /** Throws on an engine without gradients. */
+  compileGradient(graph: Graph, request: GradientRequest, opts?: CompileOptions): Promise<GradientFunction>;
+  dispose(): void;
+}
+
+/** Checks that every param of `graph` has a weight of the right size. */
+export function checkWeights(graph: Graph, weights: Weights): void {
+  for (const p of graph.params) {
+    const w = weights[p.name];
+    if (!w) throw new Error(`missing weight '${p.name}' (shape [${p.shape.join(', ')}])`);
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (w.data.length !== n) throw new Error(`weight '${p.name}' has ${w.data.length} values; the network needs [${p.shape.join(', ')}] = ${n}`);
+  }
+}

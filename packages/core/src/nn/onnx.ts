@@ -1,0 +1,257 @@
+import { createRequire } from 'node:module';
+import type { onnx as OnnxNs } from 'onnx-proto';
+import type { Tensor } from '../tensor.js';
+import type { Dim, Graph, Node } from './graph.js';
+
+// onnx-proto is CommonJS; load it through require so NodeNext ESM resolves it cleanly.
+const { onnx } = createRequire(import.meta.url)('onnx-proto') as { onnx: typeof OnnxNs };
+
+/**
+ * The ONNX writer: turns a `Graph` into an ONNX model (opset 17, dynamic batch).
+ *
+ * Weights can be embedded (`inline`), referenced as external data at byte offsets of another file
+ * (`external`, how a model folder points into model.safetensors so the weights exist once), or left
+ * as graph inputs (`inputs`, for graphs whose weights change every call, such as training steps).
+ *
+ * @example
+ * const bytes = graphToOnnx(graph, { weights: { mode: 'inline', values: weights } });
+ * const session = await ort.InferenceSession.create(bytes);
+ */
+
+export const ONNX_OPSET = 17;
+const IR_VERSION = 8;
+const FLOAT = 1;
+const INT64 = 7;
+
+export type OnnxWeights =
+  | { mode: 'inline'; values: Record<string, Tensor> }
+  | { mode: 'external'; location: string; offsets: Record<string, { offset: number; length: number }> }
+  | { mode: 'inputs' };
+
+export interface OnnxOptions {
+  weights: OnnxWeights;
+  name?: string;
+  docString?: string;
+}
+
+type NodeProto = OnnxNs.INodeProto;
+type TensorProto = OnnxNs.ITensorProto;
+
+function floatBytes(values: ArrayLike<number>): Uint8Array {
+  const f = Float32Array.from(values);
+  return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+}
+
+function valueInfo(name: string, shape: readonly Dim[]): OnnxNs.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attrInts(name: string, ints: number[]): OnnxNs.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
+}
+function attrInt(name: string, i: number): OnnxNs.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.INT, i };
+}
+function attrFloat(name: string, f: number): OnnxNs.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f };
+}
+function attrString(name: string, s: string): OnnxNs.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) };
+}
+
+/** Emits ONNX nodes for graph nodes; helper constants become initializers. */
+class Emitter {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  private counter = 0;
+
+  fresh(base: string): string {
+    return `${base}__${this.counter++}`;
+  }
+
+  int64(values: number[]): string {
+    const name = this.fresh('i64');
+    this.initializers.push({ name, dataType: INT64, dims: [values.length], int64Data: values });
+    return name;
+  }
+
+  float(values: number[], dims: number[]): string {
+    const name = this.fresh('f32');
+    this.initializers.push({ name, dataType: FLOAT, dims, rawData: floatBytes(values) });
+    return name;
+  }
+
+  emit(opType: string, inputs: string[], output: string, attribute: OnnxNs.IAttributeProto[] = []): string {
+    this.nodes.push({ opType, input: inputs, output: [output], name: this.fresh(opType), attribute });
+    return output;
+  }
+
+  tmp(opType: string, inputs: string[], attribute: OnnxNs.IAttributeProto[] = []): string {
+    return this.emit(opType, inputs, this.fresh(opType.toLowerCase()), attribute);
+  }
+}
+
+function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
+  const out = n.output;
+  switch (n.op) {
+    case 'add':
+    case 'sub':
+    case 'mul':
+    case 'div': {
+      const op = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' }[n.op];
+      e.emit(op, n.inputs, out);
+      return;
+    }
+    case 'neg':
+    case 'exp':
+    case 'log':
+    case 'sqrt':
+    case 'sigmoid':
+    case 'relu':
+    case 'sin':
+    case 'cos': {
+      const op = { neg: 'Neg', exp: 'Exp', log: 'Log', sqrt: 'Sqrt', sigmoid: 'Sigmoid', relu: 'Relu', sin: 'Sin', cos: 'Cos' }[n.op];
+      e.emit(op, n.inputs, out);
+      return;
+    }
+    case 'square':
+      e.emit('Mul', [n.inputs[0], n.inputs[0]], out);
+      return;
+    case 'silu':
+      e.emit('Mul', [n.inputs[0], e.tmp('Sigmoid', n.inputs)], out);
+      return;
+    case 'dropout':
+      e.emit('Identity', n.inputs, out);
+      return;
+    case 'avgpool2':
+      e.emit('AveragePool', n.inputs, out, [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])]);
+      return;
+    case 'upsample2':
+      e.emit('Resize', [n.inputs[0], '', e.float([1, 1, 2, 2], [4])], out, [
+        attrString('mode', 'nearest'),
+        attrString('coordinate_transformation_mode', 'asymmetric'),
+        attrString('nearest_mode', 'floor'),
+      ]);
+      return;
+    case 'conv2d':
+      e.emit('Conv', n.inputs, out, [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
+      return;
+    case 'groupnorm': {
+      const [x, gamma, beta] = n.inputs;
+      const grouped = e.tmp('Reshape', [x, e.int64([0, n.groups, -1])]);
+      const normed = e.tmp('InstanceNormalization', [grouped, e.float(new Array(n.groups).fill(1), [n.groups]), e.float(new Array(n.groups).fill(0), [n.groups])], [
+        attrFloat('epsilon', n.eps),
+      ]);
+      const back = e.tmp('Reshape', [normed, e.tmp('Shape', [x])]);
+      const cShape = e.int64([-1, 1, 1]);
+      const scaled = e.tmp('Mul', [back, e.tmp('Reshape', [gamma, cShape])]);
+      e.emit('Add', [scaled, e.tmp('Reshape', [beta, cShape])], out);
+      return;
+    }
+    case 'matmul': {
+      const t = (name: string): string => {
+        const r = rankOf(name);
+        const perm = [...Array(r).keys()];
+        [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+        return e.tmp('Transpose', [name], [attrInts('perm', perm)]);
+      };
+      const a = n.transA ? t(n.inputs[0]) : n.inputs[0];
+      const b = n.transB ? t(n.inputs[1]) : n.inputs[1];
+      e.emit('MatMul', [a, b], out);
+      return;
+    }
+    case 'softmax':
+      e.emit('Softmax', n.inputs, out, [attrInt('axis', n.axis)]);
+      return;
+    case 'transpose':
+      e.emit('Transpose', n.inputs, out, [attrInts('perm', n.perm)]);
+      return;
+    case 'reshape':
+      e.emit('Reshape', [n.inputs[0], e.int64(n.shape)], out);
+      return;
+    case 'concat':
+      e.emit('Concat', n.inputs, out, [attrInt('axis', n.axis)]);
+      return;
+    case 'slice':
+      e.emit('Slice', [n.inputs[0], e.int64([n.start]), e.int64([n.end]), e.int64([n.axis])], out);
+      return;
+    case 'reduceSum':
+      e.emit('ReduceSum', [n.inputs[0], e.int64(n.axes)], out, [attrInt('keepdims', n.keepDims ? 1 : 0)]);
+      return;
+    case 'reduceMean':
+      e.emit('ReduceMean', n.inputs, out, [attrInts('axes', n.axes), attrInt('keepdims', n.keepDims ? 1 : 0)]);
+      return;
+  }
+}
+
+/** Serialises `graph` as an ONNX model. */
+export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
+  const e = new Emitter();
+  const rankOf = (name: string): number => {
+    const s = graph.shapes[name];
+    if (!s) throw new Error(`onnx writer: unknown value '${name}'`);
+    return s.length;
+  };
+  for (const node of graph.nodes) emitNode(e, node, rankOf);
+  for (const o of graph.outputs) {
+    if (o.name !== o.value) e.emit('Identity', [o.value], o.name);
+  }
+
+  const initializers: TensorProto[] = graph.consts.map((c) => ({ name: c.name, dataType: FLOAT, dims: c.shape, rawData: floatBytes(c.values) }));
+  const inputs = graph.inputs.map((i) => valueInfo(i.name, i.shape));
+  const w = opts.weights;
+  for (const p of graph.params) {
+    if (w.mode === 'inputs') {
+      inputs.push(valueInfo(p.name, p.shape));
+    } else if (w.mode === 'inline') {
+      const t = w.values[p.name];
+      if (!t) throw new Error(`onnx writer: no value for weight '${p.name}'`);
+      if (t.data.length !== p.shape.reduce((a, b) => a * b, 1)) throw new Error(`onnx writer: weight '${p.name}' has ${t.data.length} values, expected shape [${p.shape.join(', ')}]`);
+      initializers.push({ name: p.name, dataType: FLOAT, dims: p.shape, rawData: floatBytes(t.data) });
+    } else {
+      const ref = w.offsets[p.name];
+      if (!ref) throw new Error(`onnx writer: no external offset for weight '${p.name}'`);
+      initializers.push({
+        name: p.name,
+        dataType: FLOAT,
+        dims: p.shape,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: w.location },
+          { key: 'offset', value: String(ref.offset) },
+          { key: 'length', value: String(ref.length) },
+        ],
+      });
+    }
+  }
+  initializers.push(...e.initializers);
+
+  const model: OnnxNs.IModelProto = {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'rdc',
+    producerVersion: '0.1.0',
+    docString: opts.docString ?? '',
+    graph: {
+      name: opts.name ?? 'rdc',
+      node: e.nodes,
+      initializer: initializers,
+      input: inputs,
+      output: graph.outputs.map((o) => valueInfo(o.name, graph.shapes[o.value])),
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** Decodes an ONNX model (for inspection and tests). */
+export function decodeOnnx(bytes: Uint8Array): OnnxNs.ModelProto {
+  return onnx.ModelProto.decode(bytes);
+}
