@@ -60,6 +60,8 @@ async function useWasm(): Promise<TfjsBackendInfo> {
 async function useCpu(): Promise<TfjsBackendInfo> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new Error('tfjs: the cpu backend failed to initialise');
+  // The cpu backend prints an advertisement for tfjs-node on first use; `rdc info` says it instead.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { backend: 'cpu', package: '@tensorflow/tfjs-backend-cpu', threads: 1 };
 }
 

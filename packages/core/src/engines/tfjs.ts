@@ -32,9 +32,11 @@ export class TfjsEngine implements Engine {
   }
 
   async compile(graph: Graph, opts: CompileOptions = {}): Promise<GraphFunction> {
+    await this.activate();
     const fixed = opts.weights ? upload(graph, opts.weights) : null;
     return {
       run: async (feeds, weights, runOpts) => {
+        await this.activate();
         const w = weights ? upload(graph, weights) : fixed;
         if (!w) throw new Error('tfjs engine: no weights given at compile time or call time');
         const inputs = uploadFeeds(graph, feeds);
@@ -57,9 +59,11 @@ export class TfjsEngine implements Engine {
     if (!outName) throw new Error(`tfjs engine: the graph has no output '${request.of}'`);
     const known = new Set([...graph.inputs.map((i) => i.name), ...graph.params.map((p) => p.name)]);
     for (const n of request.wrt) if (!known.has(n)) throw new Error(`tfjs engine: cannot differentiate with respect to unknown '${n}'`);
+    await this.activate();
     const fixed = opts.weights ? upload(graph, opts.weights) : null;
     return {
       run: async (feeds, runOpts = {}) => {
+        await this.activate();
         const w = runOpts.weights ? upload(graph, runOpts.weights) : fixed;
         if (!w) throw new Error('tfjs engine: no weights given at compile time or call time');
         const inputs = uploadFeeds(graph, feeds);
@@ -91,6 +95,11 @@ export class TfjsEngine implements Engine {
         if (fixed) tf.dispose(Object.values(fixed));
       },
     };
+  }
+
+  /** Makes this engine's backend the active one (tfjs has one global backend). */
+  private async activate(): Promise<void> {
+    if (tf.getBackend() !== this.info.backend) await tf.setBackend(this.info.backend);
   }
 
   dispose(): void {}

@@ -1,0 +1,125 @@
+import type { DenoiserNetworkConfig } from '../config/schema.js';
+import { buildDenoiserGraph } from '../nn/denoiser.js';
+import type { Graph } from '../nn/graph.js';
+import { dcChunkGraph, lmObjectiveGraph } from '../nn/objectives.js';
+import { assertShape, type Tensor } from '../tensor.js';
+import type { Engine, EngineInfo, GradientFunction, GraphFunction, Weights } from './engine.js';
+
+/**
+ * A multi-head denoiser on an engine: the network config, its weights, and the compiled graphs the
+ * method needs (compiled on first use).
+ *
+ * - `denoise`: x_σ [B, C, H, W] (model units) and σ [B] → D for every head [B, K+1, C, H, W].
+ * - `dcChunk` / `dcChunkVjp`: the DC's partial logits over a chunk of σ levels for one image, and
+ *   their exact vector–Jacobian product with respect to the image (differentiable engines).
+ * - `lmObjective`: LM's per-image objective and its input gradient (differentiable engines).
+ *
+ * @example
+ * const den = new Denoiser(await TfjsEngine.create(), cfg, weights);
+ * const D = await den.denoise(x, Float32Array.of(0.5));
+ */
+export class Denoiser {
+  private readonly cache = new Map<string, Promise<GraphFunction | GradientFunction>>();
+
+  /**
+   * @param files ONNX files to load instead of compiling a graph (a model folder's exports), by
+   *   graph kind: 'denoiser', 'dcChunk'.
+   */
+  constructor(
+    readonly engine: Engine,
+    readonly config: DenoiserNetworkConfig,
+    readonly weights: Weights,
+    private readonly files: Partial<Record<'denoiser' | 'dcChunk', string>> = {},
+  ) {}
+
+  get info(): EngineInfo {
+    return this.engine.info;
+  }
+  get numClasses(): number {
+    return this.config.numClasses;
+  }
+  /** [C, H, W] of one image. */
+  get imageDims(): [number, number, number] {
+    const { channels, height, width } = this.config.image;
+    return [channels, height, width];
+  }
+  get imageSize(): number {
+    const [c, h, w] = this.imageDims;
+    return c * h * w;
+  }
+
+  private forward(kind: 'denoiser' | 'dcChunk', graph: () => Graph): Promise<GraphFunction> {
+    let f = this.cache.get(kind) as Promise<GraphFunction> | undefined;
+    if (!f) {
+      const file = this.files[kind];
+      const load = this.engine as Engine & { load?: (path: string, graph: Graph) => Promise<GraphFunction> };
+      f = file && load.load ? load.load(file, graph()) : this.engine.compile(graph(), { weights: this.weights });
+      this.cache.set(kind, f);
+    }
+    return f;
+  }
+
+  private gradient(kind: 'dcVjp' | 'lm', graph: () => Graph, of: string): Promise<GradientFunction> {
+    let f = this.cache.get(kind) as Promise<GradientFunction> | undefined;
+    if (!f) {
+      f = this.engine.compileGradient(graph(), { of, wrt: ['x'] }, { weights: this.weights });
+      this.cache.set(kind, f);
+    }
+    return f;
+  }
+
+  /** D for every head: x_σ [B, C, H, W], σ [B] → [B, K+1, C, H, W]. */
+  async denoise(x: Tensor, sigma: Float32Array): Promise<Tensor> {
+    const [c, h, w] = this.imageDims;
+    assertShape('denoise: x', x, [-1, c, h, w]);
+    if (sigma.length !== x.dims[0]) throw new Error(`denoise: ${x.dims[0]} images but ${sigma.length} noise levels`);
+    const f = await this.forward('denoiser', () => buildDenoiserGraph(this.config));
+    return (await f.run({ x, sigma: { data: sigma, dims: [sigma.length] } })).D;
+  }
+
+  private dcFeeds(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance: number): Record<string, Tensor> {
+    const [c, h, w] = this.imageDims;
+    const s = sigma.length;
+    assertShape('dc: x', x, [1, c, h, w]);
+    assertShape('dc: noise', noise, [s, c, h, w]);
+    if (weights.length !== s) throw new Error(`dc: ${s} noise levels but ${weights.length} weights`);
+    return {
+      x,
+      noise,
+      sigma: { data: sigma, dims: [s] },
+      weights: { data: weights, dims: [s] },
+      guidance: { data: Float32Array.of(guidance), dims: [1] },
+    };
+  }
+
+  /** Partial DC logits [K] of one image x [1, C, H, W] over the σ levels of this chunk. */
+  async dcChunk(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance = 0): Promise<Float32Array> {
+    const f = await this.forward('dcChunk', () => dcChunkGraph(this.config));
+    return (await f.run(this.dcFeeds(x, noise, sigma, weights, guidance))).logits.data;
+  }
+
+  /** Partial DC logits [K] and ⟨cotangent, logits⟩'s gradient with respect to x (model units). */
+  async dcChunkVjp(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance: number, cotangent: Float32Array): Promise<{ logits: Float32Array; grad: Tensor }> {
+    const k = this.numClasses;
+    if (cotangent.length !== k) throw new Error(`dc: cotangent has ${cotangent.length} entries, expected ${k}`);
+    const f = await this.gradient('dcVjp', () => dcChunkGraph(this.config), 'logits');
+    const r = await f.run(this.dcFeeds(x, noise, sigma, weights, guidance), { cotangent: { data: cotangent, dims: [1, k] } });
+    return { logits: r.value.data, grad: r.grads.x };
+  }
+
+  /** LM objective per image [B] and the gradient of its sum with respect to x [B, C, H, W]. */
+  async lmObjective(x: Tensor, noise: Tensor, sigma: Float32Array): Promise<{ loss: Float32Array; grad: Tensor }> {
+    const [c, h, w] = this.imageDims;
+    assertShape('lm: x', x, [-1, c, h, w]);
+    assertShape('lm: noise', noise, [x.dims[0], c, h, w]);
+    const f = await this.gradient('lm', () => lmObjectiveGraph(this.config), 'loss');
+    const r = await f.run({ x, noise, sigma: { data: sigma, dims: [sigma.length] } });
+    return { loss: r.value.data, grad: r.grads.x };
+  }
+
+  /** Releases the compiled graphs. */
+  async dispose(): Promise<void> {
+    for (const f of this.cache.values()) (await f).dispose();
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Temperature calibration: the DC's logit scale depends on the σ weights (Σw ≈ 33 or 118), so
+ * probabilities shown to users and cross-entropy losses are taken of logits / T with T fitted on a
+ * validation split (minimum negative log-likelihood) and stored with the model.
+ *
+ * @example
+ * const T = fitTemperature(valLogits, valLabels, 10);
+ * const p = softmax(scaleLogits(logits, 1 / T), 10);
+ */
+
+/** Row-wise softmax of a [N, K] buffer. */
+export function softmax(logits: ArrayLike<number>, k: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / k; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(logits[r * k + j] - max);
+    for (let j = 0; j < k; j++) out[r * k + j] = Math.exp(logits[r * k + j] - max) / s;
+  }
+  return out;
+}
+
+/** Row-wise argmax of a [N, K] buffer. */
+export function argmax(logits: ArrayLike<number>, k: number): Int32Array {
+  const n = logits.length / k;
+  const out = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[r * k + j] > logits[r * k + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Mean negative log-likelihood of softmax(a·logits). */
+export function meanNll(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number, a = 1): number {
+  const n = labels.length;
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, a * logits[r * k + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += Math.exp(a * logits[r * k + j] - max);
+    total += max + Math.log(s) - a * logits[r * k + labels[r]];
+  }
+  return total / n;
+}
+
+/**
+ * The temperature T > 0 minimising the mean NLL of softmax(logits / T). The NLL is convex in 1/T,
+ * so a golden-section search over ln(1/T) finds the global minimum.
+ */
+export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): number {
+  if (labels.length === 0 || logits.length !== labels.length * k) throw new Error(`fitTemperature: need ${labels.length}×${k} logits, got ${logits.length}`);
+  const f = (u: number) => meanNll(logits, labels, k, Math.exp(u));
+  let lo = -12;
+  let hi = 12;
+  const phi = (Math.sqrt(5) - 1) / 2;
+  let c = hi - phi * (hi - lo);
+  let d = lo + phi * (hi - lo);
+  let fc = f(c);
+  let fd = f(d);
+  for (let i = 0; i < 100 && hi - lo > 1e-7; i++) {
+    if (fc < fd) {
+      hi = d;
+      d = c;
+      fd = fc;
+      c = hi - phi * (hi - lo);
+      fc = f(c);
+    } else {
+      lo = c;
+      c = d;
+      fc = fd;
+      d = lo + phi * (hi - lo);
+      fd = f(d);
+    }
+  }
+  return 1 / Math.exp((lo + hi) / 2);
+}

@@ -1,0 +1,137 @@
+import { DcConfig } from '../config/schema.js';
+import type { Denoiser } from '../engines/denoiser.js';
+import type { Random } from '../rng/random.js';
+import { sigmaGrid } from '../sigma/grid.js';
+import { sigmaWeights } from '../sigma/weights.js';
+import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
+import { checkPixels } from './pixels.js';
+
+/**
+ * The diffusion classifier (rdc-method.md §2): log p(x | y) approximated by the negative
+ * σ-weighted denoising error of head y, with one shared noise draw per σ level for all classes.
+ *
+ * Works on pixels in [0, 1]; internally x = 2·pixel − 1. Each image costs S denoiser evaluations
+ * (batched `chunk` levels at a time, so memory does not grow with S), whatever the number of classes.
+ *
+ * @example
+ * const dc = new DiffusionClassifier(denoiser, { levels: 25 });
+ * const logits = await dc.logits(pixels, new Random(0)); // [B, K]
+ */
+export class DiffusionClassifier {
+  readonly config: DcConfig;
+  /** The S noise levels. */
+  readonly sigmas: Float32Array;
+  /** Their weights w_i. */
+  readonly weights: Float32Array;
+
+  constructor(
+    readonly denoiser: Denoiser,
+    config: Partial<DcConfig> & { noise?: 'shared' | 'independent' } = {},
+  ) {
+    this.config = DcConfig.parse(config);
+    this.noiseMode = config.noise ?? 'shared';
+    const grid = sigmaGrid({ kind: this.config.grid, levels: this.config.levels, min: this.config.sigmaMin, max: this.config.sigmaMax });
+    this.sigmas = Float32Array.from(grid.sigmas);
+    this.weights = Float32Array.from(sigmaWeights(grid, this.config.weighting));
+  }
+
+  /** `independent` draws separate noise for every class (K× the cost; for variance studies). */
+  readonly noiseMode: 'shared' | 'independent';
+
+  get numClasses(): number {
+    return this.denoiser.numClasses;
+  }
+
+  /** One image's noise: S·C·H·W standard normals (the DC's only randomness). */
+  drawNoise(rng: Random): Float32Array {
+    return rng.normal(this.sigmas.length * this.denoiser.imageSize);
+  }
+
+  private chunks(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let a = 0; a < this.sigmas.length; a += this.config.chunk) out.push([a, Math.min(this.sigmas.length, a + this.config.chunk)]);
+    return out;
+  }
+
+  private chunkArgs(noise: Float32Array, a: number, b: number): [Tensor, Float32Array, Float32Array] {
+    const [c, h, w] = this.denoiser.imageDims;
+    const d = c * h * w;
+    return [{ data: noise.subarray(a * d, b * d), dims: [b - a, c, h, w] }, this.sigmas.subarray(a, b), this.weights.subarray(a, b)];
+  }
+
+  /** Logits [K] of one image in model units, given its noise. */
+  async logitsModel(x: Tensor, noise: Float32Array): Promise<Float32Array> {
+    const k = this.numClasses;
+    const total = new Float32Array(k);
+    for (const [a, b] of this.chunks()) {
+      const part = await this.denoiser.dcChunk(x, ...this.chunkArgs(noise, a, b), this.config.guidance);
+      for (let y = 0; y < k; y++) total[y] += part[y];
+    }
+    return total;
+  }
+
+  /**
+   * Logits [B, K] of pixels [B, C, H, W] in [0, 1]. Noise comes from `rng` (one draw per image, in
+   * order) unless given per image in `noise`.
+   */
+  async logits(pixels: Tensor, opts: { rng?: Random; noise?: Float32Array[] }): Promise<Tensor> {
+    const [c, h, w] = this.denoiser.imageDims;
+    assertShape('dc: pixels', pixels, [-1, c, h, w]);
+    checkPixels(pixels.data);
+    const n = pixels.dims[0];
+    const k = this.numClasses;
+    const d = c * h * w;
+    const out = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const x = toModel(pixels.data.subarray(i * d, (i + 1) * d), [1, c, h, w]);
+      let row: Float32Array;
+      if (this.noiseMode === 'independent') {
+        row = new Float32Array(k);
+        for (let y = 0; y < k; y++) row[y] = (await this.logitsModel(x, this.noiseFor(i, opts)))[y];
+      } else {
+        row = await this.logitsModel(x, this.noiseFor(i, opts));
+      }
+      out.set(row, i * k);
+    }
+    return { data: out, dims: [n, k] };
+  }
+
+  private noiseFor(i: number, opts: { rng?: Random; noise?: Float32Array[] }): Float32Array {
+    if (opts.noise) {
+      const nz = opts.noise[i];
+      const want = this.sigmas.length * this.denoiser.imageSize;
+      if (!nz || nz.length !== want) throw new Error(`dc: noise for image ${i} must have ${want} values`);
+      return nz;
+    }
+    if (!opts.rng) throw new Error('dc: pass a seeded Random (rng) or explicit noise');
+    return this.drawNoise(opts.rng);
+  }
+
+  /**
+   * Logits [K] of one image and the exact gradient of a loss of those logits with respect to the
+   * pixels. `cotangent(logits)` returns dLoss/dlogits; the gradient is dLoss/dpixels [1, C, H, W].
+   * Two passes over σ (logits first, then the vector–Jacobian product with the same noise), each
+   * chunked, so memory does not grow with the number of levels.
+   */
+  async logitsAndGrad(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, opts: { rng?: Random; noise?: Float32Array }): Promise<{ logits: Float32Array; grad: Tensor }> {
+    const [c, h, w] = this.denoiser.imageDims;
+    assertShape('dc: pixels', pixels, [1, c, h, w]);
+    checkPixels(pixels.data);
+    if (this.noiseMode !== 'shared') throw new Error('dc: gradients are implemented for shared noise');
+    const noise = this.noiseFor(0, { rng: opts.rng, noise: opts.noise ? [opts.noise] : undefined });
+    const x = toModel(pixels.data, [1, c, h, w]);
+    const logits = await this.logitsModel(x, noise);
+    const cot = cotangent(logits);
+    const grad = new Float32Array(x.data.length);
+    for (const [a, b] of this.chunks()) {
+      const r = await this.denoiser.dcChunkVjp(x, ...this.chunkArgs(noise, a, b), this.config.guidance, cot);
+      // d/dpixel = 2·d/dx (x = 2·pixel − 1)
+      for (let i = 0; i < grad.length; i++) grad[i] += 2 * r.grad.data[i];
+    }
+    return { logits, grad: { data: grad, dims: [1, c, h, w] } };
+  }
+}
+
+function toModel(pixels: Float32Array, dims: number[]): Tensor {
+  return { data: pixelsToModel(pixels), dims };
+}
