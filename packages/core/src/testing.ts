@@ -51,3 +51,41 @@ export function gaussianMixture(opts: { classes: number; image: { channels: numb
   for (let i = 0; i < means.length; i++) means[i] = opts.meanScale * (2 * rng.uniform() - 1);
   return { config, weights: { means: { data: means, dims: [opts.classes, d] } }, means };
 }
+
+/** Samples of a Gaussian mixture in pixel units (model-unit samples clipped to [−1, 1]). */
+export function sampleMixture(means: Float32Array, classes: number, std: number, n: number, rng: Random): { pixels: Float32Array; labels: Int32Array } {
+  const d = means.length / classes;
+  const pixels = new Float32Array(n * d);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const y = rng.int(classes);
+    labels[i] = y;
+    for (let j = 0; j < d; j++) {
+      const x = Math.min(1, Math.max(-1, means[y * d + j] + std * rng.gaussian()));
+      pixels[i * d + j] = (x + 1) / 2;
+    }
+  }
+  return { pixels, labels };
+}
+
+/** Squared distances ‖x − μ_y‖² (model units) of pixel image `i` to every mean. */
+export function distancesToMeans(pixels: Float32Array, i: number, means: Float32Array, classes: number): Float64Array {
+  const d = means.length / classes;
+  const out = new Float64Array(classes);
+  for (let y = 0; y < classes; y++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (2 * pixels[i * d + j] - 1 - means[y * d + j]) ** 2;
+    out[y] = s;
+  }
+  return out;
+}
+
+/** log p(x) of a Gaussian mixture with uniform prior (model units), for pixel image `i`. */
+export function mixtureLogDensity(pixels: Float32Array, i: number, means: Float32Array, classes: number, std: number): number {
+  const d = means.length / classes;
+  const dist = distancesToMeans(pixels, i, means, classes);
+  const terms = Array.from(dist, (s) => -s / (2 * std * std));
+  const m = Math.max(...terms);
+  const lse = m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0));
+  return lse - Math.log(classes) - (d / 2) * Math.log(2 * Math.PI * std * std);
+}
