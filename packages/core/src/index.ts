@@ -1,3 +1,5 @@
+export * from './errors.js';
+export * from './versions.js';
 export * from './tensor.js';
 export * from './rng/random.js';
 export * from './edm/precond.js';
@@ -19,3 +21,4 @@ export * from './method/dc.js';
 export * from './method/lm.js';
 export * from './method/rdc.js';
 export * from './method/calibration.js';
+export * from './engines/select.js';

@@ -1,3 +1,5 @@
+import { InputError } from './errors.js';
+
 /**
  * The plain tensor that crosses every public boundary of the project: a float32 buffer and its
  * dimensions, row-major. Engines convert to and from their own tensor types at their edges.
@@ -21,7 +23,7 @@ export function sizeOf(dims: readonly number[]): number {
 export function tensor(data: Float32Array, dims: readonly number[]): Tensor {
   const n = sizeOf(dims);
   if (data.length !== n) {
-    throw new Error(`tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${n}`);
+    throw new InputError(`tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${n}`);
   }
   return { data, dims: [...dims] };
 }
@@ -36,7 +38,7 @@ export function assertShape(name: string, t: Tensor, expected: readonly number[]
   const ok = t.dims.length === expected.length && expected.every((d, i) => d === -1 || d === t.dims[i]);
   if (!ok) {
     const want = expected.map((d) => (d === -1 ? '?' : String(d))).join(', ');
-    throw new Error(`${name}: expected shape [${want}], got [${t.dims.join(', ')}]`);
+    throw new InputError(`${name}: expected shape [${want}], got [${t.dims.join(', ')}]`, 'bad_shape');
   }
 }
 

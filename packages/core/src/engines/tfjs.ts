@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors.js';
 import type { Graph } from '../nn/graph.js';
 import { runGraph } from '../nn/tfjs.js';
 import type { Tensor } from '../tensor.js';
@@ -116,7 +117,7 @@ function uploadFeeds(graph: Graph, feeds: Record<string, Tensor>): Record<string
   const out: Record<string, tf.Tensor> = {};
   for (const i of graph.inputs) {
     const t = feeds[i.name];
-    if (!t) throw new Error(`missing input '${i.name}'`);
+    if (!t) throw new InputError(`missing input '${i.name}'`);
     checkDims(i.name, t.dims, i.shape);
     out[i.name] = tf.tensor(t.data, [...t.dims], 'float32');
   }
@@ -126,7 +127,7 @@ function uploadFeeds(graph: Graph, feeds: Record<string, Tensor>): Record<string
 /** Checks a feed against a declared shape (symbols match any size, consistently within one feed). */
 export function checkDims(name: string, dims: readonly number[], shape: readonly (number | string)[]): void {
   const ok = dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d === dims[i]);
-  if (!ok) throw new Error(`input '${name}': expected shape [${shape.join(', ')}], got [${dims.join(', ')}]`);
+  if (!ok) throw new InputError(`input '${name}': expected shape [${shape.join(', ')}], got [${dims.join(', ')}]`);
 }
 
 async function download(ts: Record<string, tf.Tensor>): Promise<Record<string, Tensor>> {

@@ -1,0 +1,40 @@
+import { Command } from '@commander-js/extra-typings';
+import { createEngine, OrtEngine, resolveEngineChoice } from '@rdc/core';
+import { provenance } from '../util/provenance.js';
+import { writeJson } from '../util/output.js';
+
+/** `rdc info`: engines, backends, threads and providers on this machine. */
+export function infoCommand() {
+  return new Command('info')
+    .description('show the engines on this machine: the TensorFlow.js backend and threads, and ONNX Runtime providers')
+    .option('--engine <name>', 'engine to report on: auto|tfjs|ort|tfjs-node-gpu|tfjs-node|tfjs-wasm|tfjs-cpu (env RDC_ENGINE)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', (v) => Number.parseInt(v, 10))
+    .option('--json <file>', "write the report as JSON ('-' for stdout)")
+    .action(async (opts) => {
+      const choice = resolveEngineChoice(opts.engine);
+      const gradients = await createEngine(choice === 'ort' ? 'auto' : choice, { gradients: true });
+      const forward = await createEngine(choice === 'auto' ? 'auto' : choice, { threads: opts.threads });
+      const report = {
+        engineChoice: choice,
+        gradientEngine: gradients.info,
+        forwardEngine: forward.info,
+        ortProviders: OrtEngine.providers(),
+        untested: ['@tensorflow/tfjs-node-gpu (CUDA)', 'onnxruntime-node CUDA/TensorRT providers'],
+        ...provenance(),
+      };
+      if (opts.json) {
+        writeJson(opts.json, report);
+        return;
+      }
+      const e = (i: typeof gradients.info) => `${i.engine} (backend ${i.backend}, ${i.package}, ${i.threads || 'default'} thread${i.threads === 1 ? '' : 's'}${i.differentiable ? ', differentiable' : ''})`;
+      const lines = [
+        `engine choice:      ${choice}${process.env.RDC_ENGINE ? ' (from RDC_ENGINE)' : ''}`,
+        `gradients run on:   ${e(gradients.info)}`,
+        `forward passes on:  ${e(forward.info)}`,
+        `ONNX Runtime:       ${report.versions['onnxruntime-node']}, providers ${report.ortProviders.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
+        `node ${report.node}, ${report.cores} cores, commit ${report.commit}`,
+      ];
+      if (gradients.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

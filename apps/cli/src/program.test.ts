@@ -1,0 +1,36 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from './program.js';
+
+const rdc = (...args: string[]) => run(['node', 'rdc', ...args]);
+
+describe('rdc CLI', () => {
+  it('info reports the engines as JSON with provenance', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rdc-cli-')), 'info.json');
+    expect(await rdc('info', '--engine', 'tfjs-wasm', '--json', out)).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.gradientEngine).toMatchObject({ engine: 'tfjs', backend: 'wasm', threads: 1, differentiable: true });
+    expect(report.ortProviders.some((p: { name: string }) => p.name === 'cpu')).toBe(true);
+    expect(report.commit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+    expect(report.versions['onnxruntime-node']).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('exit codes: 0 for help, 2 for bad arguments', async () => {
+    expect(await rdc('--help')).toBe(0);
+    expect(await rdc('no-such-command')).toBe(2);
+    expect(await rdc('info', '--engine', 'bogus')).toBe(2);
+  });
+
+  it('honours RDC_ENGINE', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rdc-cli-')), 'info.json');
+    process.env.RDC_ENGINE = 'tfjs-cpu';
+    try {
+      expect(await rdc('info', '--json', out)).toBe(0);
+    } finally {
+      delete process.env.RDC_ENGINE;
+    }
+    expect(JSON.parse(readFileSync(out, 'utf8')).gradientEngine.backend).toBe('cpu');
+  });
+});

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { InputError } from '@rdc/core';
+import { ZodError } from 'zod';
+import { downloadDataCommand } from './commands/download-data.js';
+import { infoCommand } from './commands/info.js';
+import { UsageError } from './util/output.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * The `rdc` command. Exit codes: 0 success, 1 failure while running, 2 bad arguments or input.
+ *
+ * @example
+ * await run(['node', 'rdc', 'info', '--json', '-']);
+ */
+export function createProgram(): Command {
+  const program = new Command('rdc')
+    .description('Robust Diffusion Classifier: train, export, evaluate, attack and serve diffusion classifiers')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  for (const cmd of [infoCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    if (err instanceof ZodError) {
+      process.stderr.write(`error: invalid options:\n${err.issues.map((i) => `  --${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`error: ${message}\n`);
+    if (process.env.RDC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return err instanceof UsageError || err instanceof InputError ? 2 : 1;
+  }
+}

@@ -1,0 +1,27 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { runtimeVersions, type EngineInfo } from '@rdc/core';
+
+/** The git commit of the checkout (with '-dirty' when it has uncommitted changes), or 'unknown'. */
+export function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** What every JSON output records: commit, versions, engine, threads and seeds. */
+export function provenance(extra: { engine?: EngineInfo; seeds?: Record<string, number> } = {}) {
+  return {
+    commit: gitCommit(),
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: availableParallelism(),
+    versions: runtimeVersions(),
+    engine: extra.engine,
+    seeds: extra.seeds,
+  };
+}
