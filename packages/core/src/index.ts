@@ -22,3 +22,7 @@ export * from './method/lm.js';
 export * from './method/rdc.js';
 export * from './method/calibration.js';
 export * from './engines/select.js';
+export * from './nn/cnn.js';
+export * from './model/safetensors.js';
+export * from './model/folder.js';
+export * from './model/graphs.js';

@@ -53,7 +53,7 @@ export type Node =
   | { op: 'conv2d'; inputs: [string, string] | [string, string, string]; output: string; pad: number }
   | { op: 'groupnorm'; inputs: [string, string, string]; output: string; groups: number; eps: number }
   | { op: 'matmul'; inputs: [string, string]; output: string; transA: boolean; transB: boolean }
-  | { op: 'softmax'; inputs: [string]; output: string; axis: number }
+  | { op: 'softmax' | 'logsoftmax'; inputs: [string]; output: string; axis: number }
   | { op: 'transpose'; inputs: [string]; output: string; perm: number[] }
   | { op: 'reshape'; inputs: [string]; output: string; shape: number[] }
   | { op: 'concat'; inputs: string[]; output: string; axis: number }
@@ -239,7 +239,8 @@ export function inferShape(node: Node, shapeOf: (name: string) => Shape): Dim[] 
       return [...batch, m, n];
     }
     case 'softmax':
-      normAxis(node.axis, s[0].length, 'softmax');
+    case 'logsoftmax':
+      normAxis(node.axis, s[0].length, node.op);
       return [...s[0]];
     case 'transpose':
       if (node.perm.length !== s[0].length) throw new Error(`transpose: perm ${fmt(node.perm)} does not fit rank ${s[0].length}`);
@@ -407,6 +408,10 @@ export class GraphBuilder {
     return this.node({ op: 'softmax', inputs: [x.name], axis });
   }
 
+  logsoftmax(x: V, axis = -1): V {
+    return this.node({ op: 'logsoftmax', inputs: [x.name], axis });
+  }
+
   transpose(x: V, perm: number[]): V {
     return this.node({ op: 'transpose', inputs: [x.name], perm: [...perm] });
   }
@@ -468,7 +473,7 @@ export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): nu
       const a = g.shapes[n.inputs[0]];
       const k = n.transA ? a[a.length - 2] : a[a.length - 1];
       flops += 2 * size(out) * (typeof k === 'number' ? k : symbols[k] ?? 1);
-    } else if (n.op === 'groupnorm' || n.op === 'softmax') {
+    } else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') {
       flops += 5 * size(out);
     } else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat') {
       flops += size(out);

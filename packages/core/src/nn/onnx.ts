@@ -171,6 +171,9 @@ function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
     case 'softmax':
       e.emit('Softmax', n.inputs, out, [attrInt('axis', n.axis)]);
       return;
+    case 'logsoftmax':
+      e.emit('LogSoftmax', n.inputs, out, [attrInt('axis', n.axis)]);
+      return;
     case 'transpose':
       e.emit('Transpose', n.inputs, out, [attrInts('perm', n.perm)]);
       return;

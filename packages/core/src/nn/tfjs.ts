@@ -137,6 +137,12 @@ function evalNode(node: Node, get: (name: string) => Val, opts: RunOptions, step
     }
     case 'softmax':
       return { t: softmaxAxis(nchw(get(node.inputs[0])), node.axis), nhwc: false };
+    case 'logsoftmax': {
+      const x = nchw(get(node.inputs[0]));
+      const a = node.axis < 0 ? node.axis + x.rank : node.axis;
+      if (a !== x.rank - 1) throw new Error('tfjs builder: logsoftmax over a non-last axis is not supported');
+      return { t: tf.logSoftmax(x), nhwc: false };
+    }
     case 'transpose':
       return { t: tf.transpose(nchw(get(node.inputs[0])), node.perm), nhwc: false };
     case 'reshape': {

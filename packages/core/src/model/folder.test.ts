@@ -1,0 +1,115 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CnnConfig } from '../config/schema.js';
+import { Denoiser } from '../engines/denoiser.js';
+import { OrtEngine } from '../engines/ort.js';
+import { TfjsEngine } from '../engines/tfjs.js';
+import { buildClassifierGraph } from '../nn/cnn.js';
+import { initWeights } from '../nn/init.js';
+import { decodeOnnx } from '../nn/onnx.js';
+import { Random } from '../rng/random.js';
+import { relativeError } from '../tensor.js';
+import { tinyUNet } from '../testing.js';
+import { readModelFolder, writeModelFolder } from './folder.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+
+let ort: OrtEngine;
+let tfjs: TfjsEngine;
+beforeAll(async () => {
+  ort = await OrtEngine.create({ threads: 1 });
+  tfjs = await TfjsEngine.create('wasm');
+});
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'rdc-model-'));
+
+describe('safetensors', () => {
+  it('round-trips tensors and metadata with 8-byte aligned data', () => {
+    const a = { data: Float32Array.of(1, 2, 3, 4, 5, 6), dims: [2, 3] };
+    const b = { data: Float32Array.of(-1.5), dims: [1] };
+    const bytes = encodeSafetensors({ a, b }, { note: 'x' });
+    const back = decodeSafetensors(bytes);
+    expect(Array.from(back.tensors.a.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(back.tensors.a.dims).toEqual([2, 3]);
+    expect(back.metadata).toEqual({ note: 'x' });
+    for (const o of Object.values(back.offsets)) expect(o.offset % 8).toBe(0);
+  });
+
+  it('rejects truncated and foreign files clearly', () => {
+    const bytes = encodeSafetensors({ a: { data: new Float32Array(4), dims: [4] } });
+    expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 3))).toThrow(/do not match its shape|file size/);
+    expect(() => decodeSafetensors(new Uint8Array(4))).toThrow(/too short/);
+    expect(() => decodeSafetensors(Buffer.from('{"not":"safetensors"}........'))).toThrow(/header length/);
+  });
+});
+
+describe('model folder', () => {
+  it('stores the weights once; the ONNX graphs reference them, and both engines agree on it', async () => {
+    const { config, weights } = tinyUNet({ seed: 2 });
+    const dir = join(tmp(), 'model');
+    const written = writeModelFolder(dir, { network: config, weights, classes: ['a', 'b', 'c'], temperature: 2.5, card: '# test model' });
+    expect(Object.keys(written.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'denoiser.onnx', 'model.safetensors']);
+    // No second copy: every weight of the ONNX graph is external data pointing into model.safetensors.
+    const onnx = decodeOnnx(readFileSync(join(dir, 'denoiser.onnx')));
+    const params = Object.keys(weights);
+    const ext = onnx.graph!.initializer!.filter((t) => t.dataLocation === 1);
+    expect(ext.map((t) => t.name).sort()).toEqual([...params].sort());
+    expect(ext.every((t) => t.externalData!.some((e) => e.key === 'location' && e.value === 'model.safetensors'))).toBe(true);
+    const inline = onnx.graph!.initializer!.reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
+    expect(inline).toBeLessThan(statSync(join(dir, 'model.safetensors')).size / 20);
+
+    const model = readModelFolder(dir);
+    expect(model.config.temperature).toBe(2.5);
+    const fromFile = new Denoiser(ort, model.config.network as typeof config, model.weights, model.onnx);
+    const inMemory = new Denoiser(tfjs, config, weights);
+    const rng = new Random(3);
+    const x = { data: rng.normal(4 * 192), dims: [4, 3, 8, 8] };
+    const sigma = Float32Array.of(0.01, 0.2, 1, 5);
+    const a = await fromFile.denoise(x, sigma);
+    const b = await inMemory.denoise(x, sigma);
+    expect(relativeError(a.data, b.data)).toBeLessThan(1e-5);
+    const noise = { data: rng.normal(3 * 192), dims: [3, 3, 8, 8] };
+    const px = { data: rng.normal(192).map((v) => Math.tanh(v)), dims: [1, 3, 8, 8] };
+    const la = await fromFile.dcChunk(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3));
+    const lb = await inMemory.dcChunk(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3));
+    expect(relativeError(la, lb)).toBeLessThan(1e-5);
+  });
+
+  it('holds a CNN classifier too', async () => {
+    const network = CnnConfig.parse({ arch: 'cnn', widths: [8, 16], image: { channels: 3, height: 8, width: 8 }, numClasses: 4 });
+    const weights = initWeights(buildClassifierGraph(network), 1);
+    const dir = join(tmp(), 'cnn');
+    writeModelFolder(dir, { network, weights, classes: ['a', 'b', 'c', 'd'], card: '# cnn' });
+    const model = readModelFolder(dir);
+    expect(model.onnx.classifier).toBeDefined();
+    const f = await ort.load(model.onnx.classifier!, buildClassifierGraph(network));
+    const out = await f.run({ x: { data: new Float32Array(2 * 192), dims: [2, 3, 8, 8] } });
+    expect(out.logits.dims).toEqual([2, 4]);
+  });
+
+  it('names the corrupt or missing file', () => {
+    const { config, weights } = tinyUNet();
+    const dir = join(tmp(), 'model');
+    writeModelFolder(dir, { network: config, weights, classes: ['a', 'b', 'c'], card: '# x' });
+    const st = readFileSync(join(dir, 'model.safetensors'));
+    st[st.length - 1] ^= 0xff;
+    writeFileSync(join(dir, 'model.safetensors'), st);
+    expect(() => readModelFolder(dir)).toThrow(/model.safetensors has sha256 [0-9a-f]+, config.json expects/);
+    expect(() => readModelFolder(tmp())).toThrow(/config.json is missing/);
+    writeFileSync(join(dir, 'config.json'), '{"format":"rdc-model"}');
+    expect(() => readModelFolder(dir)).toThrow(/config.json: version/);
+    expect(() => writeModelFolder(join(tmp(), 'm'), { network: config, weights, classes: ['a'], card: '' })).toThrow(/1 class names for a network with 3 classes/);
+  });
+
+  it('replaces an existing folder only once the new one is complete', () => {
+    const { config, weights } = tinyUNet();
+    const dir = join(tmp(), 'model');
+    writeModelFolder(dir, { network: config, weights, classes: ['a', 'b', 'c'], card: '# first' });
+    expect(() => writeModelFolder(dir, { network: config, weights: {}, classes: ['a', 'b', 'c'], card: '# second' })).toThrow(/missing weight/);
+    expect(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8')).toBe('# first\n');
+    writeModelFolder(dir, { network: config, weights, classes: ['a', 'b', 'c'], card: '# second' });
+    expect(readModelFolder(dir).config.files['MODEL_CARD.md']).toBeDefined();
+    expect(readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8')).toBe('# second\n');
+  });
+});
