@@ -26,3 +26,4 @@ export * from './nn/cnn.js';
 export * from './model/safetensors.js';
 export * from './model/folder.js';
 export * from './model/graphs.js';
+export * from './config/presets.js';

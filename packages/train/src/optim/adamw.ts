@@ -1,0 +1,73 @@
+import type { Weights } from '@rdc/core';
+
+/**
+ * AdamW over named float32 weights (decoupled weight decay, applied to matrices and filters only,
+ * not to biases and norm scales). State is plain arrays, saved and restored by checkpoints.
+ *
+ * @example
+ * const opt = new AdamW(weights, { lr: 1e-3 });
+ * opt.step(weights, grads, lrNow);
+ */
+export interface AdamWOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Steps taken (for bias correction). */
+  t = 0;
+  readonly m: Record<string, Float32Array> = {};
+  readonly v: Record<string, Float32Array> = {};
+
+  constructor(weights: Weights, opts: AdamWOptions = {}) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    for (const [name, w] of Object.entries(weights)) {
+      this.m[name] = new Float32Array(w.data.length);
+      this.v[name] = new Float32Array(w.data.length);
+    }
+  }
+
+  /** Updates `weights` in place with `grads` (scaled by `gradScale`, e.g. for clipping). */
+  step(weights: Weights, grads: Record<string, { data: Float32Array }>, lr: number, gradScale = 1): void {
+    this.t += 1;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    const { beta1, beta2, eps } = this;
+    for (const [name, w] of Object.entries(weights)) {
+      const g = grads[name]?.data;
+      if (!g) throw new Error(`optimizer: no gradient for '${name}'`);
+      const m = this.m[name];
+      const v = this.v[name];
+      const p = w.data;
+      const decay = w.dims.length >= 2 ? 1 - lr * this.weightDecay : 1;
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i] * gradScale;
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        p[i] = p[i] * decay - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+      }
+    }
+  }
+}
+
+/** Global ℓ2 norm of a set of gradients. */
+export function globalNorm(grads: Record<string, { data: Float32Array }>): number {
+  let s = 0;
+  for (const g of Object.values(grads)) for (const v of g.data) s += v * v;
+  return Math.sqrt(s);
+}
+
+/** The factor that clips a gradient of norm `norm` to at most `max` (1 when no clipping). */
+export function clipScale(norm: number, max: number | null): number {
+  if (!max || !(norm > max)) return 1;
+  return max / norm;
+}

@@ -1,0 +1,95 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeSafetensors, encodeSafetensors, InputError, type RandomState, type Weights } from '@rdc/core';
+import type { SamplerState } from './sampler.js';
+
+/**
+ * Training checkpoints: weights, EMA weights and optimizer moments in safetensors, and the rest of
+ * the state (step, images seen, random streams, data order) in JSON. Written atomically: into a
+ * temporary folder, flushed to disk, renamed, and only then pointed to by `latest.json`, so a crash
+ * mid-write never corrupts the previous checkpoint. The last `keep` checkpoints are kept.
+ *
+ * @example
+ * saveCheckpoint(runDir, ckpt, 2);
+ * const restored = loadCheckpoint(runDir);
+ */
+export interface TrainState {
+  step: number;
+  imagesSeen: number;
+  optimizerSteps: number;
+  rng: RandomState;
+  sampler: SamplerState;
+  elapsedSeconds: number;
+}
+
+export interface Checkpoint {
+  weights: Weights;
+  ema: Weights;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+  state: TrainState;
+}
+
+function writeSynced(path: string, bytes: Uint8Array | string): void {
+  writeFileSync(path, bytes);
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const asWeights = (arrays: Record<string, Float32Array>, like: Weights): Weights =>
+  Object.fromEntries(Object.entries(arrays).map(([k, d]) => [k, { data: d, dims: like[k].dims }]));
+
+export function saveCheckpoint(runDir: string, ckpt: Checkpoint, keep = 2): string {
+  const root = join(runDir, 'checkpoints');
+  mkdirSync(root, { recursive: true });
+  const name = `step-${String(ckpt.state.step).padStart(8, '0')}`;
+  const tmp = join(root, `${name}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeSynced(join(tmp, 'weights.safetensors'), encodeSafetensors(ckpt.weights));
+  writeSynced(join(tmp, 'ema.safetensors'), encodeSafetensors(ckpt.ema));
+  writeSynced(join(tmp, 'optimizer.safetensors'), encodeSafetensors({ ...prefix('m.', asWeights(ckpt.m, ckpt.weights)), ...prefix('v.', asWeights(ckpt.v, ckpt.weights)) }));
+  writeSynced(join(tmp, 'state.json'), `${JSON.stringify(ckpt.state)}\n`);
+  const final = join(root, name);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  const latestTmp = join(runDir, `latest.json.tmp-${process.pid}`);
+  writeSynced(latestTmp, `${JSON.stringify({ checkpoint: `checkpoints/${name}`, step: ckpt.state.step })}\n`);
+  renameSync(latestTmp, join(runDir, 'latest.json'));
+  const all = readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort();
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(root, old), { recursive: true, force: true });
+  return final;
+}
+
+function prefix(p: string, w: Weights): Weights {
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [`${p}${k}`, v]));
+}
+
+/** Whether a run folder has a checkpoint to resume from. */
+export function hasCheckpoint(runDir: string): boolean {
+  return existsSync(join(runDir, 'latest.json'));
+}
+
+export function loadCheckpoint(runDir: string): Checkpoint {
+  const latest = join(runDir, 'latest.json');
+  if (!existsSync(latest)) throw new InputError(`no checkpoint to resume in '${runDir}' (latest.json is missing)`, 'no_checkpoint');
+  const { checkpoint } = JSON.parse(readFileSync(latest, 'utf8')) as { checkpoint: string };
+  const dir = join(runDir, checkpoint);
+  const read = (f: string) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) throw new InputError(`checkpoint ${dir} is incomplete: ${f} is missing`, 'bad_checkpoint');
+    return readFileSync(p);
+  };
+  const weights = decodeSafetensors(read('weights.safetensors'), join(dir, 'weights.safetensors')).tensors;
+  const ema = decodeSafetensors(read('ema.safetensors'), join(dir, 'ema.safetensors')).tensors;
+  const opt = decodeSafetensors(read('optimizer.safetensors'), join(dir, 'optimizer.safetensors')).tensors;
+  const m: Record<string, Float32Array> = {};
+  const v: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(opt)) (k.startsWith('m.') ? m : v)[k.slice(2)] = t.data;
+  const state = JSON.parse(read('state.json').toString('utf8')) as TrainState;
+  return { weights, ema, m, v, state };
+}

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Denoiser, OrtEngine, TfjsEngine, UNetConfig, CnnConfig, type Engine, type Weights } from '@rdc/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TrainConfig } from '../config.js';
+import { loadCifar10, type Cifar10 } from '../data/cifar10.js';
+import { trainValSplit } from '../data/split.js';
+import { testDataDir } from '../testing.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { adaptWeights } from './heads.js';
+import { Trainer, type TrainerOptions } from './trainer.js';
+
+/** A UNet of a few MFLOP on 32×32 images (3 classes keep the heads small). */
+const net = (classes = 10) =>
+  UNetConfig.parse({ arch: 'unet', numClasses: classes, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [16], channelsPerHead: 8, dropout: 0.1 });
+
+let data: Cifar10;
+let split: { train: Int32Array; val: Int32Array };
+let tfjs: Engine;
+let ort: Engine;
+beforeAll(async () => {
+  data = loadCifar10(testDataDir(), ['data_batch_1.bin'], { limit: 600 });
+  split = trainValSplit(data.size, 40, 0);
+  tfjs = await TfjsEngine.create('wasm');
+  ort = await OrtEngine.create({ threads: 1 });
+});
+
+const runDir = () => mkdtempSync(join(tmpdir(), 'rdc-train-'));
+const cfg = (o: Partial<TrainConfig> = {}) => TrainConfig.parse({ batch: 4, steps: 6, warmup: 2, lr: 1e-3, valEvery: 1000, ckptEvery: 3, valImages: 8, valLevels: 3, ...o });
+const trainer = (o: Partial<TrainerOptions> & { config: TrainConfig; runDir: string }) =>
+  new Trainer({ network: net(), data, split, gradientEngine: tfjs, forwardEngine: ort, ...o });
+
+function same(a: Weights, b: Weights): boolean {
+  return Object.keys(a).every((k) => a[k].data.every((v, i) => v === b[k].data[i]));
+}
+
+describe('training', () => {
+  it('resumes exactly: 3 + 3 steps equal 6 steps, bit for bit (weights, EMA, optimizer)', async () => {
+    const straight = await trainer({ config: cfg(), runDir: runDir() }).run();
+    const dir = runDir();
+    const first = await trainer({ config: cfg({ steps: 3 }), runDir: dir }).run();
+    expect(first.step).toBe(3);
+    const second = await trainer({ config: cfg(), runDir: dir, resume: true }).run();
+    expect(second.step).toBe(6);
+    expect(second.imagesSeen).toBe(24);
+    expect(same(second.weights, straight.weights)).toBe(true);
+    expect(same(second.ema, straight.ema)).toBe(true);
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.some((r) => r.event === 'resume' && r.step === 3)).toBe(true);
+    expect(log.filter((r) => r.event === 'step').every((r) => Number.isFinite(r.loss) && r.imagesPerSecond >= 0)).toBe(true);
+  });
+
+  it('stops cleanly on request (Ctrl-C) with a checkpoint to resume from', async () => {
+    const dir = runDir();
+    const t = trainer({ config: cfg({ steps: 50, ckptEvery: 1000 }), runDir: dir, onProgress: (p) => p.step === 2 && t.requestStop() });
+    const r = await t.run();
+    expect(r.stoppedBy).toBe('interrupt');
+    expect(r.step).toBe(2);
+    expect(loadCheckpoint(dir).state.step).toBe(2);
+  });
+
+  it('stops at the time budget', async () => {
+    const r = await trainer({ config: cfg({ steps: 10_000, timeBudget: 2 }), runDir: runDir() }).run();
+    expect(r.stoppedBy).toBe('time-budget');
+    expect(r.step).toBeGreaterThan(0);
+    expect(r.step).toBeLessThan(10_000);
+  });
+
+  it('a crash while writing a checkpoint leaves the previous one usable', async () => {
+    const dir = runDir();
+    await trainer({ config: cfg({ steps: 3 }), runDir: dir }).run();
+    // What a crash mid-write leaves: a temporary folder with partial files, never pointed to.
+    const partial = join(dir, 'checkpoints', 'step-00000006.tmp-99999');
+    mkdirSync(partial);
+    writeFileSync(join(partial, 'weights.safetensors'), Buffer.alloc(10));
+    expect(loadCheckpoint(dir).state.step).toBe(3);
+    const r = await trainer({ config: cfg(), runDir: dir, resume: true }).run();
+    expect(r.step).toBe(6);
+    expect(readdirSync(join(dir, 'checkpoints')).filter((d) => /^step-\d+$/.test(d))).toEqual(['step-00000003', 'step-00000006']);
+  });
+
+  it('refuses to resume a folder without a checkpoint', async () => {
+    await expect(trainer({ config: cfg(), runDir: runDir(), resume: true }).run()).rejects.toThrow(/no checkpoint/);
+  });
+
+  it('lowers the EDM loss and reports validation DC accuracy', async () => {
+    const dir = runDir();
+    const losses: number[] = [];
+    const r = await trainer({ config: cfg({ steps: 40, batch: 8, lr: 3e-3, valEvery: 40, ckptEvery: 1000 }), runDir: dir, onProgress: (p) => losses.push(p.loss) }).run();
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(mean(losses.slice(-10))).toBeLessThan(0.8 * mean(losses.slice(0, 5)));
+    expect(r.valAccuracy).toBeGreaterThanOrEqual(0);
+    expect(r.valAccuracy).toBeLessThanOrEqual(1);
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+    expect(log).toMatch(/"event":"validation"/);
+  });
+
+  it('distillation from an identical teacher has zero loss and leaves the weights unchanged', async () => {
+    const teacherRun = await trainer({ config: cfg({ steps: 2 }), runDir: runDir() }).run();
+    const teacher = new Denoiser(tfjs, net(), teacherRun.weights);
+    const student = Object.fromEntries(Object.entries(teacherRun.weights).map(([k, w]) => [k, { data: Float32Array.from(w.data), dims: w.dims }]));
+    const losses: number[] = [];
+    // No dropout in the student, so that it computes exactly the teacher's function.
+    const network = { ...net(), dropout: 0 };
+    const r = await trainer({ network, config: cfg({ steps: 2, weightDecay: 0 }), runDir: runDir(), init: student, teacher, onProgress: (p) => losses.push(p.loss) }).run();
+    for (const l of losses) expect(l).toBe(0);
+    expect(same(r.weights, teacherRun.weights)).toBe(true);
+  });
+
+  it('fine-tunes from a model with another head count, keeping the shared heads', async () => {
+    const src = await trainer({ network: net(4), config: cfg({ steps: 1 }), runDir: runDir() }).run();
+    const { weights, copied, adapted } = adaptWeights(src.weights, net(4), net(10), 0);
+    expect(adapted).toEqual(['out.conv.weight', 'out.conv.bias']);
+    expect(copied).toBe(Object.keys(weights).length - 2);
+    const per = (weights['out.conv.weight'].data.length / 33) * 3; // one head = 3 output channels
+    const srcOut = src.weights['out.conv.weight'].data;
+    const out = weights['out.conv.weight'].data;
+    expect(Array.from(out.subarray(0, 4 * per))).toEqual(Array.from(srcOut.subarray(0, 4 * per))); // class heads 0..3
+    expect(Array.from(out.subarray(10 * per, 11 * per))).toEqual(Array.from(srcOut.subarray(4 * per, 5 * per))); // unconditional
+    const r = await trainer({ config: cfg({ steps: 2 }), runDir: runDir(), init: weights }).run();
+    expect(r.step).toBe(2);
+    expect(() => adaptWeights(src.weights, net(4), { ...net(4), modelChannels: 16 }, 0)).toThrow(/only the head count may differ/);
+  });
+
+  it('trains the baseline CNN with cross-entropy', async () => {
+    const network = CnnConfig.parse({ arch: 'cnn', widths: [8, 16] });
+    const losses: number[] = [];
+    const r = await trainer({ network, config: cfg({ steps: 20, batch: 16, lr: 3e-3 }), runDir: runDir(), onProgress: (p) => losses.push(p.loss) }).run();
+    expect(losses[0]).toBeGreaterThan(1.5); // ≈ ln 10 at the start
+    expect(losses.slice(-5).reduce((a, b) => a + b, 0) / 5).toBeLessThan(losses[0]);
+    expect(r.valAccuracy).not.toBeNull();
+  });
+});
