@@ -25,14 +25,12 @@ export interface EngineInfo {
 export interface CompileOptions {
   /** Weights fixed at compile time. Omit them to pass weights on every call instead. */
   weights?: Weights;
-  /** Dropout on (training graphs). */
-  training?: boolean;
 }
 
 /** A compiled forward graph. */
 export interface GraphFunction {
   /** Runs the graph on `feeds` (graph inputs by name); `weights` overrides the compiled ones. */
-  run(feeds: Record<string, Tensor>, weights?: Weights, opts?: { seed?: number }): Promise<Record<string, Tensor>>;
+  run(feeds: Record<string, Tensor>, weights?: Weights): Promise<Record<string, Tensor>>;
   dispose(): void;
 }
 
@@ -48,7 +46,7 @@ export interface GradientFunction {
   /** Returns the output `of` and d⟨cotangent, of⟩/d(wrt) (cotangent defaults to all ones). */
   run(
     feeds: Record<string, Tensor>,
-    opts?: { weights?: Weights; cotangent?: Tensor; seed?: number },
+    opts?: { weights?: Weights; cotangent?: Tensor },
   ): Promise<{ value: Tensor; grads: Record<string, Tensor> }>;
   dispose(): void;
 }

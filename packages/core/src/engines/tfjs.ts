@@ -36,13 +36,13 @@ export class TfjsEngine implements Engine {
     await this.activate();
     const fixed = opts.weights ? upload(graph, opts.weights) : null;
     return {
-      run: async (feeds, weights, runOpts) => {
+      run: async (feeds, weights) => {
         await this.activate();
         const w = weights ? upload(graph, weights) : fixed;
         if (!w) throw new Error('tfjs engine: no weights given at compile time or call time');
         const inputs = uploadFeeds(graph, feeds);
         try {
-          const outs = tf.tidy(() => runGraph(graph, { ...w, ...inputs }, { training: opts.training, seed: runOpts?.seed }));
+          const outs = tf.tidy(() => runGraph(graph, { ...w, ...inputs }));
           return await download(outs);
         } finally {
           tf.dispose(Object.values(inputs));
@@ -76,7 +76,7 @@ export class TfjsEngine implements Engine {
             const f = (...xs: tf.Tensor[]) => {
               const env = { ...all };
               request.wrt.forEach((n, i) => (env[n] = xs[i]));
-              return runGraph(graph, env, { training: opts.training, seed: runOpts.seed })[request.of];
+              return runGraph(graph, env)[request.of];
             };
             const { value, grads } = tf.valueAndGrads(f)(wrt, cot);
             const named: Record<string, tf.Tensor> = { __value: value };

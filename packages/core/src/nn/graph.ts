@@ -35,6 +35,11 @@ export interface ParamInfo {
 export interface InputInfo {
   name: string;
   shape: Dim[];
+  /**
+   * Set on dropout masks: the drop rate. Masks are inputs (1/(1 − rate) or 0 per element), drawn by
+   * the caller's seeded generator, so every engine applies the same dropout and runs repeat exactly.
+   */
+  dropout?: number;
 }
 
 export interface ConstInfo {
@@ -58,8 +63,7 @@ export type Node =
   | { op: 'reshape'; inputs: [string]; output: string; shape: number[] }
   | { op: 'concat'; inputs: string[]; output: string; axis: number }
   | { op: 'slice'; inputs: [string]; output: string; axis: number; start: number; end: number }
-  | { op: 'reduceSum' | 'reduceMean'; inputs: [string]; output: string; axes: number[]; keepDims: boolean }
-  | { op: 'dropout'; inputs: [string]; output: string; rate: number };
+  | { op: 'reduceSum' | 'reduceMean'; inputs: [string]; output: string; axes: number[]; keepDims: boolean };
 
 export type OpName = Node['op'];
 
@@ -209,7 +213,6 @@ export function inferShape(node: Node, shapeOf: (name: string) => Shape): Dim[] 
     case 'sin':
     case 'cos':
     case 'square':
-    case 'dropout':
       return [...s[0]];
     case 'conv2d': {
       const [x, w] = s;
@@ -356,7 +359,7 @@ export class GraphBuilder {
 
   // ---- ops -------------------------------------------------------------------------------------
 
-  private un(op: Unary | 'dropout', x: V): V {
+  private un(op: Unary, x: V): V {
     return this.node({ op, inputs: [x.name] } as NodeSpec);
   }
   private bin(op: Binary, a: V | number, b: V | number): V {
@@ -383,10 +386,13 @@ export class GraphBuilder {
   avgpool2(x: V): V { return this.un('avgpool2', x); }
   /** 2× nearest-neighbour upsampling (NCHW). */
   upsample2(x: V): V { return this.un('upsample2', x); }
-  /** Inverted dropout; identity outside training. */
+  /** Inverted dropout: x times a mask input (see `InputInfo.dropout`). Use only in training graphs. */
   dropout(x: V, rate: number): V {
     if (rate <= 0) return x;
-    return this.node({ op: 'dropout', inputs: [x.name], rate });
+    if (!(rate < 1)) throw new Error(`dropout: rate must be < 1, got ${rate}`);
+    const name = `dropout_mask.${this.inputs.filter((i) => i.dropout !== undefined).length}`;
+    this.inputs.push({ name, shape: [...x.shape], dropout: rate });
+    return this.mul(x, this.declare(name, [...x.shape]));
   }
 
   /** 2-D convolution, stride 1, symmetric zero padding `pad` (default: k // 2, i.e. 'same'). */

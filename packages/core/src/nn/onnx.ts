@@ -128,9 +128,6 @@ function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
     case 'silu':
       e.emit('Mul', [n.inputs[0], e.tmp('Sigmoid', n.inputs)], out);
       return;
-    case 'dropout':
-      e.emit('Identity', n.inputs, out);
-      return;
     case 'avgpool2':
       e.emit('AveragePool', n.inputs, out, [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])]);
       return;

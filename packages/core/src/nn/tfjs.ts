@@ -76,14 +76,7 @@ function softmaxAxis(x: tf.Tensor, axis: number): tf.Tensor {
   return tf.div(e, tf.sum(e, a, true));
 }
 
-export interface RunOptions {
-  /** Activates dropout. */
-  training?: boolean;
-  /** Seed for dropout masks. */
-  seed?: number;
-}
-
-function evalNode(node: Node, get: (name: string) => Val, opts: RunOptions, step: number): Val {
+function evalNode(node: Node, get: (name: string) => Val): Val {
   switch (node.op) {
     case 'add':
     case 'sub':
@@ -109,11 +102,6 @@ function evalNode(node: Node, get: (name: string) => Val, opts: RunOptions, step
     case 'silu': {
       const v = get(node.inputs[0]);
       return { t: tf.mul(v.t, tf.sigmoid(v.t)), nhwc: v.nhwc };
-    }
-    case 'dropout': {
-      const v = get(node.inputs[0]);
-      if (!opts.training) return v;
-      return { t: tf.dropout(v.t, node.rate, undefined, (opts.seed ?? 0) * 7919 + step), nhwc: v.nhwc };
     }
     case 'avgpool2':
       return { t: tf.avgPool(nhwc(get(node.inputs[0])), 2, 2, 'valid'), nhwc: true };
@@ -179,7 +167,7 @@ function evalNode(node: Node, get: (name: string) => Val, opts: RunOptions, step
  * Evaluates `graph` on `values` (graph inputs, params and any extra named tensors) and returns
  * its outputs by public name, in NCHW layout.
  */
-export function runGraph(graph: Graph, values: Record<string, tf.Tensor>, opts: RunOptions = {}): Record<string, tf.Tensor> {
+export function runGraph(graph: Graph, values: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
   const env = new Map<string, Val>();
   for (const i of graph.inputs) {
     const t = values[i.name];
@@ -197,7 +185,7 @@ export function runGraph(graph: Graph, values: Record<string, tf.Tensor>, opts: 
     if (!v) throw new Error(`tfjs builder: value '${name}' used before it is computed`);
     return v;
   };
-  graph.nodes.forEach((node, step) => env.set(node.output, evalNode(node, get, opts, step)));
+  for (const node of graph.nodes) env.set(node.output, evalNode(node, get));
   const out: Record<string, tf.Tensor> = {};
   for (const o of graph.outputs) out[o.name] = nchw(get(o.value));
   return out;

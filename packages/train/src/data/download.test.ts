@@ -44,7 +44,8 @@ beforeAll(async () => {
     res.writeHead(m ? 206 : 200, { 'content-length': body.length, 'content-type': 'application/gzip', ...(m ? { 'content-range': `bytes ${start}-${archive.length - 1}/${archive.length}` } : {}) });
     const drop = drops.shift();
     if (drop !== undefined) {
-      res.write(body.subarray(0, drop), () => res.destroy());
+      // Send part of the body, let it arrive, then drop the connection.
+      res.write(body.subarray(0, drop), () => setTimeout(() => res.destroy(), 100));
     } else {
       res.end(body);
     }

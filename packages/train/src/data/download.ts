@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { x as untar } from 'tar';
 
@@ -67,15 +66,18 @@ async function fetchInto(url: string, part: string, onProgress?: DownloadOptions
   const length = Number(res.headers.get('content-length') ?? NaN);
   const total = Number.isFinite(length) ? start + length : null;
   let received = start;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
+  // Each chunk is on disk before the next is read, so a dropped connection keeps every byte received.
+  const file = await open(part, resumed ? 'a' : 'w');
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      await file.write(chunk);
       received += chunk.length;
       onProgress?.(received, total);
-      cb(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(part, { flags: resumed ? 'a' : 'w' }));
-  if (total !== null && (await sizeOf(part)) !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
+    }
+  } finally {
+    await file.close();
+  }
+  if (total !== null && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
 }
 
 /** Downloads (or resumes), verifies and unpacks; returns the data folder. */

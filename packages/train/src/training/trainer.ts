@@ -155,7 +155,9 @@ export class Trainer {
       this.log({ event: 'start', mode: this.opts.teacher ? 'distill' : this.opts.init ? 'finetune' : 'scratch', params: graph.params.length });
     }
 
-    const grad = await this.opts.gradientEngine.compileGradient(lossGraph(network), { of: 'loss', wrt: graph.params.map((p) => p.name) }, { training: true });
+    const loss = lossGraph(network);
+    const grad = await this.opts.gradientEngine.compileGradient(loss, { of: 'loss', wrt: graph.params.map((p) => p.name) });
+    const masks = loss.inputs.filter((i) => i.dropout !== undefined);
     const drawSigma = sigmaSampler(cfg.sigmaSampling, cfg.pMean, cfg.pStd);
     const sessionStart = Date.now();
     const startElapsed = state.elapsedSeconds;
@@ -184,7 +186,8 @@ export class Trainer {
           break;
         }
         const feeds = await this.batch(sampler, rng, drawSigma);
-        const r = await grad.run(feeds, { weights, seed: cfg.seed * 1_000_003 + state.step });
+        for (const m of masks) feeds[m.name] = dropoutMask(m.shape, cfg.batch, m.dropout!, rng);
+        const r = await grad.run(feeds, { weights });
         lastLoss = r.value.data[0];
         if (!Number.isFinite(lastLoss)) throw new Error(`the loss became ${lastLoss} at step ${state.step}; lower --lr or keep --grad-clip`);
         const norm = globalNorm(r.grads);
@@ -270,6 +273,16 @@ export class Trainer {
       mask: { data: mask, dims: [n, heads] },
     };
   }
+}
+
+/** A dropout mask for a batch: each element 1/(1 − rate) with probability 1 − rate, else 0. */
+export function dropoutMask(shape: readonly (number | string)[], batch: number, rate: number, rng: Random): Tensor {
+  const dims = shape.map((d) => (typeof d === 'number' ? d : batch));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const keep = 1 / (1 - rate);
+  for (let i = 0; i < n; i++) data[i] = rng.uniform() < rate ? 0 : keep;
+  return { data, dims };
 }
 
 /** Reads a run folder's config.json (for resuming and exporting). */
