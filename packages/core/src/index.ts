@@ -11,6 +11,7 @@ export * from './nn/init.js';
 export * from './nn/denoiser.js';
 export * from './nn/objectives.js';
 export * from './nn/onnx.js';
+export * from './nn/autodiff.js';
 export * from './engines/engine.js';
 export * from './engines/tfjs.js';
 export * from './engines/tfjs-backend.js';

@@ -1,14 +1,16 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import type { Graph } from '../nn/graph.js';
+import { COTANGENT, gradientGraph, gradName } from '../nn/autodiff.js';
+import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import type { Tensor } from '../tensor.js';
-import { checkWeights, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GraphFunction, type Weights } from './engine.js';
+import { checkWeights, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction, type Weights } from './engine.js';
 import { checkDims } from './tfjs.js';
 
 /**
- * The ONNX Runtime engine (forward only): compiles a `Graph` with the ONNX writer and runs it on
- * onnxruntime-node's CPU provider, or loads an exported `.onnx` file from a model folder.
+ * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
+ * CPU provider, or loads an exported `.onnx` file from a model folder. Gradients run as reverse-pass
+ * graphs built by `nn/autodiff.ts` (ONNX Runtime itself has no gradient API in Node).
  *
  * @example
  * const engine = await OrtEngine.create({ threads: 1 });
@@ -35,7 +37,7 @@ export class OrtEngine implements Engine {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     };
-    return new OrtEngine({ engine: 'ort', backend: 'cpu', package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`, threads, differentiable: false }, sessionOptions);
+    return new OrtEngine({ engine: 'ort', backend: 'cpu', package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`, threads, differentiable: true }, sessionOptions);
   }
 
   /** The execution providers this onnxruntime-node build offers, and whether each is bundled. */
@@ -57,8 +59,18 @@ export class OrtEngine implements Engine {
     return wrapSession(session, graph, false);
   }
 
-  async compileGradient(): Promise<GradientFunction> {
-    throw new Error('the ONNX Runtime engine computes forward passes only; use the tfjs engine for gradients (--engine tfjs)');
+  async compileGradient(graph: Graph, request: GradientRequest, opts: CompileOptions = {}): Promise<GradientFunction> {
+    const gg = gradientGraph(graph, request);
+    const f = await this.compile(gg, opts);
+    const outShape = gg.inputs.find((i) => i.name === COTANGENT)!.shape;
+    return {
+      run: async (feeds, runOpts = {}) => {
+        const cotangent = runOpts.cotangent ?? ones(outShape, symbolSizes(graph, feeds));
+        const out = await f.run({ ...feeds, [COTANGENT]: cotangent }, runOpts.weights);
+        return { value: out.value, grads: Object.fromEntries(request.wrt.map((n) => [n, out[gradName(n)]])) };
+      },
+      dispose: () => f.dispose(),
+    };
   }
 
   dispose(): void {}
@@ -99,6 +111,25 @@ function wrapSession(session: ort.InferenceSession, graph: Graph, weightsAsInput
       void session.release();
     },
   };
+}
+
+/** Sizes of the symbolic dimensions, read off the feeds. */
+function symbolSizes(graph: Graph, feeds: Record<string, Tensor>): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const i of graph.inputs) {
+    const t = feeds[i.name];
+    if (t) i.shape.forEach((d, k) => typeof d === 'string' && (sizes[d] = t.dims[k]));
+  }
+  return sizes;
+}
+
+function ones(shape: readonly Dim[], sizes: Record<string, number>): Tensor {
+  const dims = shape.map((d) => {
+    if (typeof d === 'number') return d;
+    if (!(d in sizes)) throw new Error(`ort engine: pass a cotangent (cannot size the output dimension '${d}')`);
+    return sizes[d];
+  });
+  return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1), dims };
 }
 
 function feedWeights(graph: Graph, weights: Weights, input: Record<string, ort.Tensor>): void {

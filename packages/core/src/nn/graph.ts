@@ -48,7 +48,7 @@ export interface ConstInfo {
   values: number[];
 }
 
-type Unary = 'neg' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | 'silu' | 'relu' | 'sin' | 'cos' | 'square' | 'avgpool2' | 'upsample2';
+type Unary = 'neg' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | 'silu' | 'relu' | 'sin' | 'cos' | 'square' | 'step' | 'avgpool2' | 'upsample2';
 type Binary = 'add' | 'sub' | 'mul' | 'div';
 
 /** One operation with one output. Inputs name values (graph inputs, params, constants, outputs). */
@@ -63,7 +63,16 @@ export type Node =
   | { op: 'reshape'; inputs: [string]; output: string; shape: number[] }
   | { op: 'concat'; inputs: string[]; output: string; axis: number }
   | { op: 'slice'; inputs: [string]; output: string; axis: number; start: number; end: number }
-  | { op: 'reduceSum' | 'reduceMean'; inputs: [string]; output: string; axes: number[]; keepDims: boolean };
+  | { op: 'reduceSum' | 'reduceMean'; inputs: [string]; output: string; axes: number[]; keepDims: boolean }
+  // Ops the reverse pass uses (autodiff.ts):
+  /** The input gradient of conv2d: inputs [dy, w]. */
+  | { op: 'conv2dInput'; inputs: [string, string]; output: string; pad: number }
+  /** The filter gradient of conv2d: inputs [x, dy] → [O, I, k, k]. */
+  | { op: 'conv2dFilter'; inputs: [string, string]; output: string; pad: number; k: number }
+  /** Zero padding along one axis. */
+  | { op: 'padAxis'; inputs: [string]; output: string; axis: number; before: number; after: number }
+  /** Broadcast inputs[0] to the shape of inputs[1]. */
+  | { op: 'expandLike'; inputs: [string, string]; output: string };
 
 export type OpName = Node['op'];
 
@@ -88,7 +97,7 @@ export interface V {
 }
 
 export const UNARY_OPS: ReadonlySet<string> = new Set<Unary>([
-  'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'silu', 'relu', 'sin', 'cos', 'square', 'avgpool2', 'upsample2',
+  'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'silu', 'relu', 'sin', 'cos', 'square', 'step', 'avgpool2', 'upsample2',
 ]);
 export const BINARY_OPS: ReadonlySet<string> = new Set<Binary>(['add', 'sub', 'mul', 'div']);
 
@@ -213,6 +222,7 @@ export function inferShape(node: Node, shapeOf: (name: string) => Shape): Dim[] 
     case 'sin':
     case 'cos':
     case 'square':
+    case 'step':
       return [...s[0]];
     case 'conv2d': {
       const [x, w] = s;
@@ -281,6 +291,24 @@ export function inferShape(node: Node, shapeOf: (name: string) => Shape): Dim[] 
       if (node.keepDims) return s[0].map((d, i) => (axes.includes(i) ? 1 : d));
       return s[0].filter((_, i) => !axes.includes(i));
     }
+    case 'conv2dInput': {
+      const [dy, w] = s;
+      const k = w[2] as number;
+      return [dy[0], w[1], (dy[2] as number) + k - 1 - 2 * node.pad, (dy[3] as number) + k - 1 - 2 * node.pad];
+    }
+    case 'conv2dFilter':
+      return [s[1][1], s[0][1], node.k, node.k];
+    case 'padAxis': {
+      const axis = normAxis(node.axis, s[0].length, 'padAxis');
+      const d = s[0][axis];
+      if (typeof d !== 'number') throw new Error(`padAxis: axis ${axis} of ${fmt(s[0])} must be static`);
+      const out = [...s[0]];
+      out[axis] = d + node.before + node.after;
+      return out;
+    }
+    case 'expandLike':
+      broadcastShapes(s[0], s[1]);
+      return [...s[1]];
   }
 }
 
@@ -296,6 +324,29 @@ export class GraphBuilder {
   private readonly outputs: { name: string; value: string }[] = [];
   private readonly shapes: Record<string, Dim[]> = {};
   private counter = 0;
+  private prefix = '';
+
+  /**
+   * A builder that continues an existing graph: its values keep their names and new values get
+   * `prefix` (so they cannot collide). Outputs start empty.
+   */
+  static extend(graph: Graph, prefix: string): GraphBuilder {
+    const b = new GraphBuilder();
+    b.inputs.push(...graph.inputs.map((i) => ({ ...i, shape: [...i.shape] })));
+    b.params.push(...graph.params);
+    b.consts.push(...graph.consts);
+    b.nodes.push(...graph.nodes);
+    Object.assign(b.shapes, graph.shapes);
+    b.prefix = prefix;
+    return b;
+  }
+
+  /** The inferred shape of a value. */
+  shapeOf(name: string): Dim[] {
+    const s = this.shapes[name];
+    if (!s) throw new Error(`GraphBuilder: unknown value '${name}'`);
+    return s;
+  }
 
   private declare(name: string, shape: Dim[]): V {
     if (name in this.shapes) throw new Error(`GraphBuilder: the name '${name}' is already used`);
@@ -317,7 +368,7 @@ export class GraphBuilder {
 
   /** A constant tensor (small; embedded in every graph that uses it). */
   constant(values: ArrayLike<number>, shape: number[] = [values.length]): V {
-    const name = `const_${this.counter++}`;
+    const name = `${this.prefix}const_${this.counter++}`;
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== values.length) throw new Error(`constant: ${values.length} values for shape ${fmt(shape)}`);
     this.consts.push({ name, shape: [...shape], values: Array.from(values) });
@@ -331,7 +382,7 @@ export class GraphBuilder {
 
   /** Appends a node (shape inferred) and returns its output. */
   node(partial: NodeSpec): V {
-    const output = `${partial.op}_${this.counter++}`;
+    const output = `${this.prefix}${partial.op}_${this.counter++}`;
     const node = { ...partial, output } as Node;
     for (const i of node.inputs) if (!(i in this.shapes)) throw new Error(`GraphBuilder: unknown value '${i}' used by ${node.op}`);
     const shape = inferShape(node, (n) => this.shapes[n]);
@@ -382,6 +433,8 @@ export class GraphBuilder {
   sin(x: V): V { return this.un('sin', x); }
   cos(x: V): V { return this.un('cos', x); }
   square(x: V): V { return this.un('square', x); }
+  /** 1 where x > 0, else 0 (no gradient). */
+  step(x: V): V { return this.un('step', x); }
   /** 2×2 average pooling, stride 2 (NCHW). */
   avgpool2(x: V): V { return this.un('avgpool2', x); }
   /** 2× nearest-neighbour upsampling (NCHW). */
@@ -390,7 +443,7 @@ export class GraphBuilder {
   dropout(x: V, rate: number): V {
     if (rate <= 0) return x;
     if (!(rate < 1)) throw new Error(`dropout: rate must be < 1, got ${rate}`);
-    const name = `dropout_mask.${this.inputs.filter((i) => i.dropout !== undefined).length}`;
+    const name = `${this.prefix}dropout_mask.${this.inputs.filter((i) => i.dropout !== undefined).length}`;
     this.inputs.push({ name, shape: [...x.shape], dropout: rate });
     return this.mul(x, this.declare(name, [...x.shape]));
   }

@@ -189,6 +189,33 @@ function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
     case 'reduceMean':
       e.emit('ReduceMean', n.inputs, out, [attrInts('axes', n.axes), attrInt('keepdims', n.keepDims ? 1 : 0)]);
       return;
+    case 'step':
+      e.emit('Cast', [e.tmp('Greater', [n.inputs[0], e.float([0], [])])], out, [attrInt('to', FLOAT)]);
+      return;
+    case 'conv2dInput':
+      e.emit('ConvTranspose', n.inputs, out, [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
+      return;
+    case 'conv2dFilter': {
+      // dW[o, i] = Σ_n x[n, i] ⋆ dy[n, o]: a convolution with the batch as channels.
+      const swap = [attrInts('perm', [1, 0, 2, 3])];
+      const xt = e.tmp('Transpose', [n.inputs[0]], swap);
+      const dyt = e.tmp('Transpose', [n.inputs[1]], swap);
+      const r = e.tmp('Conv', [xt, dyt], [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
+      e.emit('Transpose', [r], out, swap);
+      return;
+    }
+    case 'padAxis': {
+      const r = rankOf(n.inputs[0]);
+      const axis = n.axis < 0 ? n.axis + r : n.axis;
+      const pads = new Array(2 * r).fill(0);
+      pads[axis] = n.before;
+      pads[r + axis] = n.after;
+      e.emit('Pad', [n.inputs[0], e.int64(pads)], out);
+      return;
+    }
+    case 'expandLike':
+      e.emit('Expand', [n.inputs[0], e.tmp('Shape', [n.inputs[1]])], out);
+      return;
   }
 }
 

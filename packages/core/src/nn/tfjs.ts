@@ -94,9 +94,10 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
     case 'relu':
     case 'sin':
     case 'cos':
-    case 'square': {
+    case 'square':
+    case 'step': {
       const v = get(node.inputs[0]);
-      const f = { neg: tf.neg, exp: tf.exp, log: tf.log, sqrt: tf.sqrt, sigmoid: tf.sigmoid, relu: tf.relu, sin: tf.sin, cos: tf.cos, square: tf.square }[node.op];
+      const f = { neg: tf.neg, exp: tf.exp, log: tf.log, sqrt: tf.sqrt, sigmoid: tf.sigmoid, relu: tf.relu, sin: tf.sin, cos: tf.cos, square: tf.square, step: (x: tf.Tensor) => tf.step(x, 0) }[node.op];
       return { t: f(v.t), nhwc: v.nhwc };
     }
     case 'silu': {
@@ -159,6 +160,32 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
       const x = nchw(get(node.inputs[0]));
       const f = node.op === 'reduceSum' ? tf.sum : tf.mean;
       return { t: f(x, node.axes, node.keepDims), nhwc: false };
+    }
+    case 'conv2dInput': {
+      const dy = nhwc(get(node.inputs[0]));
+      const w = tf.transpose(get(node.inputs[1]).t, [2, 3, 1, 0]) as tf.Tensor4D;
+      const [kh] = w.shape;
+      const [n, h, ww] = dy.shape;
+      const out: [number, number, number, number] = [n, h + kh - 1 - 2 * node.pad, ww + kh - 1 - 2 * node.pad, w.shape[2]];
+      return { t: tf.conv2dTranspose(dy, w, out, 1, node.pad === 0 ? 'valid' : node.pad), nhwc: true };
+    }
+    case 'conv2dFilter': {
+      const x = nhwc(get(node.inputs[0]));
+      const dy = nhwc(get(node.inputs[1]));
+      const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [I, H, W, N]
+      const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Hy, Wy, N, O]
+      const r = tf.conv2d(xt, dyt, 1, node.pad === 0 ? 'valid' : [[0, 0], [node.pad, node.pad], [node.pad, node.pad], [0, 0]]); // [I, k, k, O]
+      return { t: tf.transpose(r, [3, 0, 1, 2]), nhwc: false };
+    }
+    case 'padAxis': {
+      const x = nchw(get(node.inputs[0]));
+      const axis = node.axis < 0 ? node.axis + x.rank : node.axis;
+      const pads = x.shape.map((_, i) => (i === axis ? [node.before, node.after] : [0, 0]) as [number, number]);
+      return { t: tf.pad(x, pads), nhwc: false };
+    }
+    case 'expandLike': {
+      const like = nchw(get(node.inputs[1]));
+      return { t: tf.broadcastTo(nchw(get(node.inputs[0])), like.shape), nhwc: false };
     }
   }
 }

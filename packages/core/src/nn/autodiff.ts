@@ -1,0 +1,230 @@
+import { GraphBuilder, type Dim, type Graph, type Node, type V } from './graph.js';
+
+/**
+ * Reverse-mode differentiation of a `Graph` into another `Graph`: the forward nodes followed by
+ * their vector–Jacobian products, so that any engine that runs graphs (ONNX Runtime in particular)
+ * computes exact gradients. The result has
+ * - the original inputs and params, plus a `cotangent` input shaped like the differentiated output
+ *   (its weighting: for a scalar loss feed 1);
+ * - outputs `value` (the differentiated output) and `grad.<name>` for every requested name.
+ *
+ * Every op of the network description has a rule below, written with the same builder ops, so the
+ * ONNX writer needs nothing new beyond a few reverse-pass ops (conv2dInput, conv2dFilter, padAxis,
+ * expandLike).
+ *
+ * @example
+ * const g = gradientGraph(lmObjectiveGraph(cfg), { of: 'loss', wrt: ['x'] });
+ * // inputs: x, noise, sigma, cotangent [B]; outputs: value [B], grad.x [B, C, H, W]
+ */
+export interface GradientSpec {
+  of: string;
+  wrt: string[];
+}
+
+export const COTANGENT = 'cotangent';
+export const gradName = (name: string): string => `grad.${name}`;
+
+const staticOnes = (shape: readonly Dim[]) => shape.every((d) => d === 1);
+
+/** Sums `g` (shape gShape) down to `target` (numpy broadcasting in reverse). */
+function unbroadcast(b: GraphBuilder, g: V, target: readonly Dim[]): V {
+  const gs = g.shape;
+  if (gs.length === target.length && gs.every((d, i) => d === target[i])) return g;
+  const lead = gs.length - target.length;
+  const axes: number[] = [];
+  for (let i = 0; i < gs.length; i++) {
+    if (i < lead) axes.push(i);
+    else if (target[i - lead] === 1 && gs[i] !== 1) axes.push(i);
+  }
+  let r = axes.length ? b.reduceSum(g, axes, true) : g;
+  if (lead > 0 || r.shape.length !== target.length) r = reshapeTo(b, r, target);
+  return r;
+}
+
+/** Reshapes to a (possibly symbolic) shape: static dims as they are, one symbolic dim as −1. */
+function reshapeTo(b: GraphBuilder, x: V, target: readonly Dim[]): V {
+  if (x.shape.length === target.length && x.shape.every((d, i) => d === target[i])) return x;
+  const symbolic = target.filter((d) => typeof d !== 'number');
+  if (symbolic.length > 1) throw new Error(`autodiff: cannot reshape to [${target.join(', ')}] (more than one symbolic dimension)`);
+  return b.reshape(x, target.map((d) => (typeof d === 'number' ? d : -1)));
+}
+
+function sameShape(a: readonly Dim[], b: readonly Dim[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The input gradients of one node, given the gradient `dy` of its output. */
+function vjp(b: GraphBuilder, node: Node, dy: V, val: (name: string) => V, needs: (i: number) => boolean): (V | null)[] {
+  const x = node.inputs.map(val);
+  const y = val(node.output);
+  switch (node.op) {
+    case 'add':
+      return [needs(0) ? unbroadcast(b, dy, x[0].shape) : null, needs(1) ? unbroadcast(b, dy, x[1].shape) : null];
+    case 'sub':
+      return [needs(0) ? unbroadcast(b, dy, x[0].shape) : null, needs(1) ? unbroadcast(b, b.neg(dy), x[1].shape) : null];
+    case 'mul':
+      return [needs(0) ? unbroadcast(b, b.mul(dy, x[1]), x[0].shape) : null, needs(1) ? unbroadcast(b, b.mul(dy, x[0]), x[1].shape) : null];
+    case 'div':
+      return [needs(0) ? unbroadcast(b, b.div(dy, x[1]), x[0].shape) : null, needs(1) ? unbroadcast(b, b.neg(b.div(b.mul(dy, y), x[1])), x[1].shape) : null];
+    case 'neg':
+      return [b.neg(dy)];
+    case 'exp':
+      return [b.mul(dy, y)];
+    case 'log':
+      return [b.div(dy, x[0])];
+    case 'sqrt':
+      return [b.div(b.mul(dy, 0.5), y)];
+    case 'sigmoid':
+      return [b.mul(dy, b.mul(y, b.sub(1, y)))];
+    case 'silu': {
+      // d/dx x·s(x) = s·(1 + x·(1 − s))
+      const s = b.sigmoid(x[0]);
+      return [b.mul(dy, b.mul(s, b.add(1, b.mul(x[0], b.sub(1, s)))))];
+    }
+    case 'relu':
+      return [b.mul(dy, b.step(x[0]))];
+    case 'sin':
+      return [b.mul(dy, b.cos(x[0]))];
+    case 'cos':
+      return [b.neg(b.mul(dy, b.sin(x[0])))];
+    case 'square':
+      return [b.mul(dy, b.mul(x[0], 2))];
+    case 'step':
+      return [null];
+    case 'avgpool2':
+      return [b.mul(b.upsample2(dy), 0.25)];
+    case 'upsample2':
+      return [b.mul(b.avgpool2(dy), 4)];
+    case 'conv2d': {
+      const k = x[1].shape[2] as number;
+      return [
+        needs(0) ? b.node({ op: 'conv2dInput', inputs: [dy.name, x[1].name], pad: node.pad }) : null,
+        needs(1) ? b.node({ op: 'conv2dFilter', inputs: [x[0].name, dy.name], pad: node.pad, k }) : null,
+        x[2] && needs(2) ? b.reduceSum(dy, [0, 2, 3]) : null,
+      ];
+    }
+    case 'groupnorm': {
+      const [xv, gamma] = x;
+      const [, c, h, w] = xv.shape as number[];
+      const gsz = (c / node.groups) * h * w;
+      const xg = b.reshape(xv, [0, node.groups, gsz]);
+      const mean = b.reduceMean(xg, [2], true);
+      const centered = b.sub(xg, mean);
+      const rstd = b.div(1, b.sqrt(b.add(b.reduceMean(b.square(centered), [2], true), node.eps)));
+      const xhat = b.mul(centered, rstd); // [N, G, gsz]
+      const out: (V | null)[] = [null, null, null];
+      if (needs(1)) out[1] = b.reduceSum(b.mul(dy, b.reshape(xhat, [0, c, h, w])), [0, 2, 3]);
+      if (needs(2)) out[2] = b.reduceSum(dy, [0, 2, 3]);
+      if (needs(0)) {
+        const gg = b.reshape(b.mul(dy, b.reshape(gamma, [-1, 1, 1])), [0, node.groups, gsz]);
+        const a = b.reduceMean(gg, [2], true);
+        const m = b.reduceMean(b.mul(gg, xhat), [2], true);
+        out[0] = b.reshape(b.mul(rstd, b.sub(b.sub(gg, a), b.mul(xhat, m))), [0, c, h, w]);
+      }
+      return out;
+    }
+    case 'matmul': {
+      const [a, bb] = x;
+      const { transA: tA, transB: tB } = node;
+      let da: V | null = null;
+      let db: V | null = null;
+      if (needs(0)) da = tA ? (tB ? b.matmul(bb, dy, true, true) : b.matmul(bb, dy, false, true)) : tB ? b.matmul(dy, bb) : b.matmul(dy, bb, false, true);
+      if (needs(1)) db = tB ? (tA ? b.matmul(dy, a, true, true) : b.matmul(dy, a, true, false)) : tA ? b.matmul(a, dy) : b.matmul(a, dy, true, false);
+      return [da && unbroadcast(b, da, a.shape), db && unbroadcast(b, db, bb.shape)];
+    }
+    case 'softmax':
+      return [b.mul(y, b.sub(dy, b.reduceSum(b.mul(dy, y), [node.axis], true)))];
+    case 'logsoftmax':
+      return [b.sub(dy, b.mul(b.exp(y), b.reduceSum(dy, [node.axis], true)))];
+    case 'transpose': {
+      const inv = new Array<number>(node.perm.length);
+      node.perm.forEach((p, i) => (inv[p] = i));
+      return [b.transpose(dy, inv)];
+    }
+    case 'reshape':
+      return [reshapeTo(b, dy, x[0].shape)];
+    case 'concat': {
+      const axis = node.axis < 0 ? node.axis + x[0].shape.length : node.axis;
+      let start = 0;
+      return x.map((xi, i) => {
+        const d = xi.shape[axis] as number;
+        const r = needs(i) ? b.slice(dy, axis, start, start + d) : null;
+        start += d;
+        return r;
+      });
+    }
+    case 'slice': {
+      const axis = node.axis < 0 ? node.axis + x[0].shape.length : node.axis;
+      const d = x[0].shape[axis] as number;
+      return [b.node({ op: 'padAxis', inputs: [dy.name], axis, before: node.start, after: d - node.end })];
+    }
+    case 'reduceSum':
+    case 'reduceMean': {
+      const rank = x[0].shape.length;
+      const axes = node.axes.map((a) => (a < 0 ? a + rank : a));
+      const keep = x[0].shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      let g = node.keepDims ? dy : reshapeTo(b, dy, keep);
+      if (node.op === 'reduceMean') {
+        if (axes.every((a) => typeof x[0].shape[a] === 'number')) {
+          g = b.mul(g, 1 / axes.reduce((p, a) => p * (x[0].shape[a] as number), 1));
+        } else {
+          // A symbolic axis (the batch): count its elements at run time.
+          const ones = b.node({ op: 'expandLike', inputs: [b.scalar(1).name, x[0].name] });
+          g = b.div(g, b.reduceSum(ones, axes, true));
+        }
+      }
+      return [sameShape(g.shape, x[0].shape) ? g : b.node({ op: 'expandLike', inputs: [g.name, x[0].name] })];
+    }
+    case 'conv2dInput':
+    case 'conv2dFilter':
+    case 'padAxis':
+    case 'expandLike':
+      throw new Error(`autodiff: no second-order rule for '${node.op}'`);
+  }
+}
+
+/** Builds the gradient graph of `spec.of` with respect to `spec.wrt` (inputs or params). */
+export function gradientGraph(graph: Graph, spec: GradientSpec): Graph {
+  const out = graph.outputs.find((o) => o.name === spec.of);
+  if (!out) throw new Error(`autodiff: the graph has no output '${spec.of}'`);
+  const leaves = new Set([...graph.inputs.map((i) => i.name), ...graph.params.map((p) => p.name)]);
+  for (const w of spec.wrt) if (!leaves.has(w)) throw new Error(`autodiff: '${w}' is not an input or parameter of the graph`);
+
+  // Which values depend on a requested leaf (forward), and which the output depends on (backward).
+  const live = new Set(spec.wrt);
+  for (const n of graph.nodes) if (n.inputs.some((i) => live.has(i))) live.add(n.output);
+  const needed = new Set([out.value]);
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (needed.has(n.output)) for (const inp of n.inputs) needed.add(inp);
+  }
+
+  const b = GraphBuilder.extend(graph, 'bw_');
+  const val = (name: string): V => ({ name, shape: b.shapeOf(name) });
+  const outShape = b.shapeOf(out.value);
+  const cot = b.input(COTANGENT, [...outShape]);
+  const grads = new Map<string, V>([[out.value, cot]]);
+  const accumulate = (name: string, g: V) => {
+    const prev = grads.get(name);
+    grads.set(name, prev ? b.add(prev, g) : g);
+  };
+
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i];
+    const dy = grads.get(node.output);
+    if (!dy || !live.has(node.output) || !needed.has(node.output)) continue;
+    const gin = vjp(b, node, dy, val, (j) => live.has(node.inputs[j]));
+    gin.forEach((g, j) => {
+      if (g && live.has(node.inputs[j])) accumulate(node.inputs[j], g);
+    });
+  }
+
+  b.output('value', val(out.value));
+  for (const w of spec.wrt) {
+    let g = grads.get(w);
+    // A leaf the output does not depend on has a zero gradient.
+    if (!g) g = b.mul(val(w), 0);
+    b.output(gradName(w), g);
+  }
+  return b.build();
+}
