@@ -11,7 +11,7 @@ describe('rdc CLI', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'rdc-cli-')), 'info.json');
     expect(await rdc('info', '--engine', 'tfjs-wasm', '--json', out)).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
-    expect(report.gradientEngine).toMatchObject({ engine: 'tfjs', backend: 'wasm', threads: 1, differentiable: true });
+    expect(report.engine).toMatchObject({ engine: 'tfjs', backend: 'wasm', threads: 1, differentiable: true });
     expect(report.ortProviders.some((p: { name: string }) => p.name === 'cpu')).toBe(true);
     expect(report.commit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
     expect(report.versions['onnxruntime-node']).toMatch(/^\d+\.\d+\.\d+/);
@@ -31,6 +31,8 @@ describe('rdc CLI', () => {
     } finally {
       delete process.env.RDC_ENGINE;
     }
-    expect(JSON.parse(readFileSync(out, 'utf8')).gradientEngine.backend).toBe('cpu');
+    expect(JSON.parse(readFileSync(out, 'utf8')).engine.backend).toBe('cpu');
+    expect(await rdc('info', '--json', out)).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8')).engine.engine).toBe('ort');
   });
 });

@@ -4,6 +4,7 @@ import { InputError } from '@rdc/core';
 import { ZodError } from 'zod';
 import { downloadDataCommand } from './commands/download-data.js';
 import { infoCommand } from './commands/info.js';
+import { trainCommand } from './commands/train.js';
 import { UsageError } from './util/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,14 +21,15 @@ export function createProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [infoCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [infoCommand(), trainCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
   return program;
 }
 
 export async function run(argv: string[]): Promise<number> {
   try {
     await createProgram().parseAsync(argv);
-    return 0;
+    // A command may set its own code (e.g. 130 when training was interrupted and saved).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;

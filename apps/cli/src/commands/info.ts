@@ -12,29 +12,29 @@ export function infoCommand() {
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .action(async (opts) => {
       const choice = resolveEngineChoice(opts.engine);
-      const gradients = await createEngine(choice === 'ort' ? 'auto' : choice, { gradients: true });
-      const forward = await createEngine(choice === 'auto' ? 'auto' : choice, { threads: opts.threads });
+      const engine = await createEngine(choice, { threads: opts.threads });
+      const tfjs = choice.startsWith('tfjs') ? engine : await createEngine('tfjs');
       const report = {
+        ...provenance({ engine: engine.info }),
+        engine: engine.info,
         engineChoice: choice,
-        gradientEngine: gradients.info,
-        forwardEngine: forward.info,
+        tfjs: tfjs.info,
         ortProviders: OrtEngine.providers(),
         untested: ['@tensorflow/tfjs-node-gpu (CUDA)', 'onnxruntime-node CUDA/TensorRT providers'],
-        ...provenance(),
       };
       if (opts.json) {
         writeJson(opts.json, report);
         return;
       }
-      const e = (i: typeof gradients.info) => `${i.engine} (backend ${i.backend}, ${i.package}, ${i.threads || 'default'} thread${i.threads === 1 ? '' : 's'}${i.differentiable ? ', differentiable' : ''})`;
+      const e = (i: typeof engine.info) => `${i.engine} (backend ${i.backend}, ${i.package}, ${i.threads || 'default'} thread${i.threads === 1 ? '' : 's'}${i.differentiable ? ', differentiable' : ''})`;
       const lines = [
         `engine choice:      ${choice}${process.env.RDC_ENGINE ? ' (from RDC_ENGINE)' : ''}`,
-        `gradients run on:   ${e(gradients.info)}`,
-        `forward passes on:  ${e(forward.info)}`,
+        `engine:             ${e(engine.info)}`,
+        `tfjs backend:       ${e(tfjs.info)}`,
         `ONNX Runtime:       ${report.versions['onnxruntime-node']}, providers ${report.ortProviders.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
         `node ${report.node}, ${report.cores} cores, commit ${report.commit}`,
       ];
-      if (gradients.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
+      if (tfjs.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -7,11 +7,12 @@ import type { TfjsBackendChoice } from './tfjs-backend.js';
 
 /**
  * Engine choice shared by the CLI (`--engine`), the environment (`RDC_ENGINE`) and the API.
- * `auto` gives ONNX Runtime for forward-only work and the best TensorFlow.js backend where
- * gradients are needed; `tfjs` picks the best tfjs backend; `tfjs-<backend>` forces one.
+ * `auto` picks TensorFlow.js on `@tensorflow/tfjs-node-gpu` when that package is installed (a GPU),
+ * else ONNX Runtime (forward and gradient graphs; the fastest on a CPU); `tfjs` picks the best tfjs
+ * backend (node-gpu → node → wasm → cpu); `tfjs-<backend>` forces one.
  *
  * @example
- * const engine = await createEngine('auto', { gradients: true }); // tfjs (node-gpu → node → wasm → cpu)
+ * const engine = await createEngine('auto'); // ONNX Runtime on a machine without a GPU
  */
 export const EngineChoice = z.enum(['auto', 'ort', 'tfjs', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']);
 export type EngineChoice = z.infer<typeof EngineChoice>;
@@ -32,11 +33,19 @@ const TFJS_BACKEND: Record<string, TfjsBackendChoice> = {
   'tfjs-cpu': 'cpu',
 };
 
-export async function createEngine(choice: EngineChoice, opts: { gradients?: boolean; threads?: number } = {}): Promise<Engine> {
-  if (choice === 'ort') {
-    if (opts.gradients) throw new InputError("the ONNX Runtime engine has no gradients yet; this command needs '--engine tfjs' (or auto)");
-    return OrtEngine.create({ threads: opts.threads });
+/** Whether @tensorflow/tfjs-node-gpu can be loaded here. */
+async function hasTfjsGpu(): Promise<boolean> {
+  const pkg = '@tensorflow/tfjs-node-gpu';
+  try {
+    await import(pkg);
+    return true;
+  } catch {
+    return false;
   }
-  if (choice === 'auto') return opts.gradients ? TfjsEngine.create('auto') : OrtEngine.create({ threads: opts.threads });
+}
+
+export async function createEngine(choice: EngineChoice, opts: { threads?: number } = {}): Promise<Engine> {
+  if (choice === 'ort') return OrtEngine.create({ threads: opts.threads });
+  if (choice === 'auto') return (await hasTfjsGpu()) ? TfjsEngine.create('node-gpu') : OrtEngine.create({ threads: opts.threads });
   return TfjsEngine.create(TFJS_BACKEND[choice]);
 }

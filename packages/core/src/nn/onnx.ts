@@ -99,7 +99,8 @@ class Emitter {
   }
 }
 
-function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
+function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]): void {
+  const rankOf = (name: string) => shapeOf(name).length;
   const out = n.output;
   switch (n.op) {
     case 'add':
@@ -192,16 +193,41 @@ function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
     case 'step':
       e.emit('Cast', [e.tmp('Greater', [n.inputs[0], e.float([0], [])])], out, [attrInt('to', FLOAT)]);
       return;
-    case 'conv2dInput':
-      e.emit('ConvTranspose', n.inputs, out, [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
+    case 'conv2dInput': {
+      // dx = conv(dy, W′) with W′[i, o] = W[o, i] flipped in space and padding k − 1 − p: a plain
+      // convolution, which ONNX Runtime runs much faster than ConvTranspose.
+      const w = n.inputs[1];
+      const k = shapeOf(w)[2] as number;
+      const big = -(2 ** 31);
+      const flipped = e.tmp('Slice', [e.tmp('Transpose', [w], [attrInts('perm', [1, 0, 2, 3])]), e.int64([-1, -1]), e.int64([big, big]), e.int64([2, 3]), e.int64([-1, -1])]);
+      const q = k - 1 - n.pad;
+      e.emit('Conv', [n.inputs[0], flipped], out, [attrInts('pads', [q, q, q, q]), attrInts('strides', [1, 1])]);
       return;
+    }
     case 'conv2dFilter': {
-      // dW[o, i] = Σ_n x[n, i] ⋆ dy[n, o]: a convolution with the batch as channels.
-      const swap = [attrInts('perm', [1, 0, 2, 3])];
-      const xt = e.tmp('Transpose', [n.inputs[0]], swap);
-      const dyt = e.tmp('Transpose', [n.inputs[1]], swap);
-      const r = e.tmp('Conv', [xt, dyt], [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
-      e.emit('Transpose', [r], out, swap);
+      // dW[o, i, a, b] = Σ_{n, y, x} dy[n, o, y, x]·x_pad[n, i, y + a, x + b]: for each of the k² shifts,
+      // one GEMM of dy [O, N·H·W] with the shifted input [I, N·H·W] (no k²-times larger im2col buffer).
+      const [x, dy] = n.inputs;
+      const [, ci, h, w] = shapeOf(x) as [Dim, number, number, number];
+      const co = shapeOf(dy)[1] as number;
+      const k = n.k;
+      const p = n.pad;
+      const xt = e.tmp('Transpose', [x], [attrInts('perm', [1, 0, 2, 3])]); // [I, N, H, W]
+      const xp = p > 0 ? e.tmp('Pad', [xt, e.int64([0, 0, p, p, 0, 0, p, p])]) : xt;
+      const hy = h + 2 * p - k + 1;
+      const wy = w + 2 * p - k + 1;
+      const dyt = e.tmp('Reshape', [e.tmp('Transpose', [dy], [attrInts('perm', [1, 0, 2, 3])]), e.int64([co, -1])]); // [O, N·H·W]
+      const flat = e.int64([ci, -1]);
+      const parts: string[] = [];
+      for (let a = 0; a < k; a++) {
+        for (let b = 0; b < k; b++) {
+          const shifted = k === 1 && p === 0 ? xt : e.tmp('Slice', [xp, e.int64([a, b]), e.int64([a + hy, b + wy]), e.int64([2, 3])]);
+          const g = e.tmp('Gemm', [dyt, e.tmp('Reshape', [shifted, flat])], [attrInt('transB', 1)]); // [O, I]
+          parts.push(e.tmp('Unsqueeze', [g, e.int64([2])]));
+        }
+      }
+      const all = parts.length > 1 ? e.tmp('Concat', parts, [attrInt('axis', 2)]) : parts[0]; // [O, I, k²]
+      e.emit('Reshape', [all, e.int64([co, ci, k, k])], out);
       return;
     }
     case 'padAxis': {
@@ -222,12 +248,12 @@ function emitNode(e: Emitter, n: Node, rankOf: (name: string) => number): void {
 /** Serialises `graph` as an ONNX model. */
 export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
   const e = new Emitter();
-  const rankOf = (name: string): number => {
+  const shapeOf = (name: string): readonly Dim[] => {
     const s = graph.shapes[name];
     if (!s) throw new Error(`onnx writer: unknown value '${name}'`);
-    return s.length;
+    return s;
   };
-  for (const node of graph.nodes) emitNode(e, node, rankOf);
+  for (const node of graph.nodes) emitNode(e, node, shapeOf);
   for (const o of graph.outputs) {
     if (o.name !== o.value) e.emit('Identity', [o.value], o.name);
   }
