@@ -5,6 +5,8 @@ import { ZodError } from 'zod';
 import { downloadDataCommand } from './commands/download-data.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
+import { exportCommand } from './commands/export.js';
+import { evalCommand } from './commands/eval.js';
 import { UsageError } from './util/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,7 +23,7 @@ export function createProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [infoCommand(), trainCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
   return program;
 }
 

@@ -28,3 +28,6 @@ export * from './model/safetensors.js';
 export * from './model/folder.js';
 export * from './model/graphs.js';
 export * from './config/presets.js';
+export * from './method/stats.js';
+export * from './method/classifier.js';
+export * from './model/load.js';

@@ -12,3 +12,4 @@ export * from './training/sigma.js';
 export * from './training/trainer.js';
 export * from './training/validate.js';
 export * from './training/heads.js';
+export * from './export.js';

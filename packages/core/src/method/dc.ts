@@ -74,7 +74,7 @@ export class DiffusionClassifier {
    * Logits [B, K] of pixels [B, C, H, W] in [0, 1]. Noise comes from `rng` (one draw per image, in
    * order) unless given per image in `noise`.
    */
-  async logits(pixels: Tensor, opts: { rng?: Random; noise?: Float32Array[] }): Promise<Tensor> {
+  async logits(pixels: Tensor, opts: { rng?: Random; noise?: Float32Array[]; onProgress?: (done: number, total: number) => void }): Promise<Tensor> {
     const [c, h, w] = this.denoiser.imageDims;
     assertShape('dc: pixels', pixels, [-1, c, h, w]);
     checkPixels(pixels.data);
@@ -92,6 +92,7 @@ export class DiffusionClassifier {
         row = await this.logitsModel(x, this.noiseFor(i, opts));
       }
       out.set(row, i * k);
+      opts.onProgress?.(i + 1, n);
     }
     return { data: out, dims: [n, k] };
   }

@@ -160,3 +160,29 @@ export function readModelFolder(dir: string): ModelFolder {
   for (const [kind, file] of Object.entries(ONNX_FILES)) if (config.files[file]) onnx[kind as keyof typeof ONNX_FILES] = join(root, file);
   return { dir: root, config, weights: tensors, onnx };
 }
+
+/**
+ * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
+ * appended if absent) and updates its checksum in config.json, atomically.
+ */
+export function updateModelCardSection(dir: string, name: string, markdown: string): void {
+  const root = resolve(dir);
+  const model = readModelFolder(root);
+  const cardPath = join(root, 'MODEL_CARD.md');
+  const card = readFileSync(cardPath, 'utf8');
+  const open = `<!-- rdc:${name} -->`;
+  const close = `<!-- /rdc:${name} -->`;
+  const block = `${open}\n${markdown.trim()}\n${close}`;
+  const a = card.indexOf(open);
+  const b = card.indexOf(close);
+  const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
+  const bytes = Buffer.from(next);
+  const config = { ...model.config, files: { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } } };
+  const tmpCard = `${cardPath}.tmp-${process.pid}`;
+  const cfgPath = join(root, 'config.json');
+  const tmpCfg = `${cfgPath}.tmp-${process.pid}`;
+  writeFileSync(tmpCard, bytes);
+  writeFileSync(tmpCfg, `${JSON.stringify(config, null, 2)}\n`);
+  renameSync(tmpCard, cardPath);
+  renameSync(tmpCfg, cfgPath);
+}

@@ -1,11 +1,20 @@
-import { argmax, buildClassifierGraph, Denoiser, DiffusionClassifier, Random, type Engine, type NetworkConfig, type Tensor, type Weights } from '@rdc/core';
+import { argmax, buildClassifierGraph, Denoiser, DiffusionClassifier, Random, type DcConfig, type Engine, type NetworkConfig, type Tensor, type Weights } from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
 
 /**
  * Logits [N, K] of a network on pixels: the DC (`levels` σ levels of the released grid, one chunk)
  * for a diffusion network, the plain forward pass for a CNN.
  */
-export async function networkLogits(network: NetworkConfig, weights: Weights, engine: Engine, pixels: Tensor, levels: number, seed: number): Promise<Tensor> {
+export async function networkLogits(
+  network: NetworkConfig,
+  weights: Weights,
+  engine: Engine,
+  pixels: Tensor,
+  levels: number,
+  seed: number,
+  dc: Partial<DcConfig> = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<Tensor> {
   if (network.arch === 'cnn') {
     const f = await engine.compile(buildClassifierGraph(network), { weights });
     try {
@@ -17,7 +26,7 @@ export async function networkLogits(network: NetworkConfig, weights: Weights, en
   }
   const den = new Denoiser(engine, network, weights);
   try {
-    return await new DiffusionClassifier(den, { levels, chunk: levels }).logits(pixels, { rng: new Random(seed) });
+    return await new DiffusionClassifier(den, { chunk: Math.min(levels, 25), ...dc, levels }).logits(pixels, { rng: new Random(seed), onProgress });
   } finally {
     await den.dispose();
   }

@@ -1,0 +1,132 @@
+import type { CnnConfig } from '../config/schema.js';
+import type { Engine, GradientFunction, GraphFunction, Weights } from '../engines/engine.js';
+import { buildClassifierGraph } from '../nn/cnn.js';
+import type { Random } from '../rng/random.js';
+import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
+import type { DiffusionClassifier } from './dc.js';
+import type { LikelihoodMaximizer } from './lm.js';
+import { checkPixels } from './pixels.js';
+
+/**
+ * What evaluation, serving and attacks see of a model: pixels in [0, 1] → logits, and the gradient
+ * of any loss of the logits with respect to the pixels. Wraps the DC, the RDC and plain networks.
+ *
+ * @example
+ * const { logits } = await clf.gradient(x, (l) => dLossDLogits(l), new Random(0));
+ */
+export interface Classifier {
+  /** What is evaluated: an undefended network, the DC, or the RDC. */
+  readonly defense: 'none' | 'dc' | 'rdc';
+  readonly numClasses: number;
+  /** [C, H, W]. */
+  readonly imageDims: readonly [number, number, number];
+  /** Softmax temperature for probabilities and cross-entropy (1 if not calibrated). */
+  readonly temperature: number;
+  /** Logits [B, K] of pixels [B, C, H, W]. Randomness (noise) comes from `rng`. */
+  logits(pixels: Tensor, rng: Random): Promise<Tensor>;
+  /**
+   * For one image [1, C, H, W]: its logits [K] and d loss/d pixels, where `cotangent(logits)` returns
+   * d loss/d logits. Exact for the DC; for the RDC by BPDA through LM unless configured otherwise.
+   */
+  gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random): Promise<{ logits: Float32Array; grad: Tensor }>;
+  /** The settings that determine the outputs (for reports). */
+  readonly settings: Record<string, unknown>;
+}
+
+/** The diffusion classifier as a `Classifier`. */
+export class DcClassifier implements Classifier {
+  readonly defense = 'dc' as const;
+  constructor(
+    readonly dc: DiffusionClassifier,
+    readonly temperature = 1,
+  ) {}
+  get numClasses() {
+    return this.dc.numClasses;
+  }
+  get imageDims() {
+    return this.dc.denoiser.imageDims;
+  }
+  get settings() {
+    return { dc: this.dc.config, temperature: this.temperature };
+  }
+  logits(pixels: Tensor, rng: Random): Promise<Tensor> {
+    return this.dc.logits(pixels, { rng });
+  }
+  gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
+    return this.dc.logitsAndGrad(pixels, cotangent, { rng });
+  }
+}
+
+/**
+ * RDC = DC ∘ LM as a `Classifier`. Gradients: `bpda` (the authors' setting: the exact DC gradient at
+ * LM(x), with LM's backward pass taken as the identity).
+ */
+export class RdcClassifier implements Classifier {
+  readonly defense = 'rdc' as const;
+  constructor(
+    readonly dc: DiffusionClassifier,
+    readonly lm: LikelihoodMaximizer,
+    readonly temperature = 1,
+    readonly gradientMode: 'bpda' = 'bpda',
+  ) {}
+  get numClasses() {
+    return this.dc.numClasses;
+  }
+  get imageDims() {
+    return this.dc.denoiser.imageDims;
+  }
+  get settings() {
+    return { dc: this.dc.config, lm: this.lm.config, temperature: this.temperature, gradient: this.gradientMode };
+  }
+  async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
+    return this.dc.logits(await this.lm.run(pixels, rng), { rng });
+  }
+  async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
+    const purified = await this.lm.run(pixels, rng);
+    return this.dc.logitsAndGrad(purified, cotangent, { rng });
+  }
+}
+
+/** A plain network (the baseline CNN) as a `Classifier`: deterministic, exact gradients. */
+export class NetworkClassifier implements Classifier {
+  readonly defense = 'none' as const;
+  private forward: Promise<GraphFunction> | null = null;
+  private backward: Promise<GradientFunction> | null = null;
+
+  constructor(
+    readonly engine: Engine,
+    readonly network: CnnConfig,
+    readonly weights: Weights,
+    readonly temperature = 1,
+    private readonly onnxPath?: string,
+  ) {}
+  get numClasses() {
+    return this.network.numClasses;
+  }
+  get imageDims(): [number, number, number] {
+    const { channels, height, width } = this.network.image;
+    return [channels, height, width];
+  }
+  get settings() {
+    return { network: this.network, temperature: this.temperature };
+  }
+  private input(pixels: Tensor, batch: number): Tensor {
+    assertShape('classifier: pixels', pixels, [batch, ...this.imageDims]);
+    checkPixels(pixels.data);
+    return { data: pixelsToModel(pixels.data), dims: pixels.dims };
+  }
+  async logits(pixels: Tensor): Promise<Tensor> {
+    const load = this.engine as Engine & { load?: (p: string, g: ReturnType<typeof buildClassifierGraph>) => Promise<GraphFunction> };
+    this.forward ??= this.onnxPath && load.load ? load.load(this.onnxPath, buildClassifierGraph(this.network)) : this.engine.compile(buildClassifierGraph(this.network), { weights: this.weights });
+    return (await (await this.forward).run({ x: this.input(pixels, -1) })).logits;
+  }
+  async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
+    const x = this.input(pixels, 1);
+    this.backward ??= this.engine.compileGradient(buildClassifierGraph(this.network), { of: 'logits', wrt: ['x'] }, { weights: this.weights });
+    const f = await this.backward;
+    const logits = (await (await (this.forward ?? this.engine.compile(buildClassifierGraph(this.network), { weights: this.weights }))).run({ x })).logits.data;
+    const r = await f.run({ x }, { cotangent: { data: cotangent(logits), dims: [1, this.numClasses] } });
+    // d/dpixel = 2·d/dx
+    return { logits, grad: { data: r.grads.x.data.map((g) => 2 * g), dims: pixels.dims } };
+  }
+}

@@ -1,0 +1,38 @@
+import { type DcConfig, type LmConfig, lmPreset, type MethodName } from '../config/schema.js';
+import { Denoiser } from '../engines/denoiser.js';
+import type { Engine } from '../engines/engine.js';
+import { InputError } from '../errors.js';
+import { type Classifier, DcClassifier, NetworkClassifier, RdcClassifier } from '../method/classifier.js';
+import { DiffusionClassifier } from '../method/dc.js';
+import { LikelihoodMaximizer } from '../method/lm.js';
+import type { ModelFolder } from './folder.js';
+
+/**
+ * Builds the classifier a command or request asks for from a model folder: the DC or the RDC of a
+ * diffusion model (with the model's calibrated σ grid and temperature unless overridden), or the
+ * plain network of a CNN (`defense: 'none'`).
+ *
+ * @example
+ * const clf = openClassifier(readModelFolder('models/default'), engine, { defense: 'rdc', method: 'released' });
+ */
+export interface ClassifierOptions {
+  defense: 'none' | 'dc' | 'rdc';
+  method?: MethodName;
+  dc?: Partial<DcConfig>;
+  lm?: Partial<LmConfig>;
+}
+
+export function openClassifier(model: ModelFolder, engine: Engine, opts: ClassifierOptions): Classifier {
+  const { network } = model.config;
+  const temperature = model.config.temperature ?? 1;
+  if (network.arch === 'cnn') {
+    if (opts.defense !== 'none') throw new InputError(`${model.dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
+    return new NetworkClassifier(engine, network, model.weights, temperature, engine.info.engine === 'ort' ? model.onnx.classifier : undefined);
+  }
+  if (opts.defense === 'none') throw new InputError(`${model.dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');
+  const den = new Denoiser(engine, network, model.weights, engine.info.engine === 'ort' ? model.onnx : {});
+  const dc = new DiffusionClassifier(den, { ...model.config.dc, ...opts.dc });
+  if (opts.defense === 'dc') return new DcClassifier(dc, temperature);
+  const lm = new LikelihoodMaximizer(den, { ...lmPreset(opts.method ?? 'released'), ...opts.lm });
+  return new RdcClassifier(dc, lm, temperature);
+}
