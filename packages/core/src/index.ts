@@ -31,3 +31,4 @@ export * from './config/presets.js';
 export * from './method/stats.js';
 export * from './method/classifier.js';
 export * from './model/load.js';
+export * from './method/sampler.js';

@@ -13,3 +13,4 @@ export * from './training/trainer.js';
 export * from './training/validate.js';
 export * from './training/heads.js';
 export * from './export.js';
+export * from './diagnostics.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Random, type Tensor } from '@rdc/core';
+import { InputError, type Random, type Tensor } from '@rdc/core';
 
 /**
  * The CIFAR-10 reader for the official binary format: records of 1 label byte and 3072 pixel bytes
@@ -41,7 +41,7 @@ export class Cifar10 {
     const out = new Float32Array(n * 3072);
     for (let i = 0; i < n; i++) {
       const idx = indices[i];
-      if (!(idx >= 0 && idx < this.size)) throw new Error(`cifar10: index ${idx} out of range [0, ${this.size})`);
+      if (!(idx >= 0 && idx < this.size)) throw new InputError(`cifar10: index ${idx} out of range [0, ${this.size})`);
       const src = this.bytes.subarray(idx * 3072, (idx + 1) * 3072);
       const dst = out.subarray(i * 3072, (i + 1) * 3072);
       for (let j = 0; j < 3072; j++) dst[j] = src[j] / 255;
@@ -78,7 +78,7 @@ export function readClassNames(dir: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter(Boolean);
-  if (names.length !== 10) throw new Error(`${meta}: expected 10 class names, found ${names.length}`);
+  if (names.length !== 10) throw new InputError(`${meta}: expected 10 class names, found ${names.length}`);
   return names;
 }
 
@@ -88,12 +88,12 @@ export function readClassNames(dir: string): string[] {
  */
 export function loadCifar10(dir: string, split: Cifar10Split, opts: { limit?: number } = {}): Cifar10 {
   if (!existsSync(dir)) {
-    throw new Error(`CIFAR-10 folder '${dir}' does not exist: run 'pnpm rdc download-data', or point --data-dir / RDC_DATA_DIR at a copy of cifar-10-batches-bin`);
+    throw new InputError(`CIFAR-10 folder '${dir}' does not exist: run 'pnpm rdc download-data', or point --data-dir / RDC_DATA_DIR at a copy of cifar-10-batches-bin`);
   }
   let files: string[];
   if (split === 'train') {
     files = TRAIN_FILES.filter((f) => existsSync(join(dir, f)));
-    if (files.length === 0) throw new Error(`no data_batch_N.bin files in '${dir}': is this the cifar-10-batches-bin folder of the binary version?`);
+    if (files.length === 0) throw new InputError(`no data_batch_N.bin files in '${dir}': is this the cifar-10-batches-bin folder of the binary version?`);
   } else if (split === 'test') {
     files = [TEST_FILE];
   } else {
@@ -103,10 +103,10 @@ export function loadCifar10(dir: string, split: Cifar10Split, opts: { limit?: nu
   let total = 0;
   for (const f of files) {
     const path = join(dir, f);
-    if (!existsSync(path)) throw new Error(`missing CIFAR-10 file '${path}'`);
+    if (!existsSync(path)) throw new InputError(`missing CIFAR-10 file '${path}'`);
     const size = statSync(path).size;
     if (size === 0 || size % RECORD !== 0) {
-      throw new Error(`'${path}' has ${size} bytes, not a multiple of ${RECORD} (1 label + 3072 pixels): the file is truncated or not CIFAR-10 binary`);
+      throw new InputError(`'${path}' has ${size} bytes, not a multiple of ${RECORD} (1 label + 3072 pixels): the file is truncated or not CIFAR-10 binary`);
     }
     const buf = readFileSync(path);
     parts.push(buf);
@@ -120,7 +120,7 @@ export function loadCifar10(dir: string, split: Cifar10Split, opts: { limit?: nu
   parts.forEach((buf, p) => {
     for (let r = 0; r < buf.length / RECORD && k < n; r++, k++) {
       const label = buf[r * RECORD];
-      if (label > 9) throw new Error(`'${join(dir, files[p])}': record ${r} has label ${label}, outside 0..9`);
+      if (label > 9) throw new InputError(`'${join(dir, files[p])}': record ${r} has label ${label}, outside 0..9`);
       labels[k] = label;
       bytes.set(buf.subarray(r * RECORD + 1, (r + 1) * RECORD), k * 3072);
     }
