@@ -1,5 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
-import { createEngine, OrtEngine, resolveEngineChoice } from '@rdc/core';
+import { buildNetworkGraphs, createEngine, forwardFlops, OrtEngine, parameterCount, readModelFolder, resolveEngineChoice } from '@rdc/core';
 import { provenance } from '../util/provenance.js';
 import { writeJson } from '../util/output.js';
 
@@ -9,8 +9,24 @@ export function infoCommand() {
     .description('show the engines on this machine: the TensorFlow.js backend and threads, and ONNX Runtime providers')
     .option('--engine <name>', 'engine to report on: auto|tfjs|ort|tfjs-node-gpu|tfjs-node|tfjs-wasm|tfjs-cpu (env RDC_ENGINE)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', (v) => Number.parseInt(v, 10))
+    .option('--model <dir>', 'also report a model folder: network, parameters and FLOPs per forward pass')
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .action(async (opts) => {
+      let modelReport: Record<string, unknown> | undefined;
+      if (opts.model) {
+        const m = readModelFolder(opts.model);
+        const graphs = buildNetworkGraphs(m.config.network);
+        const g = graphs.denoiser ?? graphs.classifier!;
+        modelReport = {
+          dir: m.dir,
+          network: m.config.network,
+          parameters: parameterCount(g),
+          flopsPerImage: forwardFlops(g),
+          temperature: m.config.temperature,
+          dc: m.config.dc,
+          files: m.config.files,
+        };
+      }
       const choice = resolveEngineChoice(opts.engine);
       const engine = await createEngine(choice, { threads: opts.threads });
       const tfjs = choice.startsWith('tfjs') ? engine : await createEngine('tfjs');
@@ -21,6 +37,7 @@ export function infoCommand() {
         tfjs: tfjs.info,
         ortProviders: OrtEngine.providers(),
         untested: ['@tensorflow/tfjs-node-gpu (CUDA)', 'onnxruntime-node CUDA/TensorRT providers'],
+        model: modelReport,
       };
       if (opts.json) {
         writeJson(opts.json, report);
@@ -34,6 +51,10 @@ export function infoCommand() {
         `ONNX Runtime:       ${report.versions['onnxruntime-node']}, providers ${report.ortProviders.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
         `node ${report.node}, ${report.cores} cores, commit ${report.commit}`,
       ];
+      if (modelReport) {
+        const mr = modelReport as { dir: string; network: { arch: string }; parameters: number; flopsPerImage: number; temperature: number | null };
+        lines.push(`model:              ${mr.dir} (${mr.network.arch}), ${mr.parameters.toLocaleString('en')} parameters, ${(mr.flopsPerImage / 1e9).toFixed(3)} GFLOP per image per forward pass, temperature ${mr.temperature ?? 'none'}`);
+      }
       if (tfjs.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
       process.stdout.write(`${lines.join('\n')}\n`);
     });

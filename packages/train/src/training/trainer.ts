@@ -6,6 +6,7 @@ import {
   crossEntropyGraph,
   edmLossGraph,
   initWeights,
+  InputError,
   NetworkConfig,
   Random,
   type Denoiser,
@@ -118,7 +119,7 @@ export class Trainer {
     mkdirSync(runDir, { recursive: true });
     const graph = inferenceGraph(network);
     const resuming = this.opts.resume && hasCheckpoint(runDir);
-    if (this.opts.resume && !resuming) throw new Error(`nothing to resume in '${runDir}': it has no checkpoint`);
+    if (this.opts.resume && !resuming) throw new InputError(`nothing to resume in '${runDir}': it has no checkpoint`, 'no_checkpoint');
 
     let weights: Weights;
     let ema: Ema;
@@ -288,7 +289,7 @@ export function dropoutMask(shape: readonly (number | string)[], batch: number, 
 /** Reads a run folder's config.json (for resuming and exporting). */
 export function readRunConfig(runDir: string): { train: TrainConfig; network: NetworkConfig; [k: string]: unknown } {
   const p = join(runDir, 'config.json');
-  if (!existsSync(p)) throw new Error(`'${runDir}' is not a training run (config.json is missing)`);
+  if (!existsSync(p)) throw new InputError(`'${runDir}' is not a training run (config.json is missing)`, 'bad_run');
   const raw = JSON.parse(readFileSync(p, 'utf8'));
   return { ...raw, network: NetworkConfig.parse(raw.network) };
 }

@@ -1,0 +1,81 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readModelFolder } from '@rdc/core';
+import { describe, expect, it } from 'vitest';
+import { rdc, tmp, TINY_UNET } from './helpers.js';
+
+/** train → resume → export → eval → sample → info, through the CLI, on a tiny network. */
+describe('the backbone pipeline through the CLI', () => {
+  const dir = tmp();
+  const run = join(dir, 'run');
+  const model = join(dir, 'model');
+
+  it('trains, resumes from its checkpoint, and exports a model folder', async () => {
+    const common = [...TINY_UNET, '--run', run, '--batch', '4', '--val-size', '20', '--val-every', '1000', '--val-images', '8', '--val-levels', '3', '--ckpt-every', '2', '--warmup', '2'];
+    expect(await rdc('train', ...common, '--steps', '3')).toBe(0);
+    expect(await rdc('train', '--run', run, '--resume', '--steps', '5', '--json', join(dir, 'train.json'))).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, 'train.json'), 'utf8'));
+    expect(summary).toMatchObject({ step: 5, imagesSeen: 20, stoppedBy: 'steps' });
+    expect(summary.commit).toBeTruthy();
+    expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toMatch(/"event":"resume","step":3/);
+
+    expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4')).toBe(0);
+    const m = readModelFolder(model);
+    expect(m.config.temperature).toBeGreaterThan(0);
+    expect(m.config.calibration?.images).toBe(8);
+    expect(m.config.dc.levels).toBe(4);
+    expect(Object.keys(m.config.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'denoiser.onnx', 'model.safetensors']);
+    expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toMatch(/Steps: 5, images seen: 20/);
+  });
+
+  it('evaluates DC and RDC with a confidence interval and records them in the card', async () => {
+    const out = join(dir, 'eval.json');
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--limit', '4', '--json', out, '--record')).toBe(0);
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    expect(r.images).toBe(4);
+    expect(r.ci95[0]).toBeLessThanOrEqual(r.accuracy);
+    expect(r.ci95[1]).toBeGreaterThanOrEqual(r.accuracy);
+    expect(r.settings.dc.levels).toBe(4);
+    expect(r.secondsPerImage).toBeGreaterThan(0);
+    expect(await rdc('eval', '--model', model, '--defense', 'rdc', '--method', 'paper', '--limit', '2', '--record')).toBe(0);
+    const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/\*\*DC\*\*: clean accuracy [\d.]+ % \[[\d.]+, [\d.]+\]/);
+    expect(card).toMatch(/\*\*RDC \(paper LM\)\*\*/);
+    // The card's checksum was updated with it.
+    expect(() => readModelFolder(model)).not.toThrow();
+    expect(await rdc('eval', '--model', model, '--defense', 'none', '--limit', '1')).toBe(2);
+  });
+
+  it('samples per class and writes the per-σ loss curve', async () => {
+    const out = join(dir, 'samples');
+    expect(await rdc('sample', '--model', model, '--out', out, '--per-class', '1', '--steps', '2', '--val-images', '4')).toBe(0);
+    expect(existsSync(join(out, 'samples.png'))).toBe(true);
+    expect(readFileSync(join(out, 'sigma-loss.svg'), 'utf8')).toMatch(/^<svg/);
+    const curve = JSON.parse(readFileSync(join(out, 'sigma-loss.json'), 'utf8')).curve;
+    expect(curve.length).toBe(13);
+  });
+
+  it('info reports parameters and FLOPs of the model', async () => {
+    const out = join(dir, 'info.json');
+    expect(await rdc('info', '--model', model, '--json', out)).toBe(0);
+    const info = JSON.parse(readFileSync(out, 'utf8'));
+    expect(info.model.parameters).toBeGreaterThan(1000);
+    expect(info.model.flopsPerImage).toBeGreaterThan(1e6);
+  });
+
+  it('trains, exports and evaluates the baseline CNN (--arch cnn)', async () => {
+    const crun = join(dir, 'cnn-run');
+    const cmodel = join(dir, 'cnn');
+    expect(await rdc('train', '--arch', 'cnn', '--size', 'tiny', '--run', crun, '--steps', '3', '--batch', '8', '--val-size', '20', '--val-images', '8')).toBe(0);
+    expect(await rdc('export', '--run', crun, '--model', cmodel, '--calibration-images', '16')).toBe(0);
+    expect(readModelFolder(cmodel).config.network.arch).toBe('cnn');
+    expect(await rdc('eval', '--model', cmodel, '--defense', 'none', '--limit', '8')).toBe(0);
+    expect(await rdc('eval', '--model', cmodel, '--defense', 'dc', '--limit', '1')).toBe(2);
+  });
+
+  it('refuses bad input with exit code 2 and a clear message', async () => {
+    expect(await rdc('eval', '--model', join(dir, 'nope'))).toBe(2);
+    expect(await rdc('train', '--run', join(dir, 'nope'), '--resume')).toBe(2);
+    expect(await rdc('train', '--time-budget', 'soon')).toBe(2);
+  });
+});
