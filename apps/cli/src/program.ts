@@ -8,6 +8,7 @@ import { trainCommand } from './commands/train.js';
 import { exportCommand } from './commands/export.js';
 import { evalCommand } from './commands/eval.js';
 import { sampleCommand } from './commands/sample.js';
+import { benchCommand } from './commands/bench.js';
 import { UsageError } from './util/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,7 +25,7 @@ export function createProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), sampleCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), sampleCommand(), benchCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
   return program;
 }
 

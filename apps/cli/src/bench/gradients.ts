@@ -1,0 +1,41 @@
+import { buildDenoiserGraph, Denoiser, DiffusionClassifier, initWeights, LikelihoodMaximizer, lmPreset, OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import { round, time } from './timing.js';
+
+/**
+ * The gradient suite: seconds per exact DC input gradient (S σ levels, one image) and per RDC
+ * prediction (LM + DC) on ONNX Runtime and on tfjs-wasm, one thread, same network and weights.
+ */
+export async function benchGradients(network: Exclude<NetworkConfig, { arch: 'cnn' }>, o: { levels: number; minSeconds: number; weights?: Weights }) {
+  const weights = o.weights ?? initWeights(buildDenoiserGraph(network), 0);
+  const rng = new Random(3);
+  const { channels: c, height: h, width: w } = network.image;
+  const px = { data: Float32Array.from({ length: c * h * w }, () => rng.uniform()), dims: [1, c, h, w] };
+  const cot = (l: Float32Array) => l.map((_, i) => (i === 0 ? 1 : -1 / (l.length - 1)));
+
+  const perEngine = async (engine: Engine) => {
+    const den = new Denoiser(engine, network, weights);
+    const dc = new DiffusionClassifier(den, { levels: o.levels });
+    const lm = new LikelihoodMaximizer(den, lmPreset('released'));
+    const dcGrad = await time(() => dc.logitsAndGrad(px, cot, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const dcOnly = await time(() => dc.logits(px, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const rdc = await time(async () => dc.logits(await lm.run(px), { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const lmOnly = await time(() => lm.run(px), { minSeconds: o.minSeconds, minReps: 2 });
+    await den.dispose();
+    return { dcGradientSeconds: dcGrad.medianSeconds, dcSeconds: dcOnly.medianSeconds, rdcSeconds: rdc.medianSeconds, lmSeconds: lmOnly.medianSeconds };
+  };
+  const ort = await perEngine(await OrtEngine.create({ threads: 1 }));
+  const wasm = await perEngine(await TfjsEngine.create('wasm'));
+  const r = (v: Record<string, number>) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, round(x)]));
+  return {
+    levels: o.levels,
+    lmSteps: 5,
+    threads: 1,
+    ort: r(ort),
+    'tfjs-wasm': r(wasm),
+    ratios: {
+      dcGradientTfjsWasmOverOrt: round(wasm.dcGradientSeconds / ort.dcGradientSeconds),
+      rdcOverDcOnOrt: round(ort.rdcSeconds / ort.dcSeconds),
+      rdcTfjsWasmOverOrt: round(wasm.rdcSeconds / ort.rdcSeconds),
+    },
+  };
+}

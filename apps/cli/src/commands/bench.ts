@@ -1,0 +1,39 @@
+import { Command, Option } from '@commander-js/extra-typings';
+import { readModelFolder, unetPreset, InputError, type UNetConfig } from '@rdc/core';
+import { benchBackbone } from '../bench/backbone.js';
+import { benchGradients } from '../bench/gradients.js';
+import { writeJson } from '../util/output.js';
+import { parseIntArg, parseNumber } from '../util/parse.js';
+import { provenance } from '../util/provenance.js';
+
+const SUITES = ['backbone', 'gradients'] as const;
+
+/** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
+export function benchCommand() {
+  return new Command('bench')
+    .description('benchmarks (JSON on stdout): UNet forward and training images/s per engine with GFLOP/s against reference kernels, DC gradient and RDC prediction seconds')
+    .addOption(new Option('--suite <list>', `comma-separated: ${SUITES.join(', ')}, or all`).default('all'))
+    .addOption(new Option('--size <size>', 'network size (random weights) when no --model').choices(['tiny', 'small', 'paper'] as const).default('tiny' as const))
+    .option('--model <dir>', 'benchmark this model folder instead')
+    .option('--batch <n>', 'batch for forward and training throughput', parseIntArg, 32)
+    .option('--levels <n>', 'σ levels for DC and RDC timings', parseIntArg, 125)
+    .option('--min-seconds <s>', 'time each measurement for at least this long', parseNumber, 3)
+    .option('--no-cpu-backend', 'skip the (very slow) pure-JS tfjs cpu backend')
+    .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
+    .action(async (o) => {
+      const suites = o.suite === 'all' ? [...SUITES] : o.suite.split(',');
+      for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new InputError(`unknown suite '${s}'; choose from ${SUITES.join(', ')}`);
+      let network: UNetConfig = unetPreset(o.size);
+      let weights;
+      if (o.model) {
+        const m = readModelFolder(o.model);
+        if (m.config.network.arch !== 'unet') throw new InputError('bench needs a UNet model');
+        network = m.config.network;
+        weights = m.weights;
+      }
+      const report: Record<string, unknown> = { ...provenance(), size: o.model ? undefined : o.size, model: o.model };
+      if (suites.includes('backbone')) report.backbone = await benchBackbone(network, { minSeconds: o.minSeconds, batch: o.batch, cpuBackend: o.cpuBackend });
+      if (suites.includes('gradients')) report.gradients = await benchGradients(network, { levels: o.levels, minSeconds: o.minSeconds, weights });
+      writeJson(o.json, report);
+    });
+}
