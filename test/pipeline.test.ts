@@ -24,7 +24,7 @@ describe('the backbone pipeline through the CLI', () => {
     expect(m.config.temperature).toBeGreaterThan(0);
     expect(m.config.calibration?.images).toBe(8);
     expect(m.config.dc.levels).toBe(4);
-    expect(Object.keys(m.config.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'denoiser.onnx', 'model.safetensors']);
+    expect(Object.keys(m.config.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'dc_vjp.onnx', 'denoiser.onnx', 'lm_grad.onnx', 'model.safetensors']);
     expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toMatch(/Steps: 5, images seen: 20/);
   });
 

@@ -23,13 +23,13 @@ export class Denoiser {
 
   /**
    * @param files ONNX files to load instead of compiling a graph (a model folder's exports), by
-   *   graph kind: 'denoiser', 'dcChunk'.
+   *   graph kind: 'denoiser', 'dcChunk', 'dcVjp', 'lmGrad'.
    */
   constructor(
     readonly engine: Engine,
     readonly config: DenoiserNetworkConfig,
     readonly weights: Weights,
-    private readonly files: Partial<Record<'denoiser' | 'dcChunk', string>> = {},
+    private readonly files: Partial<Record<'denoiser' | 'dcChunk' | 'dcVjp' | 'lmGrad', string>> = {},
   ) {}
 
   get info(): EngineInfo {
@@ -59,10 +59,13 @@ export class Denoiser {
     return f;
   }
 
-  private gradient(kind: 'dcVjp' | 'lm', graph: () => Graph, of: string): Promise<GradientFunction> {
+  private gradient(kind: 'dcVjp' | 'lmGrad', graph: () => Graph, of: string): Promise<GradientFunction> {
     let f = this.cache.get(kind) as Promise<GradientFunction> | undefined;
     if (!f) {
-      f = this.engine.compileGradient(graph(), { of, wrt: ['x'] }, { weights: this.weights });
+      const file = this.files[kind];
+      const request = { of, wrt: ['x'] };
+      const load = this.engine as Engine & { loadGradient?: (path: string, graph: Graph, request: { of: string; wrt: string[] }) => Promise<GradientFunction> };
+      f = file && load.loadGradient ? load.loadGradient(file, graph(), request) : this.engine.compileGradient(graph(), request, { weights: this.weights });
       this.cache.set(kind, f);
     }
     return f;
@@ -112,7 +115,7 @@ export class Denoiser {
     const [c, h, w] = this.imageDims;
     assertShape('lm: x', x, [-1, c, h, w]);
     assertShape('lm: noise', noise, [x.dims[0], c, h, w]);
-    const f = await this.gradient('lm', () => lmObjectiveGraph(this.config), 'loss');
+    const f = await this.gradient('lmGrad', () => lmObjectiveGraph(this.config), 'loss');
     const r = await f.run({ x, noise, sigma: { data: sigma, dims: [sigma.length] } });
     return { loss: r.value.data, grad: r.grads.x };
   }

@@ -61,7 +61,19 @@ export class OrtEngine implements Engine {
 
   async compileGradient(graph: Graph, request: GradientRequest, opts: CompileOptions = {}): Promise<GradientFunction> {
     const gg = gradientGraph(graph, request);
-    const f = await this.compile(gg, opts);
+    return gradientFunction(await this.compile(gg, opts), graph, gg, request);
+  }
+
+  /** Loads an exported reverse-pass graph (made by `gradientGraph(graph, request)`). */
+  async loadGradient(path: string, graph: Graph, request: GradientRequest): Promise<GradientFunction> {
+    const gg = gradientGraph(graph, request);
+    return gradientFunction(await this.load(path, gg), graph, gg, request);
+  }
+
+  dispose(): void {}
+}
+
+function gradientFunction(f: GraphFunction, graph: Graph, gg: Graph, request: GradientRequest): GradientFunction {
     const outShape = gg.inputs.find((i) => i.name === COTANGENT)!.shape;
     return {
       run: async (feeds, runOpts = {}) => {
@@ -71,9 +83,6 @@ export class OrtEngine implements Engine {
       },
       dispose: () => f.dispose(),
     };
-  }
-
-  dispose(): void {}
 }
 
 function wrapSession(session: ort.InferenceSession, graph: Graph, weightsAsInputs: boolean): GraphFunction {

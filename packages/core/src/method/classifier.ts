@@ -1,6 +1,7 @@
 import type { CnnConfig } from '../config/schema.js';
 import type { Engine, GradientFunction, GraphFunction, Weights } from '../engines/engine.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
+import type { Graph } from '../nn/graph.js';
 import type { Random } from '../rng/random.js';
 import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
 import type { DiffusionClassifier } from './dc.js';
@@ -87,6 +88,12 @@ export class RdcClassifier implements Classifier {
   }
 }
 
+/** An engine that can load exported ONNX files (ONNX Runtime). */
+type OrtFiles = Engine & {
+  load?: (path: string, graph: Graph) => Promise<GraphFunction>;
+  loadGradient?: (path: string, graph: Graph, request: { of: string; wrt: string[] }) => Promise<GradientFunction>;
+};
+
 /** A plain network (the baseline CNN) as a `Classifier`: deterministic, exact gradients. */
 export class NetworkClassifier implements Classifier {
   readonly defense = 'none' as const;
@@ -98,7 +105,7 @@ export class NetworkClassifier implements Classifier {
     readonly network: CnnConfig,
     readonly weights: Weights,
     readonly temperature = 1,
-    private readonly onnxPath?: string,
+    private readonly onnx: { classifier?: string; classifierVjp?: string } = {},
   ) {}
   get numClasses() {
     return this.network.numClasses;
@@ -115,16 +122,24 @@ export class NetworkClassifier implements Classifier {
     checkPixels(pixels.data);
     return { data: pixelsToModel(pixels.data), dims: pixels.dims };
   }
+  private get files(): OrtFiles {
+    return this.engine as OrtFiles;
+  }
+  private forwardFn(): Promise<GraphFunction> {
+    const graph = buildClassifierGraph(this.network);
+    this.forward ??= this.onnx.classifier && this.files.load ? this.files.load(this.onnx.classifier, graph) : this.engine.compile(graph, { weights: this.weights });
+    return this.forward;
+  }
   async logits(pixels: Tensor): Promise<Tensor> {
-    const load = this.engine as Engine & { load?: (p: string, g: ReturnType<typeof buildClassifierGraph>) => Promise<GraphFunction> };
-    this.forward ??= this.onnxPath && load.load ? load.load(this.onnxPath, buildClassifierGraph(this.network)) : this.engine.compile(buildClassifierGraph(this.network), { weights: this.weights });
-    return (await (await this.forward).run({ x: this.input(pixels, -1) })).logits;
+    return (await (await this.forwardFn()).run({ x: this.input(pixels, -1) })).logits;
   }
   async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
     const x = this.input(pixels, 1);
-    this.backward ??= this.engine.compileGradient(buildClassifierGraph(this.network), { of: 'logits', wrt: ['x'] }, { weights: this.weights });
+    const graph = buildClassifierGraph(this.network);
+    const request = { of: 'logits', wrt: ['x'] };
+    this.backward ??= this.onnx.classifierVjp && this.files.loadGradient ? this.files.loadGradient(this.onnx.classifierVjp, graph, request) : this.engine.compileGradient(graph, request, { weights: this.weights });
     const f = await this.backward;
-    const logits = (await (await (this.forward ?? this.engine.compile(buildClassifierGraph(this.network), { weights: this.weights }))).run({ x })).logits.data;
+    const logits = (await (await this.forwardFn()).run({ x })).logits.data;
     const r = await f.run({ x }, { cotangent: { data: cotangent(logits), dims: [1, this.numClasses] } });
     // d/dpixel = 2·d/dx
     return { logits, grad: { data: r.grads.x.data.map((g) => 2 * g), dims: pixels.dims } };

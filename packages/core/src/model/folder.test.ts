@@ -49,7 +49,7 @@ describe('model folder', () => {
     const { config, weights } = tinyUNet({ seed: 2 });
     const dir = join(tmp(), 'model');
     const written = writeModelFolder(dir, { network: config, weights, classes: ['a', 'b', 'c'], temperature: 2.5, card: '# test model' });
-    expect(Object.keys(written.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'denoiser.onnx', 'model.safetensors']);
+    expect(Object.keys(written.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'dc_vjp.onnx', 'denoiser.onnx', 'lm_grad.onnx', 'model.safetensors']);
     // No second copy: every weight of the ONNX graph is external data pointing into model.safetensors.
     const onnx = decodeOnnx(readFileSync(join(dir, 'denoiser.onnx')));
     const params = Object.keys(weights);
@@ -74,6 +74,14 @@ describe('model folder', () => {
     const la = await fromFile.dcChunk(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3));
     const lb = await inMemory.dcChunk(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3));
     expect(relativeError(la, lb)).toBeLessThan(1e-5);
+    // The exported reverse passes (ONNX Runtime alone) match TensorFlow.js autodiff.
+    const cot = Float32Array.of(1, -0.5, 0.25);
+    const va = await fromFile.dcChunkVjp(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3), 0, cot);
+    const vb = await inMemory.dcChunkVjp(px, noise, Float32Array.of(0.1, 0.5, 1), Float32Array.of(1, 2, 3), 0, cot);
+    expect(relativeError(va.grad.data, vb.grad.data)).toBeLessThan(1e-4);
+    const ga = await fromFile.lmObjective(px, { data: noise.data.subarray(0, 192), dims: [1, 3, 8, 8] }, Float32Array.of(0.5));
+    const gb = await inMemory.lmObjective(px, { data: noise.data.subarray(0, 192), dims: [1, 3, 8, 8] }, Float32Array.of(0.5));
+    expect(relativeError(ga.grad.data, gb.grad.data)).toBeLessThan(1e-4);
   });
 
   it('holds a CNN classifier too', async () => {
@@ -86,6 +94,7 @@ describe('model folder', () => {
     const f = await ort.load(model.onnx.classifier!, buildClassifierGraph(network));
     const out = await f.run({ x: { data: new Float32Array(2 * 192), dims: [2, 3, 8, 8] } });
     expect(out.logits.dims).toEqual([2, 4]);
+    expect(model.onnx.classifierVjp).toBeDefined();
   });
 
   it('names the corrupt or missing file', () => {

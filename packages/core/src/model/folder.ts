@@ -5,15 +5,17 @@ import { z } from 'zod';
 import { DcConfig, NetworkConfig } from '../config/schema.js';
 import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
-import { buildNetworkGraphs } from './graphs.js';
+import { buildNetworkGraphs, type GraphKind } from './graphs.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
  * The model folder (architecture.md): one folder holding
  * - `model.safetensors`: the weights, once;
- * - ONNX graphs (`denoiser.onnx`, `dc_chunk.onnx`, or `classifier.onnx` for a CNN) that reference
- *   the weights in model.safetensors as external data (offsets), so there is no second copy;
+ * - ONNX graphs that reference the weights in model.safetensors as external data (offsets), so there
+ *   is no second copy: `denoiser.onnx`, `dc_chunk.onnx`, and the reverse passes `dc_vjp.onnx` (the
+ *   DC logits' input gradient) and `lm_grad.onnx` (LM's); `classifier.onnx` and
+ *   `classifier_vjp.onnx` for a CNN;
  * - `config.json`: the single source of truth (network, classes, σ grid and weighting, temperature,
  *   training provenance) with the sha256 of every other file;
  * - `MODEL_CARD.md`.
@@ -59,11 +61,18 @@ export interface ModelFolder {
   dir: string;
   config: ModelConfig;
   weights: Weights;
-  /** Absolute paths of the ONNX graphs by kind ('denoiser', 'dcChunk', 'classifier'). */
-  onnx: Partial<Record<'denoiser' | 'dcChunk' | 'classifier', string>>;
+  /** Absolute paths of the ONNX graphs by kind. */
+  onnx: Partial<Record<GraphKind, string>>;
 }
 
-const ONNX_FILES = { denoiser: 'denoiser.onnx', dcChunk: 'dc_chunk.onnx', classifier: 'classifier.onnx' } as const;
+const ONNX_FILES: Record<GraphKind, string> = {
+  denoiser: 'denoiser.onnx',
+  dcChunk: 'dc_chunk.onnx',
+  dcVjp: 'dc_vjp.onnx',
+  lmGrad: 'lm_grad.onnx',
+  classifier: 'classifier.onnx',
+  classifierVjp: 'classifier_vjp.onnx',
+};
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -98,7 +107,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
   const { offsets } = decodeSafetensors(files['model.safetensors']);
   for (const [kind, g] of Object.entries(graphs)) {
     if (!g) continue;
-    files[ONNX_FILES[kind as keyof typeof ONNX_FILES]] = graphToOnnx(g, { weights: { mode: 'external', location: 'model.safetensors', offsets }, name: kind });
+    files[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g, { weights: { mode: 'external', location: 'model.safetensors', offsets }, name: kind });
   }
   files['MODEL_CARD.md'] = Buffer.from(opts.card.endsWith('\n') ? opts.card : `${opts.card}\n`);
 
@@ -157,7 +166,7 @@ export function readModelFolder(dir: string): ModelFolder {
   const graphs = buildNetworkGraphs(config.network);
   for (const g of Object.values(graphs)) if (g) checkWeights(g, tensors);
   const onnx: ModelFolder['onnx'] = {};
-  for (const [kind, file] of Object.entries(ONNX_FILES)) if (config.files[file]) onnx[kind as keyof typeof ONNX_FILES] = join(root, file);
+  for (const [kind, file] of Object.entries(ONNX_FILES)) if (config.files[file]) onnx[kind as GraphKind] = join(root, file);
   return { dir: root, config, weights: tensors, onnx };
 }
 

@@ -27,7 +27,7 @@ export function openClassifier(model: ModelFolder, engine: Engine, opts: Classif
   const temperature = model.config.temperature ?? 1;
   if (network.arch === 'cnn') {
     if (opts.defense !== 'none') throw new InputError(`${model.dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
-    return new NetworkClassifier(engine, network, model.weights, temperature, engine.info.engine === 'ort' ? model.onnx.classifier : undefined);
+    return new NetworkClassifier(engine, network, model.weights, temperature, engine.info.engine === 'ort' ? model.onnx : {});
   }
   if (opts.defense === 'none') throw new InputError(`${model.dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');
   const den = new Denoiser(engine, network, model.weights, engine.info.engine === 'ort' ? model.onnx : {});

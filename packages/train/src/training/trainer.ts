@@ -224,7 +224,8 @@ export class Trainer {
     }
     const stoppedBy = this.stopReason ?? 'steps';
     if (state.step % cfg.ckptEvery !== 0 || state.step === 0) save();
-    if (stoppedBy === 'steps' && state.step % cfg.valEvery !== 0 && split.val.length > 0) await validate();
+    // A final validation (unless interrupted: Ctrl-C should be quick).
+    if (stoppedBy !== 'interrupt' && state.step % cfg.valEvery !== 0 && split.val.length > 0 && state.step > 0) await validate();
     this.log({ event: 'stop', stoppedBy, step: state.step, imagesSeen: state.imagesSeen, valAccuracy });
     return { step: state.step, imagesSeen: state.imagesSeen, stoppedBy, elapsedSeconds: state.elapsedSeconds, lastLoss, valAccuracy, weights, ema: ema.weights };
   }
