@@ -1,1 +1,6 @@
-export {};
+export * from './config.js';
+export * from './app.js';
+export * from './image.js';
+export * from './inference.js';
+export * from './queue.js';
+export * from './server.js';

@@ -116,3 +116,16 @@ export function parseFraction(v: string | number): number {
   if (!Number.isFinite(value)) throw new Error(`expected a number or a fraction like 8/255, got '${v}'`);
   return value;
 }
+
+/**
+ * Options of one classification request (HTTP API query/JSON fields and `rdc classify` options).
+ * `levels` defaults to the model's calibrated σ grid; without `seed` the noise is fresh and the
+ * answer reports the seed it drew.
+ */
+export const ClassifyOptions = z.object({
+  defense: z.enum(['dc', 'rdc']).default('rdc'),
+  method: MethodName.default('released'),
+  levels: z.coerce.number().int().min(1).max(1000).optional(),
+  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
+export type ClassifyOptions = z.infer<typeof ClassifyOptions>;

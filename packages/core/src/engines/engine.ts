@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import type { Graph } from '../nn/graph.js';
 import type { Tensor } from '../tensor.js';
 
@@ -67,4 +68,10 @@ export function checkWeights(graph: Graph, weights: Weights): void {
     const n = p.shape.reduce((a, b) => a * b, 1);
     if (w.data.length !== n) throw new Error(`weight '${p.name}' has ${w.data.length} values; the network needs [${p.shape.join(', ')}] = ${n}`);
   }
+}
+
+/** Checks a feed against a declared shape (symbolic dimensions match any size). */
+export function checkDims(name: string, dims: readonly number[], shape: readonly (number | string)[]): void {
+  const ok = dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d === dims[i]);
+  if (!ok) throw new InputError(`input '${name}': expected shape [${shape.join(', ')}], got [${dims.join(', ')}]`, 'bad_shape');
 }

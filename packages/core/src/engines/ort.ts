@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors.js';
 import { COTANGENT, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import type { Tensor } from '../tensor.js';
-import { checkWeights, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction, type Weights } from './engine.js';
-import { checkDims } from './tfjs.js';
+import { checkDims, checkWeights, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction, type Weights } from './engine.js';
 
 /**
  * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
@@ -94,7 +94,7 @@ function wrapSession(session: ort.InferenceSession, graph: Graph, weightsAsInput
         const input: Record<string, ort.Tensor> = {};
         for (const i of graph.inputs) {
           const t = feeds[i.name];
-          if (!t) throw new Error(`missing input '${i.name}'`);
+          if (!t) throw new InputError(`missing input '${i.name}'`);
           checkDims(i.name, t.dims, i.shape);
           input[i.name] = new ort.Tensor('float32', t.data, [...t.dims]);
         }

@@ -4,6 +4,7 @@ import type { Graph } from '../nn/graph.js';
 import { runGraph } from '../nn/tfjs.js';
 import type { Tensor } from '../tensor.js';
 import {
+  checkDims,
   checkWeights,
   type CompileOptions,
   type Engine,
@@ -122,12 +123,6 @@ function uploadFeeds(graph: Graph, feeds: Record<string, Tensor>): Record<string
     out[i.name] = tf.tensor(t.data, [...t.dims], 'float32');
   }
   return out;
-}
-
-/** Checks a feed against a declared shape (symbols match any size, consistently within one feed). */
-export function checkDims(name: string, dims: readonly number[], shape: readonly (number | string)[]): void {
-  const ok = dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d === dims[i]);
-  if (!ok) throw new InputError(`input '${name}': expected shape [${shape.join(', ')}], got [${dims.join(', ')}]`);
 }
 
 async function download(ts: Record<string, tf.Tensor>): Promise<Record<string, Tensor>> {

@@ -1,0 +1,35 @@
+/**
+ * Everything of @rdc/core except the TensorFlow.js engine: what a process needs to run models on
+ * ONNX Runtime alone (the HTTP API imports this, so it never loads TensorFlow.js).
+ */
+export * from './errors.js';
+export * from './versions.js';
+export * from './tensor.js';
+export * from './rng/random.js';
+export * from './edm/precond.js';
+export * from './sigma/grid.js';
+export * from './sigma/weights.js';
+export * from './config/schema.js';
+export * from './nn/graph.js';
+export * from './nn/init.js';
+export * from './nn/denoiser.js';
+export * from './nn/objectives.js';
+export * from './nn/onnx.js';
+export * from './nn/autodiff.js';
+export * from './engines/engine.js';
+export * from './engines/ort.js';
+export * from './engines/denoiser.js';
+export * from './method/pixels.js';
+export * from './method/dc.js';
+export * from './method/lm.js';
+export * from './method/rdc.js';
+export * from './method/calibration.js';
+export * from './nn/cnn.js';
+export * from './model/safetensors.js';
+export * from './model/folder.js';
+export * from './model/graphs.js';
+export * from './config/presets.js';
+export * from './method/stats.js';
+export * from './method/classifier.js';
+export * from './model/load.js';
+export * from './method/sampler.js';

@@ -1,0 +1,91 @@
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { InputError, type Tensor } from '@rdc/core/runtime';
+
+/**
+ * Turning uploads into model input: pixels [1, C, H, W] in [0, 1].
+ *
+ * Resizing rule (documented in the README): images that are not exactly the model's size are scaled
+ * so that they cover it (the shorter side matches), with Lanczos-3, then centre-cropped; an alpha
+ * channel is composited onto white; greyscale is replicated to three channels; EXIF orientation is
+ * applied.
+ *
+ * @example
+ * const x = await decodeImage(pngBytes, [3, 32, 32]);
+ */
+
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+/** Refuse images larger than this many pixels before decoding them (decompression bombs). */
+const MAX_INPUT_PIXELS = 40_000_000;
+
+async function toTensor(pipeline: Sharp, dims: readonly [number, number, number]): Promise<Tensor> {
+  const [c, h, w] = dims;
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await pipeline
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .resize(w, h, { fit: 'cover', position: 'centre', kernel: 'lanczos3' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new InputError(`the image could not be decoded (${(err as Error).message.split('\n')[0]}); send a valid PNG, JPEG or WebP`, 'bad_image');
+  }
+  const ch = raw.info.channels;
+  const out = new Float32Array(c * h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = raw.data[(y * w + x) * ch + Math.min(k, ch - 1)] / 255;
+  return { data: out, dims: [1, c, h, w] };
+}
+
+/** Decodes PNG, JPEG or WebP bytes. */
+export async function decodeImage(bytes: Uint8Array, dims: readonly [number, number, number]): Promise<Tensor> {
+  if (bytes.length === 0) throw new InputError('the request has an empty body; send an image', 'empty_body');
+  return toTensor(sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }), dims);
+}
+
+/** JSON pixels: base64 of uint8 (0–255) or float32 (0–1) values with a shape [C, H, W] (layout CHW) or [H, W, C] (layout HWC). */
+export interface JsonPixels {
+  data: string;
+  dtype?: 'uint8' | 'float32';
+  shape: number[];
+  layout?: 'CHW' | 'HWC';
+}
+
+export async function decodeJsonPixels(p: JsonPixels, dims: readonly [number, number, number]): Promise<Tensor> {
+  const dtype = p.dtype ?? 'uint8';
+  const layout = p.layout ?? 'CHW';
+  if (!Array.isArray(p.shape) || p.shape.length !== 3 || !p.shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new InputError(`shape must be three positive integers (${layout}), got ${JSON.stringify(p.shape)}`, 'bad_shape');
+  }
+  const [c, h, w] = layout === 'CHW' ? p.shape : [p.shape[2], p.shape[0], p.shape[1]];
+  if (c !== 1 && c !== 3) throw new InputError(`images need 1 or 3 channels, got ${c}`, 'bad_shape');
+  if (h * w > MAX_INPUT_PIXELS) throw new InputError(`the image has ${h * w} pixels, more than the limit ${MAX_INPUT_PIXELS}`, 'too_large');
+  if (typeof p.data !== 'string' || !/^[A-Za-z0-9+/=\s]*$/.test(p.data)) throw new InputError('data must be a base64 string', 'bad_pixels');
+  const bytes = Buffer.from(p.data, 'base64');
+  const n = c * h * w;
+  const want = dtype === 'uint8' ? n : 4 * n;
+  if (bytes.length !== want) throw new InputError(`data has ${bytes.length} bytes; a ${dtype} image of shape ${JSON.stringify(p.shape)} needs ${want}`, 'bad_shape');
+  const values = new Float32Array(n);
+  if (dtype === 'uint8') for (let i = 0; i < n; i++) values[i] = bytes[i] / 255;
+  else {
+    const f = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    for (let i = 0; i < n; i++) {
+      const v = f[i];
+      if (!(v >= 0 && v <= 1)) throw new InputError(`pixel ${i} is ${v}: float32 pixels must be finite and in [0, 1]`, 'bad_pixels');
+      values[i] = v;
+    }
+  }
+  if (h === dims[1] && w === dims[2] && c === dims[0]) {
+    // The model's own size: keep full float precision, no resampling.
+    const out = new Float32Array(n);
+    for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(k * h + y) * w + x] = layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k];
+    return { data: out, dims: [1, c, h, w] };
+  }
+  // Another size: resample by the same rule as uploads (through 8-bit HWC).
+  const hwc = Buffer.alloc(n);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) {
+    hwc[(y * w + x) * c + k] = Math.round(255 * (layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k]));
+  }
+  return toTensor(sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } }), dims);
+}

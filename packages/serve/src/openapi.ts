@@ -1,0 +1,79 @@
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ServeConfig } from './config.js';
+
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).openapi('Error');
+const Pixels = z
+  .object({
+    data: z.string().openapi({ description: 'base64 of the pixel values' }),
+    dtype: z.enum(['uint8', 'float32']).default('uint8').openapi({ description: 'uint8 0–255 or float32 0–1' }),
+    shape: z.array(z.number().int()).length(3).openapi({ example: [3, 32, 32] }),
+    layout: z.enum(['CHW', 'HWC']).default('CHW'),
+  })
+  .openapi('Pixels');
+const Options = {
+  defense: z.enum(['dc', 'rdc']).default('rdc').openapi({ description: 'diffusion classifier alone, or with likelihood maximization first' }),
+  method: z.enum(['released', 'paper']).default('released').openapi({ description: 'LM preset (RDC only)' }),
+  levels: z.number().int().min(1).max(1000).optional().openapi({ description: "σ levels (default: the model's calibrated grid)" }),
+  seed: z.number().int().min(0).optional().openapi({ description: 'noise seed (default: fresh, reported in the answer)' }),
+};
+const Result = z
+  .object({
+    top: z.object({ index: z.number(), label: z.string(), probability: z.number() }),
+    probabilities: z.array(z.object({ label: z.string(), probability: z.number() })),
+    logits: z.array(z.number()),
+    options: z.object({ defense: z.string(), method: z.string().optional(), levels: z.number(), seed: z.number(), temperature: z.number(), grid: z.string(), weighting: z.string() }),
+    timings: z.record(z.string(), z.number()),
+  })
+  .openapi('ClassifyResult');
+
+const errors = {
+  400: { description: 'bad image, pixels, shape or options', content: { 'application/json': { schema: ErrorBody } } },
+  413: { description: 'body too large', content: { 'application/json': { schema: ErrorBody } } },
+  415: { description: 'unsupported content type', content: { 'application/json': { schema: ErrorBody } } },
+  503: { description: 'busy (queue full) or timed out; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
+};
+
+/** Documents the routes (the handlers in app.ts parse bodies themselves: raw, multipart or JSON). */
+export function registerOpenApi(app: OpenAPIHono, cfg: ServeConfig): void {
+  const r = app.openAPIRegistry;
+  const query = z.object(Object.fromEntries(Object.entries(Options).map(([k, v]) => [k, v.optional()])));
+  r.registerPath({
+    method: 'post',
+    path: '/v1/classify',
+    summary: 'Classify one image',
+    description: `Send the image as a raw PNG/JPEG/WebP body, as multipart/form-data (field \`image\`), or as JSON \`{ image: Pixels, ...options }\`. Images that are not the model's size are scaled to cover it (Lanczos-3) and centre-cropped; alpha is composited onto white. Bodies up to ${cfg.maxBodyBytes} bytes.`,
+    request: {
+      query,
+      body: {
+        content: {
+          'image/png': { schema: z.string().openapi({ format: 'binary' }) },
+          'image/jpeg': { schema: z.string().openapi({ format: 'binary' }) },
+          'image/webp': { schema: z.string().openapi({ format: 'binary' }) },
+          'multipart/form-data': { schema: z.object({ image: z.string().openapi({ format: 'binary' }) }) },
+          'application/json': { schema: z.object({ image: Pixels, ...Options }) },
+        },
+      },
+    },
+    responses: { 200: { description: 'the prediction', content: { 'application/json': { schema: Result } } }, ...errors },
+  });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/classify/batch',
+    summary: `Classify up to ${cfg.maxBatch} images`,
+    request: {
+      query,
+      body: {
+        content: {
+          'multipart/form-data': { schema: z.object({ images: z.array(z.string().openapi({ format: 'binary' })) }) },
+          'application/json': { schema: z.object({ images: z.array(Pixels), ...Options }) },
+        },
+      },
+    },
+    responses: { 200: { description: 'one result per image, in order', content: { 'application/json': { schema: z.object({ results: z.array(Result) }) } } }, ...errors },
+  });
+  r.registerPath({ method: 'get', path: '/v1/model', summary: 'The model: config.json and MODEL_CARD.md', responses: { 200: { description: 'config and card', content: { 'application/json': { schema: z.object({ config: z.record(z.string(), z.unknown()), card: z.string() }) } } } } });
+  r.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: { description: 'the process is up' } } });
+  r.registerPath({ method: 'get', path: '/readyz', summary: 'Readiness (model loaded)', responses: { 200: { description: 'ready' }, 503: { description: 'loading or shutting down' } } });
+  r.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } });
+  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Robust Diffusion Classifier API', version: '1.0.0', description: 'Classify images with the diffusion classifier (DC) or the robust diffusion classifier (RDC = DC ∘ LM), on ONNX Runtime.' } });
+}

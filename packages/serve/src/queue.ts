@@ -1,0 +1,101 @@
+/**
+ * A bounded work queue: at most `concurrency` jobs run at once (inference is CPU-bound), at most
+ * `capacity` wait. A full queue refuses at once (the API answers 503 with Retry-After); a job that
+ * has not finished within its timeout is answered with a timeout error (a waiting job is dropped;
+ * a running one finishes in the background, its result discarded).
+ *
+ * @example
+ * const q = new WorkQueue({ capacity: 16, concurrency: 1 });
+ * const r = await q.run(() => classify(x), 30_000);
+ */
+export class QueueFullError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('the server is busy: the work queue is full');
+  }
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`the request did not finish within ${ms} ms`);
+  }
+}
+
+interface Job {
+  start: () => void;
+  cancelled: boolean;
+}
+
+export class WorkQueue {
+  private running = 0;
+  private readonly waiting: Job[] = [];
+  private idle: (() => void)[] = [];
+  /** Recent job durations (seconds) for Retry-After estimates. */
+  private avgSeconds = 1;
+
+  constructor(private readonly opts: { capacity: number; concurrency: number }) {}
+
+  /** Jobs waiting (not running). */
+  get depth(): number {
+    return this.waiting.length;
+  }
+  get active(): number {
+    return this.running;
+  }
+
+  run<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+    if (this.waiting.length >= this.opts.capacity && this.running >= this.opts.concurrency) {
+      const ahead = this.waiting.length + this.running;
+      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil((ahead * this.avgSeconds) / this.opts.concurrency))));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        job.cancelled = true;
+        const i = this.waiting.indexOf(job);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new TimeoutError(timeoutMs));
+      }, timeoutMs);
+      const job: Job = {
+        cancelled: false,
+        start: () => {
+          this.running++;
+          const t0 = performance.now();
+          fn()
+            .then((v) => {
+              if (!done) resolve(v);
+            }, (e) => {
+              if (!done) reject(e);
+            })
+            .finally(() => {
+              done = true;
+              clearTimeout(timer);
+              this.avgSeconds = 0.8 * this.avgSeconds + 0.2 * ((performance.now() - t0) / 1000);
+              this.running--;
+              this.next();
+            });
+        },
+      };
+      this.waiting.push(job);
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.running < this.opts.concurrency && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      if (!job.cancelled) job.start();
+    }
+    if (this.running === 0 && this.waiting.length === 0) {
+      for (const r of this.idle) r();
+      this.idle = [];
+    }
+  }
+
+  /** Resolves when nothing is running or waiting (graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+}
