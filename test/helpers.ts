@@ -2,6 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@rdc/cli/program';
+import { testDataDir } from '@rdc/train/testing';
+
+// The CLI reads CIFAR-10 from RDC_DATA_DIR: point it at the copy the tests use.
+process.env.RDC_DATA_DIR ??= testDataDir();
 
 /** Runs the `rdc` CLI in-process and returns its exit code. */
 export const rdc = (...args: string[]): Promise<number> => run(['node', 'rdc', ...args]);

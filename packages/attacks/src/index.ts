@@ -1,1 +1,10 @@
-export {};
+export * from './threat.js';
+export * from './losses.js';
+export * from './attack.js';
+export * from './wrappers.js';
+export * from './attacks/fgsm.js';
+export * from './attacks/pgd.js';
+export * from './attacks/apgd.js';
+export * from './attacks/square.js';
+export * from './eval/log.js';
+export * from './eval/robust.js';

@@ -49,6 +49,20 @@ describe('Random', () => {
     expect(p).toEqual([...Array(100).keys()]);
   });
 
+  it('is well mixed from the first draw, even for small seeds', () => {
+    // Over many small seeds, the first uniform and first normal have the right distribution.
+    const u: number[] = [];
+    const z: number[] = [];
+    for (let s = 0; s < 2000; s++) {
+      u.push(new Random(s).uniform());
+      z.push(new Random(s).gaussian());
+    }
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(Math.abs(mean(u) - 0.5)).toBeLessThan(0.03);
+    expect(u.filter((v) => v > 0.99).length).toBeLessThan(60);
+    expect(Math.abs(mean(z.map((v) => v * v)) - 1)).toBeLessThan(0.1);
+  });
+
   it('rejects non-integer seeds', () => {
     expect(() => new Random(0.5)).toThrow(/integer/);
   });

@@ -19,7 +19,9 @@ export class Random {
 
   constructor(seed: number) {
     if (!Number.isInteger(seed)) throw new Error(`Random: seed must be an integer, got ${seed}`);
-    this.gen = xoroshiro128plus(seed | 0);
+    // pure-rand's xoroshiro128plus(seed) starts from a nearly constant state for small seeds (its
+    // first outputs are close to 2^32 − 1); fill the 128-bit state with hashed words instead.
+    this.gen = xoroshiro128plusFromState(seedState(seed));
   }
 
   /** Restores a stream from `state()`. */
@@ -97,6 +99,24 @@ export class Random {
     }
     return p;
   }
+}
+
+/** Murmur3's 32-bit finaliser: a bijective avalanche mix. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+/** Four well-mixed 32-bit words from a seed (never all zero). */
+export function seedState(seed: number): number[] {
+  const hi = Math.floor(seed / 2 ** 32) | 0;
+  const words = [0, 1, 2, 3].map((k) => fmix32(fmix32((seed | 0) + Math.imul(k + 1, 0x9e3779b9)) ^ fmix32(hi + k)));
+  if (!words.some((w) => w !== 0)) words[0] = 1;
+  return words;
 }
 
 /** The serialisable state of a `Random`. */

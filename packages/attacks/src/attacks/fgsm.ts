@@ -1,0 +1,24 @@
+import type { Attack, AttackContext, AttackResult } from '../attack.js';
+import { lossGradient } from '../attack.js';
+import { predicted, type LossName } from '../losses.js';
+import { ascentDirection, project } from '../threat.js';
+
+/**
+ * FGSM (Goodfellow et al. 2015): one step of size ε along the sign of the gradient (ℓ∞) or the
+ * normalised gradient (ℓ2).
+ *
+ * @example
+ * const r = await new Fgsm().run(x, y, { classifier, threat: { norm: 'linf', eps: 8 / 255 }, rng });
+ */
+export class Fgsm implements Attack {
+  readonly name = 'fgsm';
+  constructor(readonly loss: LossName = 'ce') {}
+
+  async run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult> {
+    const g = await lossGradient(ctx, x0, label, this.loss);
+    const dir = ascentDirection(ctx.threat.norm, g.grad);
+    const adv = x0.map((v, i) => v + ctx.threat.eps * dir[i]);
+    project(ctx.threat, adv, x0);
+    return { adv, success: predicted(g.logits) !== label, iterations: 1, queries: 1, bestLoss: g.value };
+  }
+}

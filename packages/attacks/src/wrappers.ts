@@ -1,0 +1,121 @@
+import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
+
+/**
+ * Classifier wrappers usable with any attack:
+ * - `EotClassifier`: Expectation over Transformation: averages k draws of the logits and of the
+ *   loss gradient (each draw with fresh noise);
+ * - `BpdaClassifier`: Backward Pass Differentiable Approximation: runs a preprocessing step (e.g.
+ *   likelihood maximization) forward and treats it as the identity backward;
+ * - `FixedNoiseClassifier`: the same noise on every call (a deterministic classifier), for
+ *   score-based attacks such as Square that compare scores across queries.
+ *
+ * @example
+ * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
+ */
+export class EotClassifier implements Classifier {
+  constructor(
+    readonly inner: Classifier,
+    readonly draws: number,
+  ) {
+    if (!Number.isInteger(draws) || draws < 1) throw new Error(`EOT needs at least one draw, got ${draws}`);
+  }
+  get defense() {
+    return this.inner.defense;
+  }
+  get numClasses() {
+    return this.inner.numClasses;
+  }
+  get imageDims() {
+    return this.inner.imageDims;
+  }
+  get temperature() {
+    return this.inner.temperature;
+  }
+  get settings() {
+    return { ...this.inner.settings, eot: this.draws };
+  }
+  async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
+    let sum: Float32Array | null = null;
+    let dims: readonly number[] = [];
+    for (let i = 0; i < this.draws; i++) {
+      const l = await this.inner.logits(pixels, rng);
+      dims = l.dims;
+      if (!sum) sum = Float32Array.from(l.data);
+      else for (let j = 0; j < sum.length; j++) sum[j] += l.data[j];
+    }
+    return { data: sum!.map((v) => v / this.draws), dims };
+  }
+  async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
+    let grad: Float32Array | null = null;
+    let logits: Float32Array | null = null;
+    for (let i = 0; i < this.draws; i++) {
+      const r = await this.inner.gradient(pixels, cotangent, rng);
+      if (!grad || !logits) {
+        grad = Float32Array.from(r.grad.data);
+        logits = Float32Array.from(r.logits);
+      } else {
+        for (let j = 0; j < grad.length; j++) grad[j] += r.grad.data[j];
+        for (let j = 0; j < logits.length; j++) logits[j] += r.logits[j];
+      }
+    }
+    return { logits: logits!.map((v) => v / this.draws), grad: { data: grad!.map((v) => v / this.draws), dims: pixels.dims } };
+  }
+}
+
+export class BpdaClassifier implements Classifier {
+  constructor(
+    readonly inner: Classifier,
+    readonly preprocess: (pixels: Tensor, rng: Random) => Promise<Tensor>,
+    readonly name = 'bpda',
+  ) {}
+  get defense() {
+    return this.inner.defense;
+  }
+  get numClasses() {
+    return this.inner.numClasses;
+  }
+  get imageDims() {
+    return this.inner.imageDims;
+  }
+  get temperature() {
+    return this.inner.temperature;
+  }
+  get settings() {
+    return { ...this.inner.settings, preprocessing: this.name };
+  }
+  async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
+    return this.inner.logits(await this.preprocess(pixels, rng), rng);
+  }
+  async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
+    const r = await this.inner.gradient(await this.preprocess(pixels, rng), cotangent, rng);
+    return { logits: r.logits, grad: { data: r.grad.data, dims: pixels.dims } };
+  }
+}
+
+export class FixedNoiseClassifier implements Classifier {
+  constructor(
+    readonly inner: Classifier,
+    readonly seed: number,
+  ) {}
+  get defense() {
+    return this.inner.defense;
+  }
+  get numClasses() {
+    return this.inner.numClasses;
+  }
+  get imageDims() {
+    return this.inner.imageDims;
+  }
+  get temperature() {
+    return this.inner.temperature;
+  }
+  get settings() {
+    return { ...this.inner.settings, fixedNoiseSeed: this.seed };
+  }
+  logits(pixels: Tensor): Promise<Tensor> {
+    return this.inner.logits(pixels, new Random(this.seed));
+  }
+  gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
+    return this.inner.gradient(pixels, cotangent, new Random(this.seed));
+  }
+}
