@@ -11,6 +11,7 @@ import { sampleCommand } from './commands/sample.js';
 import { benchCommand } from './commands/bench.js';
 import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
+import { attackCommand } from './commands/attack.js';
 import { UsageError } from './util/output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -27,7 +28,7 @@ export function createProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), serveCommand(), classifyCommand(), sampleCommand(), benchCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), attackCommand(), serveCommand(), classifyCommand(), sampleCommand(), benchCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
   return program;
 }
 

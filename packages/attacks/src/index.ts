@@ -8,3 +8,5 @@ export * from './attacks/apgd.js';
 export * from './attacks/square.js';
 export * from './eval/log.js';
 export * from './eval/robust.js';
+export * from './protocol.js';
+export * from './eval/sanity.js';
