@@ -34,7 +34,7 @@ export function attackCommand() {
     .option('--eot <k>', 'gradient draws averaged per step (EOT)', parseIntArg)
     .option('--recheck <n>', 'fresh re-classifications per image (robust only if correct every time)', parseIntArg)
     .option('--levels <n>', 'σ levels of the DC', parseIntArg)
-    .addOption(new Option('--gradient <mode>', 'RDC gradient: exact DC gradient with LM by BPDA').choices(['bpda'] as const).default('bpda' as const))
+    .addOption(new Option('--gradient <mode>', "RDC gradient: the exact DC gradient with LM by BPDA (the authors' setting), or full differentiation through the LM steps").choices(['bpda', 'full'] as const).default('bpda' as const))
     .option('--sweep <list>', 'also evaluate at these radii and plot robust accuracy against ε, e.g. 2/255,4/255,8/255')
     .option('--sanity', 'run the adaptive-attack sanity checks and print them in the report')
     .option('--sanity-images <n>', 'images for the sanity checks', parseIntArg, 8)
@@ -56,7 +56,7 @@ export function attackCommand() {
       });
       const protocol = protocolPreset(o.protocol, { attacks: attackList, iterations: o.iterations, restarts: o.restarts, queries: o.queries, eot: o.eot, recheck: o.recheck, levels: o.levels });
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
-      const classifier: Classifier = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: { levels: protocol.levels } });
+      const classifier: Classifier = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: { levels: protocol.levels }, gradient: o.gradient });
       const exactGradient: Classifier = classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
       const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
       const indices = Array.from({ length: test.size }, (_, i) => i);
@@ -150,7 +150,7 @@ export function attackCommand() {
       }
       const commandLine = `rdc ${process.argv.slice(2).join(' ')}`;
       const threatLabel = `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`;
-      const defenseLabel = o.defense === 'none' ? 'undefended network' : o.defense === 'dc' ? 'diffusion classifier (DC)' : `RDC (${o.method} LM, gradient by ${o.gradient.toUpperCase()})`;
+      const defenseLabel = o.defense === 'none' ? 'undefended network' : o.defense === 'dc' ? 'diffusion classifier (DC)' : `RDC (${o.method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
       await writeAttackReport(out, {
         title: `Robust accuracy: ${defenseLabel}`,
         summary,

@@ -1,7 +1,8 @@
 import type { DenoiserNetworkConfig } from '../config/schema.js';
 import { buildDenoiserGraph } from '../nn/denoiser.js';
 import type { Graph } from '../nn/graph.js';
-import { dcChunkGraph, lmObjectiveGraph } from '../nn/objectives.js';
+import { dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
+import type { LmConfig } from '../config/schema.js';
 import { assertShape, type Tensor } from '../tensor.js';
 import type { Engine, EngineInfo, GradientFunction, GraphFunction, Weights } from './engine.js';
 
@@ -118,6 +119,30 @@ export class Denoiser {
     const f = await this.gradient('lmGrad', () => lmObjectiveGraph(this.config), 'loss');
     const r = await f.run({ x, noise, sigma: { data: sigma, dims: [sigma.length] } });
     return { loss: r.value.data, grad: r.grads.x };
+  }
+
+  /**
+   * LM unrolled (one image, model units): x [1, C, H, W] and the draws → LM(x); with a cotangent
+   * on LM(x), also its vector–Jacobian product with respect to x (second order, exact).
+   */
+  async lmUnrolled(lm: LmConfig, x: Tensor, noise: Tensor, sigma: Float32Array, cotangent?: Tensor): Promise<{ out: Tensor; grad?: Tensor }> {
+    const key = `lmUnrolled:${JSON.stringify(lm)}`;
+    const feeds = { x, noise, sigma: { data: sigma, dims: [sigma.length] } };
+    if (!cotangent) {
+      let f = this.cache.get(key) as Promise<GraphFunction> | undefined;
+      if (!f) {
+        f = this.engine.compile(lmUnrolledGraph(this.config, lm), { weights: this.weights });
+        this.cache.set(key, f);
+      }
+      return { out: (await (await f).run(feeds)).out };
+    }
+    let f = this.cache.get(`${key}:vjp`) as Promise<GradientFunction> | undefined;
+    if (!f) {
+      f = this.engine.compileGradient(lmUnrolledGraph(this.config, lm), { of: 'out', wrt: ['x'] }, { weights: this.weights });
+      this.cache.set(`${key}:vjp`, f);
+    }
+    const r = await (await f).run(feeds, { cotangent });
+    return { out: r.value, grad: r.grads.x };
   }
 
   /** Releases the compiled graphs. */

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
-import { COTANGENT, gradientGraph, gradName } from '../nn/autodiff.js';
+import { cotangentInput, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import type { Tensor } from '../tensor.js';
@@ -74,11 +74,11 @@ export class OrtEngine implements Engine {
 }
 
 function gradientFunction(f: GraphFunction, graph: Graph, gg: Graph, request: GradientRequest): GradientFunction {
-    const outShape = gg.inputs.find((i) => i.name === COTANGENT)!.shape;
+    const cot = cotangentInput(gg);
     return {
       run: async (feeds, runOpts = {}) => {
-        const cotangent = runOpts.cotangent ?? ones(outShape, symbolSizes(graph, feeds));
-        const out = await f.run({ ...feeds, [COTANGENT]: cotangent }, runOpts.weights);
+        const cotangent = runOpts.cotangent ?? ones(cot.shape, symbolSizes(graph, feeds));
+        const out = await f.run({ ...feeds, [cot.name]: cotangent }, runOpts.weights);
         return { value: out.value, grads: Object.fromEntries(request.wrt.map((n) => [n, out[gradName(n)]])) };
       },
       dispose: () => f.dispose(),

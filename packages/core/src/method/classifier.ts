@@ -60,7 +60,8 @@ export class DcClassifier implements Classifier {
 
 /**
  * RDC = DC ∘ LM as a `Classifier`. Gradients: `bpda` (the authors' setting: the exact DC gradient at
- * LM(x), with LM's backward pass taken as the identity).
+ * LM(x), with LM's backward pass taken as the identity), or `full` (the exact gradient through the
+ * LM steps too: LM unrolled as a graph and differentiated, second order, one image at a time).
  */
 export class RdcClassifier implements Classifier {
   readonly defense = 'rdc' as const;
@@ -68,7 +69,7 @@ export class RdcClassifier implements Classifier {
     readonly dc: DiffusionClassifier,
     readonly lm: LikelihoodMaximizer,
     readonly temperature = 1,
-    readonly gradientMode: 'bpda' = 'bpda',
+    readonly gradientMode: 'bpda' | 'full' = 'bpda',
   ) {}
   get numClasses() {
     return this.dc.numClasses;
@@ -83,8 +84,28 @@ export class RdcClassifier implements Classifier {
     return this.dc.logits(await this.lm.run(pixels, rng), { rng });
   }
   async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
-    const purified = await this.lm.run(pixels, rng);
-    return this.dc.logitsAndGrad(purified, cotangent, { rng });
+    if (this.gradientMode === 'bpda') {
+      const purified = await this.lm.run(pixels, rng);
+      return this.dc.logitsAndGrad(purified, cotangent, { rng });
+    }
+    assertShape('rdc: pixels', pixels, [1, ...this.imageDims]);
+    checkPixels(pixels.data);
+    const den = this.dc.denoiser;
+    const dims = pixels.dims;
+    const draws = this.lm.draws(1, rng);
+    const [c, h, w] = this.imageDims;
+    const n = this.lm.config.steps;
+    const noise = new Float32Array(n * c * h * w);
+    draws.noise.forEach((nz, t) => noise.set(nz, t * c * h * w));
+    const sigma = Float32Array.from(draws.sigma, (s) => s[0]);
+    const x = { data: pixelsToModel(pixels.data), dims };
+    const noiseT = { data: noise, dims: [n, c, h, w] };
+    const { out } = await den.lmUnrolled(this.lm.config, x, noiseT, sigma);
+    const purified = { data: out.data.map((v) => Math.min(1, Math.max(0, (v + 1) / 2))), dims };
+    const r = await this.dc.logitsAndGrad(purified, cotangent, { rng });
+    // d/dx_N (model units) = ½·d/dpixels; back through LM; d/dpixels_0 = 2·d/dx_0.
+    const back = await den.lmUnrolled(this.lm.config, x, noiseT, sigma, { data: r.grad.data.map((g) => g / 2), dims });
+    return { logits: r.logits, grad: { data: back.grad!.data.map((g) => 2 * g), dims } };
   }
 }
 

@@ -37,6 +37,28 @@ export class LikelihoodMaximizer {
   }
 
   /**
+   * The random draws of one call for `b` images: per step, σ [b] and noise [b·d], in the order `run`
+   * consumes them (image by image, each from its own stream).
+   */
+  draws(b: number, rng?: Random): { sigma: Float32Array[]; noise: Float32Array[] } {
+    const d = this.denoiser.imageSize;
+    const streams = Array.from({ length: b }, (_, i) => this.streamFor(i, rng));
+    const sigma: Float32Array[] = [];
+    const noise: Float32Array[] = [];
+    for (let t = 0; t < this.config.steps; t++) {
+      const s = new Float32Array(b);
+      const nz = new Float32Array(b * d);
+      for (let i = 0; i < b; i++) {
+        s[i] = streams[i].uniformIn(this.config.sigmaMin, this.config.sigmaMax);
+        streams[i].normal(d, nz.subarray(i * d, (i + 1) * d));
+      }
+      sigma.push(s);
+      noise.push(nz);
+    }
+    return { sigma, noise };
+  }
+
+  /**
    * Runs LM on pixels [B, C, H, W] in [0, 1] and returns the new pixels (in [0, 1]).
    * `onStep` sees the per-image objective before each step (for logs and tests).
    */
@@ -57,15 +79,11 @@ export class LikelihoodMaximizer {
     const beta2 = 0.999;
     const eps = 1e-8;
     const radius = 2 * cfg.radius; // model units
-    const streams = Array.from({ length: b }, (_, i) => this.streamFor(i, rng));
+    const draws = this.draws(b, rng);
 
     for (let t = 1; t <= cfg.steps; t++) {
-      const sigma = new Float32Array(b);
-      const noise = new Float32Array(n);
-      for (let i = 0; i < b; i++) {
-        sigma[i] = streams[i].uniformIn(cfg.sigmaMin, cfg.sigmaMax);
-        streams[i].normal(d, noise.subarray(i * d, (i + 1) * d));
-      }
+      const sigma = draws.sigma[t - 1];
+      const noise = draws.noise[t - 1];
       const { loss, grad } = await this.denoiser.lmObjective({ data: x, dims: [b, c, h, w] }, { data: noise, dims: [b, c, h, w] }, sigma);
       onStep?.(t - 1, loss);
       const g = grad.data;

@@ -20,6 +20,8 @@ export interface ClassifierOptions {
   method?: MethodName;
   dc?: Partial<DcConfig>;
   lm?: Partial<LmConfig>;
+  /** RDC gradients: BPDA through LM (default) or the full second-order gradient. */
+  gradient?: 'bpda' | 'full';
 }
 
 export function openClassifier(model: ModelFolder, engine: Engine, opts: ClassifierOptions): Classifier {
@@ -34,5 +36,5 @@ export function openClassifier(model: ModelFolder, engine: Engine, opts: Classif
   const dc = new DiffusionClassifier(den, { ...model.config.dc, ...opts.dc });
   if (opts.defense === 'dc') return new DcClassifier(dc, temperature);
   const lm = new LikelihoodMaximizer(den, { ...lmPreset(opts.method ?? 'released'), ...opts.lm });
-  return new RdcClassifier(dc, lm, temperature);
+  return new RdcClassifier(dc, lm, temperature, opts.gradient ?? 'bpda');
 }

@@ -4,8 +4,8 @@ import { GraphBuilder, type Dim, type Graph, type Node, type V } from './graph.j
  * Reverse-mode differentiation of a `Graph` into another `Graph`: the forward nodes followed by
  * their vector–Jacobian products, so that any engine that runs graphs (ONNX Runtime in particular)
  * computes exact gradients. The result has
- * - the original inputs and params, plus a `cotangent` input shaped like the differentiated output
- *   (its weighting: for a scalar loss feed 1);
+ * - the original inputs and params, plus a last input `cotangent` shaped like the differentiated
+ *   output (its weighting: for a scalar loss feed 1); `cotangent2`… when differentiating again;
  * - outputs `value` (the differentiated output) and `grad.<name>` for every requested name.
  *
  * Every op of the network description has a rule below, written with the same builder ops, so the
@@ -22,6 +22,13 @@ export interface GradientSpec {
 }
 
 export const COTANGENT = 'cotangent';
+
+/** The cotangent input of a gradient graph (its last input). */
+export function cotangentInput(g: Graph): { name: string; shape: readonly (number | string)[] } {
+  const last = g.inputs[g.inputs.length - 1];
+  if (!last?.name.startsWith(COTANGENT)) throw new Error('autodiff: not a gradient graph');
+  return last;
+}
 export const gradName = (name: string): string => `grad.${name}`;
 
 const staticOnes = (shape: readonly Dim[]) => shape.every((d) => d === 1);
@@ -175,12 +182,60 @@ function vjp(b: GraphBuilder, node: Node, dy: V, val: (name: string) => V, needs
       }
       return [sameShape(g.shape, x[0].shape) ? g : b.node({ op: 'expandLike', inputs: [g.name, x[0].name] })];
     }
-    case 'conv2dInput':
-    case 'conv2dFilter':
-    case 'padAxis':
+    // Second order: the reverse-pass ops are linear in each input.
+    case 'conv2dInput': {
+      // dx = convᵀ(dy, w): ⟨g, convᵀ(dy, w)⟩ = ⟨conv(g, w), dy⟩.
+      const k = x[1].shape[2] as number;
+      return [
+        needs(0) ? b.conv2d(dy, x[1], undefined, node.pad) : null,
+        needs(1) ? b.node({ op: 'conv2dFilter', inputs: [dy.name, x[0].name], pad: node.pad, k }) : null,
+      ];
+    }
+    case 'conv2dFilter': {
+      // dW(x, e): ⟨G, dW(x, e)⟩ = ⟨conv(x, G), e⟩ = ⟨x, convᵀ(e, G)⟩.
+      return [
+        needs(0) ? b.node({ op: 'conv2dInput', inputs: [x[1].name, dy.name], pad: node.pad }) : null,
+        needs(1) ? b.conv2d(x[0], dy, undefined, node.pad) : null,
+      ];
+    }
+    case 'padAxis': {
+      const axis = node.axis < 0 ? node.axis + x[0].shape.length : node.axis;
+      return [b.slice(dy, axis, node.before, node.before + (x[0].shape[axis] as number))];
+    }
     case 'expandLike':
-      throw new Error(`autodiff: no second-order rule for '${node.op}'`);
+      return [needs(0) ? unbroadcast(b, dy, x[0].shape) : null, null];
   }
+}
+
+/**
+ * Appends the reverse pass of `nodes` to the builder: given gradients of some values (`seeds`),
+ * returns the gradients of `wrt` (missing entries: the seeds do not depend on them). Composable:
+ * the nodes may themselves come from an earlier reverse pass (second order).
+ */
+export function appendReverse(b: GraphBuilder, nodes: readonly Node[], seeds: Map<string, V>, wrt: readonly string[]): Map<string, V> {
+  const live = new Set(wrt);
+  for (const n of nodes) if (n.inputs.some((i) => live.has(i))) live.add(n.output);
+  const needed = new Set(seeds.keys());
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (needed.has(n.output)) for (const inp of n.inputs) needed.add(inp);
+  }
+  const val = (name: string): V => ({ name, shape: b.shapeOf(name) });
+  const grads = new Map(seeds);
+  const accumulate = (name: string, g: V) => {
+    const prev = grads.get(name);
+    grads.set(name, prev ? b.add(prev, g) : g);
+  };
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    const dy = grads.get(node.output);
+    if (!dy || !live.has(node.output) || !needed.has(node.output)) continue;
+    const gin = vjp(b, node, dy, val, (j) => live.has(node.inputs[j]));
+    gin.forEach((g, j) => {
+      if (g && live.has(node.inputs[j])) accumulate(node.inputs[j], g);
+    });
+  }
+  return new Map(wrt.filter((w) => grads.has(w)).map((w) => [w, grads.get(w)!]));
 }
 
 /** Builds the gradient graph of `spec.of` with respect to `spec.wrt` (inputs or params). */
@@ -189,42 +244,15 @@ export function gradientGraph(graph: Graph, spec: GradientSpec): Graph {
   if (!out) throw new Error(`autodiff: the graph has no output '${spec.of}'`);
   const leaves = new Set([...graph.inputs.map((i) => i.name), ...graph.params.map((p) => p.name)]);
   for (const w of spec.wrt) if (!leaves.has(w)) throw new Error(`autodiff: '${w}' is not an input or parameter of the graph`);
-
-  // Which values depend on a requested leaf (forward), and which the output depends on (backward).
-  const live = new Set(spec.wrt);
-  for (const n of graph.nodes) if (n.inputs.some((i) => live.has(i))) live.add(n.output);
-  const needed = new Set([out.value]);
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const n = graph.nodes[i];
-    if (needed.has(n.output)) for (const inp of n.inputs) needed.add(inp);
-  }
-
-  const b = GraphBuilder.extend(graph, 'bw_');
-  const val = (name: string): V => ({ name, shape: b.shapeOf(name) });
-  const outShape = b.shapeOf(out.value);
-  const cot = b.input(COTANGENT, [...outShape]);
-  const grads = new Map<string, V>([[out.value, cot]]);
-  const accumulate = (name: string, g: V) => {
-    const prev = grads.get(name);
-    grads.set(name, prev ? b.add(prev, g) : g);
-  };
-
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const node = graph.nodes[i];
-    const dy = grads.get(node.output);
-    if (!dy || !live.has(node.output) || !needed.has(node.output)) continue;
-    const gin = vjp(b, node, dy, val, (j) => live.has(node.inputs[j]));
-    gin.forEach((g, j) => {
-      if (g && live.has(node.inputs[j])) accumulate(node.inputs[j], g);
-    });
-  }
-
-  b.output('value', val(out.value));
+  const level = graph.inputs.filter((i) => i.name.startsWith(COTANGENT)).length;
+  const b = GraphBuilder.extend(graph, level ? `bw${level + 1}_` : 'bw_');
+  // The cotangent is the last input ('cotangent', or 'cotangent2'… for a gradient of a gradient).
+  const cot = b.input(level ? `${COTANGENT}${level + 1}` : COTANGENT, [...b.shapeOf(out.value)]);
+  const grads = appendReverse(b, graph.nodes, new Map([[out.value, cot]]), spec.wrt);
+  b.output('value', { name: out.value, shape: b.shapeOf(out.value) });
   for (const w of spec.wrt) {
-    let g = grads.get(w);
     // A leaf the output does not depend on has a zero gradient.
-    if (!g) g = b.mul(val(w), 0);
-    b.output(gradName(w), g);
+    b.output(gradName(w), grads.get(w) ?? b.mul({ name: w, shape: b.shapeOf(w) }, 0));
   }
   return b.build();
 }

@@ -360,10 +360,25 @@ export class GraphBuilder {
     return this.declare(name, [...shape]);
   }
 
-  /** A trainable parameter with a static shape. */
+  /** A trainable parameter with a static shape. Declaring it again (same shape) shares it. */
   param(name: string, shape: number[], init: Init): V {
+    const existing = this.params.find((p) => p.name === name);
+    if (existing) {
+      if (existing.shape.join() !== shape.join()) throw new Error(`GraphBuilder: parameter '${name}' declared as [${existing.shape}] and [${shape}]`);
+      return { name, shape: [...shape] };
+    }
     this.params.push({ name, shape: [...shape], init });
     return this.declare(name, [...shape]);
+  }
+
+  /** Number of nodes so far (a marker for `nodesSince`). */
+  get nodeCount(): number {
+    return this.nodes.length;
+  }
+
+  /** The nodes added since a marker. */
+  nodesSince(marker: number): Node[] {
+    return this.nodes.slice(marker);
   }
 
   /** A constant tensor (small; embedded in every graph that uses it). */

@@ -1,7 +1,8 @@
-import type { DenoiserNetworkConfig } from '../config/schema.js';
+import type { DenoiserNetworkConfig, LmConfig } from '../config/schema.js';
+import { appendReverse } from './autodiff.js';
 import { SIGMA_DATA } from '../edm/precond.js';
 import { denoiserBuilder } from './denoiser.js';
-import { GraphBuilder, type Graph } from './graph.js';
+import { GraphBuilder, type Graph, type V } from './graph.js';
 
 /**
  * The method's objectives as graphs around a denoiser. Every engine runs these same graphs, and the
@@ -85,5 +86,65 @@ export function edmLossGraph(cfg: DenoiserNetworkConfig, opts: { training?: bool
   const lambda = g.div(g.add(s2, sd2), g.mul(s2, sd2)); // [N]
   const perImage = g.mul(g.reduceSum(g.mul(err, mask), [1]), lambda);
   g.output('loss', g.reduceMean(perImage, [0]));
+  return g.build();
+}
+
+/** clamp(u, a, b) = a + relu(u − a) − relu(u − b): piecewise linear, differentiable almost everywhere. */
+function clampGraph(g: GraphBuilder, u: V, a: number, b: number): V {
+  return g.add(g.sub(g.relu(g.sub(u, a)), g.relu(g.sub(u, b))), a);
+}
+
+/** Projection onto the ball of `radius` around x0 (model units), one image. */
+function projectGraph(g: GraphBuilder, x: V, x0: V, ball: 'linf' | 'l2', radius: number): V {
+  const d = g.sub(x, x0);
+  if (ball === 'linf') return g.add(x0, clampGraph(g, d, -radius, radius));
+  const norm = g.sqrt(g.add(g.reduceSum(g.square(d), [1, 2, 3], true), 1e-24));
+  const f = g.sub(1, g.relu(g.sub(1, g.div(radius, norm)))); // min(1, r/‖d‖)
+  return g.add(x0, g.mul(d, f));
+}
+
+/**
+ * Likelihood maximization unrolled as one graph (one image): every Adam step, its inner gradient of
+ * the LM objective (a reverse pass inside the graph), the projections and clamps of the preset. The
+ * noise draws are inputs, so the graph reproduces a `LikelihoodMaximizer` run exactly (up to float
+ * rounding), and differentiating it gives the exact gradient of LM(x) with respect to x: the RDC's
+ * `full` gradient mode (second-order: the reverse of a reverse pass).
+ *
+ * Inputs: `x` [1, C, H, W] (model units), `noise` [N, C, H, W], `sigma` [N]. Output: `out` [1, C, H, W].
+ */
+export function lmUnrolledGraph(cfg: DenoiserNetworkConfig, lm: LmConfig): Graph {
+  const g = new GraphBuilder();
+  const { channels: c, height: h, width: w } = cfg.image;
+  const k = cfg.numClasses;
+  const n = lm.steps;
+  const x0 = g.input('x', [1, c, h, w]);
+  const noise = g.input('noise', [n, c, h, w]);
+  const sigma = g.input('sigma', [n]);
+  const radius = 2 * lm.radius;
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
+  let x = x0;
+  let m: V | null = null;
+  let v: V | null = null;
+  for (let t = 1; t <= n; t++) {
+    const marker = g.nodeCount;
+    const s = g.slice(sigma, 0, t - 1, t);
+    const xs = g.add(x, g.mul(g.reshape(s, [-1, 1, 1, 1]), g.slice(noise, 0, t - 1, t)));
+    const d = denoiserBuilder(cfg)(g, xs, s);
+    const unc = g.reshape(g.slice(d, 1, k, k + 1), [0, c, h, w]);
+    const loss = g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]);
+    const grad = appendReverse(g, g.nodesSince(marker), new Map([[loss.name, g.constant([1], [1])]]), [x.name]).get(x.name);
+    if (!grad) throw new Error('lmUnrolledGraph: the objective does not depend on x');
+    m = m ? g.add(g.mul(m, beta1), g.mul(grad, 1 - beta1)) : g.mul(grad, 1 - beta1);
+    v = v ? g.add(g.mul(v, beta2), g.mul(g.square(grad), 1 - beta2)) : g.mul(g.square(grad), 1 - beta2);
+    const c1 = 1 - beta1 ** t;
+    const c2 = 1 - beta2 ** t;
+    const denom = g.add(g.sqrt(g.add(g.mul(v, 1 / c2), 1e-30)), eps);
+    x = g.sub(x, g.div(g.mul(m, lm.lr / c1), denom));
+    if (lm.projectEveryStep) x = projectGraph(g, x, x0, lm.ball, radius);
+    if (lm.clamp === 'every-step') x = clampGraph(g, x, -1, 1);
+  }
+  if (!lm.projectEveryStep) x = projectGraph(g, x, x0, lm.ball, radius);
+  x = clampGraph(g, x, -1, 1);
+  g.output('out', x);
   return g.build();
 }
