@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputError } from '../errors.js';
 
 /**
  * The one configuration schema, with defaults. The CLI's options, the HTTP API's bodies and a
@@ -113,7 +114,7 @@ export function parseFraction(v: string | number): number {
   if (typeof v === 'number') return v;
   const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+))?\s*$/.exec(v);
   const value = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
-  if (!Number.isFinite(value)) throw new Error(`expected a number or a fraction like 8/255, got '${v}'`);
+  if (!Number.isFinite(value)) throw new InputError(`expected a number or a fraction like 8/255, got '${v}'`);
   return value;
 }
 
