@@ -1,12 +1,14 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readModelFolder, unetPreset, InputError, type UNetConfig } from '@rdc/core';
 import { benchBackbone } from '../bench/backbone.js';
+import { benchAttacks } from '../bench/attacks.js';
 import { benchGradients } from '../bench/gradients.js';
+import { benchServe } from '../bench/serve.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { provenance } from '../util/provenance.js';
 
-const SUITES = ['backbone', 'gradients'] as const;
+const SUITES = ['backbone', 'gradients', 'attacks', 'serve'] as const;
 
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
@@ -19,6 +21,10 @@ export function benchCommand() {
     .option('--levels <n>', 'σ levels for DC and RDC timings', parseIntArg, 125)
     .option('--min-seconds <s>', 'time each measurement for at least this long', parseNumber, 3)
     .option('--no-cpu-backend', 'skip the (very slow) pure-JS tfjs cpu backend')
+    .option('--no-tfjs', 'skip tfjs-wasm in the attack suite')
+    .option('--requests <n>', 'serve suite: sequential requests per defense', parseIntArg, 10)
+    .option('--concurrency <n>', 'serve suite: concurrent requests per defense', parseIntArg, 8)
+    .option('--threads <n>', 'serve suite: ONNX Runtime threads of the server', parseIntArg)
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites = o.suite === 'all' ? [...SUITES] : o.suite.split(',');
@@ -34,6 +40,11 @@ export function benchCommand() {
       const report: Record<string, unknown> = { ...provenance(), size: o.model ? undefined : o.size, model: o.model };
       if (suites.includes('backbone')) report.backbone = await benchBackbone(network, { minSeconds: o.minSeconds, batch: o.batch, cpuBackend: o.cpuBackend });
       if (suites.includes('gradients')) report.gradients = await benchGradients(network, { levels: o.levels, minSeconds: o.minSeconds, weights });
+      if (suites.includes('attacks')) report.attacks = await benchAttacks(network, { levels: o.levels, minSeconds: o.minSeconds, weights, tfjs: o.tfjs });
+      if (suites.includes('serve')) {
+        const dir = o.model ?? 'models/default';
+        report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };
+      }
       writeJson(o.json, report);
     });
 }

@@ -1,0 +1,29 @@
+import { buildDenoiserGraph, Denoiser, DiffusionClassifier, initWeights, LikelihoodMaximizer, lmPreset, OrtEngine, Random, RdcClassifier, DcClassifier, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import { lossAndGrad } from '@rdc/attacks';
+import { round, time } from './timing.js';
+
+/**
+ * Seconds per attack iteration (one loss gradient, as APGD takes per step) for the DC and the RDC
+ * (LM by BPDA, and the full gradient through LM) on one image at S σ levels, per engine, one thread.
+ */
+export async function benchAttacks(network: Exclude<NetworkConfig, { arch: 'cnn' }>, o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean }) {
+  const weights = o.weights ?? initWeights(buildDenoiserGraph(network), 0);
+  const { channels: c, height: h, width: w } = network.image;
+  const rng = new Random(4);
+  const x = { data: Float32Array.from({ length: c * h * w }, () => rng.uniform()), dims: [1, c, h, w] };
+  const step = (clf: Classifier) => () => clf.gradient(x, (l) => lossAndGrad('dlr', l, 0).grad, new Random(0));
+  const perEngine = async (engine: Engine, full: boolean) => {
+    const den = new Denoiser(engine, network, weights);
+    const dc = new DiffusionClassifier(den, { levels: o.levels });
+    const lm = new LikelihoodMaximizer(den, lmPreset('released'));
+    const out: Record<string, number> = {};
+    out.dc = (await time(step(new DcClassifier(dc)), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    out['rdc-bpda'] = (await time(step(new RdcClassifier(dc, lm, 1, 'bpda')), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    if (full) out['rdc-full'] = (await time(step(new RdcClassifier(dc, lm, 1, 'full')), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    await den.dispose();
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v)]));
+  };
+  const result: Record<string, unknown> = { levels: o.levels, threads: 1, secondsPerIteration: { ort: await perEngine(await OrtEngine.create({ threads: 1 }), true) } };
+  if (o.tfjs) (result.secondsPerIteration as Record<string, unknown>)['tfjs-wasm'] = await perEngine(await TfjsEngine.create('wasm'), false);
+  return result;
+}
