@@ -22,7 +22,27 @@ const report = (out: string) => JSON.parse(readFileSync(join(out, 'report.json')
 describe('rdc attack', () => {
   it('attacks the undefended CNN: clean, per-attack and worst-case accuracy with CIs, and a report', async () => {
     const out = join(dir, 'cnn-run');
-    expect(await rdc('attack', '--model', cnn, '--defense', 'none', '--attacks', 'fgsm,pgd,apgd-ce,square', '--iterations', '5', '--queries', '30', '--limit', '6', '--eps', '16/255', '--out', out)).toBe(0);
+    expect(
+      await rdc(
+        'attack',
+        '--model',
+        cnn,
+        '--defense',
+        'none',
+        '--attacks',
+        'fgsm,pgd,apgd-ce,square',
+        '--iterations',
+        '5',
+        '--queries',
+        '30',
+        '--limit',
+        '6',
+        '--eps',
+        '16/255',
+        '--out',
+        out,
+      ),
+    ).toBe(0);
     const r = report(out);
     expect(r.images).toBe(6);
     expect(Object.keys(r.attacks)).toEqual(['fgsm', 'pgd', 'apgd-ce', 'square']);
@@ -53,7 +73,36 @@ describe('rdc attack', () => {
 
   it('RDC with BPDA and with full gradients, an ε sweep and the sanity checks in the report', async () => {
     const out = join(dir, 'rdc-run');
-    expect(await rdc('attack', '--model', unet, '--defense', 'rdc', '--method', 'paper', '--gradient', 'full', '--attacks', 'apgd-dlr', '--iterations', '2', '--levels', '2', '--limit', '2', '--sweep', '4/255', '--sanity', '--sanity-images', '2', '--queries', '10', '--out', out)).toBe(0);
+    expect(
+      await rdc(
+        'attack',
+        '--model',
+        unet,
+        '--defense',
+        'rdc',
+        '--method',
+        'paper',
+        '--gradient',
+        'full',
+        '--attacks',
+        'apgd-dlr',
+        '--iterations',
+        '2',
+        '--levels',
+        '2',
+        '--limit',
+        '2',
+        '--sweep',
+        '4/255',
+        '--sanity',
+        '--sanity-images',
+        '2',
+        '--queries',
+        '10',
+        '--out',
+        out,
+      ),
+    ).toBe(0);
     const r = report(out);
     expect(r.settings.gradient).toBe('full');
     expect(r.sweep.map((s: { eps: number }) => s.eps)).toEqual([4 / 255, 8 / 255]);
@@ -67,7 +116,27 @@ describe('rdc attack', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toMatch(/## Sanity checks/);
     expect(md).toMatch(/robust-vs-eps.svg/);
-    expect(await rdc('attack', '--model', unet, '--defense', 'rdc', '--attacks', 'apgd-dlr', '--norm', 'l2', '--iterations', '1', '--levels', '2', '--limit', '1', '--out', join(dir, 'l2'))).toBe(0);
+    expect(
+      await rdc(
+        'attack',
+        '--model',
+        unet,
+        '--defense',
+        'rdc',
+        '--attacks',
+        'apgd-dlr',
+        '--norm',
+        'l2',
+        '--iterations',
+        '1',
+        '--levels',
+        '2',
+        '--limit',
+        '1',
+        '--out',
+        join(dir, 'l2'),
+      ),
+    ).toBe(0);
     expect(report(join(dir, 'l2')).settings.threat).toEqual({ norm: 'l2', eps: 0.5 });
   });
 

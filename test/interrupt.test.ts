@@ -10,12 +10,17 @@ const main = resolve(dirname(fileURLToPath(import.meta.url)), '../apps/cli/dist/
 describe('Ctrl-C during training', () => {
   it('saves a checkpoint, exits with 130, and the run resumes from it', async () => {
     const run = join(tmp(), 'run');
-    const child = spawn(process.execPath, [main, 'train', ...TINY_UNET, '--run', run, '--steps', '100000', '--batch', '4', '--val-size', '20', '--ckpt-every', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [main, 'train', ...TINY_UNET, '--run', run, '--steps', '100000', '--batch', '4', '--val-size', '20', '--ckpt-every', '100000'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Wait until a few steps are logged, then interrupt.
     const log = join(run, 'log.jsonl');
-    for (let i = 0; i < 600 && !(existsSync(log) && /"event":"step","step":10,/.test(readFileSync(log, 'utf8'))); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && !(existsSync(log) && /"event":"step","step":10,/.test(readFileSync(log, 'utf8'))); i++)
+      await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(stderr).toMatch(/stopping after this step and saving a checkpoint/);

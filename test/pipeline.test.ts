@@ -11,7 +11,25 @@ describe('the backbone pipeline through the CLI', () => {
   const model = join(dir, 'model');
 
   it('trains, resumes from its checkpoint, and exports a model folder', async () => {
-    const common = [...TINY_UNET, '--run', run, '--batch', '4', '--val-size', '20', '--val-every', '1000', '--val-images', '8', '--val-levels', '3', '--ckpt-every', '2', '--warmup', '2'];
+    const common = [
+      ...TINY_UNET,
+      '--run',
+      run,
+      '--batch',
+      '4',
+      '--val-size',
+      '20',
+      '--val-every',
+      '1000',
+      '--val-images',
+      '8',
+      '--val-levels',
+      '3',
+      '--ckpt-every',
+      '2',
+      '--warmup',
+      '2',
+    ];
     expect(await rdc('train', ...common, '--steps', '3')).toBe(0);
     expect(await rdc('train', '--run', run, '--resume', '--steps', '5', '--json', join(dir, 'train.json'))).toBe(0);
     const summary = JSON.parse(readFileSync(join(dir, 'train.json'), 'utf8'));
@@ -66,7 +84,9 @@ describe('the backbone pipeline through the CLI', () => {
   it('trains, exports and evaluates the baseline CNN (--arch cnn)', async () => {
     const crun = join(dir, 'cnn-run');
     const cmodel = join(dir, 'cnn');
-    expect(await rdc('train', '--arch', 'cnn', '--size', 'tiny', '--run', crun, '--steps', '3', '--batch', '8', '--val-size', '20', '--val-images', '8')).toBe(0);
+    expect(await rdc('train', '--arch', 'cnn', '--size', 'tiny', '--run', crun, '--steps', '3', '--batch', '8', '--val-size', '20', '--val-images', '8')).toBe(
+      0,
+    );
     expect(await rdc('export', '--run', crun, '--model', cmodel, '--calibration-images', '16')).toBe(0);
     expect(readModelFolder(cmodel).config.network.arch).toBe('cnn');
     expect(await rdc('eval', '--model', cmodel, '--defense', 'none', '--limit', '8')).toBe(0);

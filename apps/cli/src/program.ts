@@ -28,7 +28,19 @@ export function createProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [infoCommand(), trainCommand(), exportCommand(), evalCommand(), attackCommand(), serveCommand(), classifyCommand(), sampleCommand(), benchCommand(), downloadDataCommand()]) program.addCommand(cmd.exitOverride());
+  for (const cmd of [
+    infoCommand(),
+    trainCommand(),
+    exportCommand(),
+    evalCommand(),
+    attackCommand(),
+    serveCommand(),
+    classifyCommand(),
+    sampleCommand(),
+    benchCommand(),
+    downloadDataCommand(),
+  ])
+    program.addCommand(cmd.exitOverride());
   return program;
 }
 

@@ -30,7 +30,13 @@ export interface Attack {
 }
 
 /** The loss at x, its gradient with respect to the pixels, and the logits (one classifier call). */
-export async function lossGradient(ctx: AttackContext, x: Float32Array, label: number, loss: LossName, target?: number): Promise<{ value: number; grad: Float32Array; logits: Float32Array }> {
+export async function lossGradient(
+  ctx: AttackContext,
+  x: Float32Array,
+  label: number,
+  loss: LossName,
+  target?: number,
+): Promise<{ value: number; grad: Float32Array; logits: Float32Array }> {
   const clf = ctx.classifier;
   const opts = { temperature: clf.temperature, target };
   const r = await clf.gradient({ data: x, dims: [1, ...clf.imageDims] }, (logits) => lossAndGrad(loss, logits, label, opts).grad, ctx.rng);
@@ -39,7 +45,13 @@ export async function lossGradient(ctx: AttackContext, x: Float32Array, label: n
 }
 
 /** The loss at x from the logits alone (one forward classification; no gradient). */
-export async function lossAt(ctx: AttackContext, x: Float32Array, label: number, loss: LossName, target?: number): Promise<{ value: number; logits: Float32Array }> {
+export async function lossAt(
+  ctx: AttackContext,
+  x: Float32Array,
+  label: number,
+  loss: LossName,
+  target?: number,
+): Promise<{ value: number; logits: Float32Array }> {
   const clf = ctx.classifier;
   const logits = (await clf.logits({ data: x, dims: [1, ...clf.imageDims] }, ctx.rng)).data;
   return { value: lossAndGrad(loss, logits, label, { temperature: clf.temperature, target }).value, logits };

@@ -12,7 +12,7 @@ import { JsonlLog } from './eval/log.js';
 import { evaluateRobustness, type ImageRecord } from './eval/robust.js';
 import { lossAndGrad } from './losses.js';
 import { inThreat, type ThreatModel } from './threat.js';
-import { EotClassifier } from './wrappers.js';
+import { EotClassifier, WrappedClassifier } from './wrappers.js';
 
 /** logits = W·x + b on 1×4×4 images: exact gradients, known optimum. */
 class LinearClassifier implements Classifier {
@@ -45,27 +45,14 @@ class LinearClassifier implements Classifier {
 }
 
 /** Records every input an attack shows the classifier, and checks it is inside the threat model. */
-class Watch implements Classifier {
+class Watch extends WrappedClassifier {
   seen: Float32Array[] = [];
   constructor(
-    readonly inner: Classifier,
+    inner: Classifier,
     readonly x0: Float32Array,
     readonly threat: ThreatModel,
-  ) {}
-  get defense() {
-    return this.inner.defense;
-  }
-  get numClasses() {
-    return this.inner.numClasses;
-  }
-  get imageDims() {
-    return this.inner.imageDims;
-  }
-  get temperature() {
-    return this.inner.temperature;
-  }
-  get settings() {
-    return this.inner.settings;
+  ) {
+    super(inner);
   }
   private check(x: Float32Array) {
     if (!inThreat(this.threat, x, this.x0)) throw new Error('an iterate left the ε ball or [0, 1]');
@@ -85,7 +72,14 @@ const rng0 = new Random(0);
 const linear = new LinearClassifier([rng0.normal(16), rng0.normal(16), rng0.normal(16), rng0.normal(16)], [0.3, 0, -0.2, -0.4]);
 
 function attacks(n = 10): Attack[] {
-  return [new Fgsm(), new Pgd({ steps: n }), new Apgd({ loss: 'ce', iterations: n }), new Apgd({ loss: 'dlr', iterations: n }), new Apgd({ loss: 'dlr-t', iterations: n, targets: 2 }), new Square({ queries: 5 * n })];
+  return [
+    new Fgsm(),
+    new Pgd({ steps: n }),
+    new Apgd({ loss: 'ce', iterations: n }),
+    new Apgd({ loss: 'dlr', iterations: n }),
+    new Apgd({ loss: 'dlr-t', iterations: n, targets: 2 }),
+    new Square({ queries: 5 * n }),
+  ];
 }
 
 describe('PGD on a linear model', () => {
@@ -129,7 +123,9 @@ describe('Square needs no gradient', () => {
     const x0 = new Float32Array(16).fill(0.5);
     const r = await new Square({ queries: 300 }).run(x0, 0, { classifier: noGrad, threat: { norm: 'linf', eps: 0.1 }, rng: new Random(3) });
     expect(r.success).toBe(true);
-    expect((await noGrad.logits({ data: r.adv, dims: [1, 1, 4, 4] })).data.indexOf(Math.max(...(await noGrad.logits({ data: r.adv, dims: [1, 1, 4, 4] })).data))).not.toBe(0);
+    expect(
+      (await noGrad.logits({ data: r.adv, dims: [1, 1, 4, 4] })).data.indexOf(Math.max(...(await noGrad.logits({ data: r.adv, dims: [1, 1, 4, 4] })).data)),
+    ).not.toBe(0);
   });
 });
 
@@ -169,7 +165,7 @@ describe('APGD against PGD on a small network', () => {
 });
 
 describe('robust-accuracy evaluation', () => {
-  const images = Array.from({ length: 6 }, (_, i) => Float32Array.from({ length: 16 }, (_, j) => 0.2 + 0.6 * (((i + 1) * (j + 3)) % 7) / 7));
+  const images = Array.from({ length: 6 }, (_, i) => Float32Array.from({ length: 16 }, (_, j) => 0.2 + (0.6 * (((i + 1) * (j + 3)) % 7)) / 7));
   const labels = images.map((x) => linear.z(x).reduce((b, v, i, a) => (v > a[b] ? i : b), 0));
   const run = (log?: JsonlLog<ImageRecord>, onImage?: (done: number) => void) =>
     evaluateRobustness({
@@ -202,8 +198,22 @@ describe('robust-accuracy evaluation', () => {
     let redone = 0;
     const resumed = await run(new JsonlLog(join(dir, 'b.jsonl')), () => redone++);
     expect(redone).toBe(6);
-    const strip = (s: typeof straight) => JSON.stringify({ ...s, secondsPerImage: 0, records: s.records.map((r) => ({ ...r, seconds: 0, attacks: Object.fromEntries(Object.entries(r.attacks).map(([k, a]) => [k, a && { ...a, seconds: 0 }])) })) });
+    const strip = (s: typeof straight) =>
+      JSON.stringify({
+        ...s,
+        secondsPerImage: 0,
+        records: s.records.map((r) => ({
+          ...r,
+          seconds: 0,
+          attacks: Object.fromEntries(Object.entries(r.attacks).map(([k, a]) => [k, a && { ...a, seconds: 0 }])),
+        })),
+      });
     expect(strip(resumed)).toBe(strip(straight));
-    expect(readFileSync(join(dir, 'b.jsonl'), 'utf8').trim().split('\n').filter((l) => l.startsWith('{"index"')).length).toBeGreaterThanOrEqual(6);
+    expect(
+      readFileSync(join(dir, 'b.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{"index"')).length,
+    ).toBeGreaterThanOrEqual(6);
   });
 });

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { lossAndGrad, type LossName } from './losses.js';
 
 describe('attack losses', () => {
-  for (const [name, opts] of [['ce', { temperature: 0.7 }], ['dlr', {}], ['dlr-t', { target: 4 }]] as [LossName, { temperature?: number; target?: number }][]) {
+  for (const [name, opts] of [
+    ['ce', { temperature: 0.7 }],
+    ['dlr', {}],
+    ['dlr-t', { target: 4 }],
+  ] as [LossName, { temperature?: number; target?: number }][]) {
     it(`${name}: the gradient matches central differences`, () => {
       const rng = new Random(1);
       for (let t = 0; t < 5; t++) {
@@ -27,6 +31,12 @@ describe('attack losses', () => {
     const z = Float32Array.of(3, 1, 0.5, 0.2);
     expect(lossAndGrad('dlr', z, 0).value).toBeLessThan(0);
     expect(lossAndGrad('dlr', z, 1).value).toBeGreaterThan(0);
-    expect(lossAndGrad('dlr', z.map((v) => 10 * v), 1).value).toBeCloseTo(lossAndGrad('dlr', z, 1).value, 5);
+    expect(
+      lossAndGrad(
+        'dlr',
+        z.map((v) => 10 * v),
+        1,
+      ).value,
+    ).toBeCloseTo(lossAndGrad('dlr', z, 1).value, 5);
   });
 });

@@ -12,13 +12,9 @@ import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
  * @example
  * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
  */
-export class EotClassifier implements Classifier {
-  constructor(
-    readonly inner: Classifier,
-    readonly draws: number,
-  ) {
-    if (!Number.isInteger(draws) || draws < 1) throw new Error(`EOT needs at least one draw, got ${draws}`);
-  }
+/** Passes the classifier's description through; subclasses change how it is queried. */
+export abstract class WrappedClassifier implements Classifier {
+  constructor(readonly inner: Classifier) {}
   get defense() {
     return this.inner.defense;
   }
@@ -31,7 +27,22 @@ export class EotClassifier implements Classifier {
   get temperature() {
     return this.inner.temperature;
   }
-  get settings() {
+  get settings(): Record<string, unknown> {
+    return this.inner.settings;
+  }
+  abstract logits(pixels: Tensor, rng: Random): Promise<Tensor>;
+  abstract gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random): Promise<{ logits: Float32Array; grad: Tensor }>;
+}
+
+export class EotClassifier extends WrappedClassifier {
+  constructor(
+    inner: Classifier,
+    readonly draws: number,
+  ) {
+    super(inner);
+    if (!Number.isInteger(draws) || draws < 1) throw new Error(`EOT needs at least one draw, got ${draws}`);
+  }
+  override get settings() {
     return { ...this.inner.settings, eot: this.draws };
   }
   async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
@@ -62,25 +73,15 @@ export class EotClassifier implements Classifier {
   }
 }
 
-export class BpdaClassifier implements Classifier {
+export class BpdaClassifier extends WrappedClassifier {
   constructor(
-    readonly inner: Classifier,
+    inner: Classifier,
     readonly preprocess: (pixels: Tensor, rng: Random) => Promise<Tensor>,
     readonly name = 'bpda',
-  ) {}
-  get defense() {
-    return this.inner.defense;
+  ) {
+    super(inner);
   }
-  get numClasses() {
-    return this.inner.numClasses;
-  }
-  get imageDims() {
-    return this.inner.imageDims;
-  }
-  get temperature() {
-    return this.inner.temperature;
-  }
-  get settings() {
+  override get settings() {
     return { ...this.inner.settings, preprocessing: this.name };
   }
   async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
@@ -92,24 +93,14 @@ export class BpdaClassifier implements Classifier {
   }
 }
 
-export class FixedNoiseClassifier implements Classifier {
+export class FixedNoiseClassifier extends WrappedClassifier {
   constructor(
-    readonly inner: Classifier,
+    inner: Classifier,
     readonly seed: number,
-  ) {}
-  get defense() {
-    return this.inner.defense;
+  ) {
+    super(inner);
   }
-  get numClasses() {
-    return this.inner.numClasses;
-  }
-  get imageDims() {
-    return this.inner.imageDims;
-  }
-  get temperature() {
-    return this.inner.temperature;
-  }
-  get settings() {
+  override get settings() {
     return { ...this.inner.settings, fixedNoiseSeed: this.seed };
   }
   logits(pixels: Tensor): Promise<Tensor> {

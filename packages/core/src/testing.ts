@@ -38,7 +38,13 @@ export function tinyUNet(opts: { classes?: number; seed?: number; attention?: bo
 }
 
 /** A Gaussian mixture with K classes on C×H×W images, means uniform in [−m, m], std s (model units). */
-export function gaussianMixture(opts: { classes: number; image: { channels: number; height: number; width: number }; std: number; meanScale: number; seed: number }): {
+export function gaussianMixture(opts: {
+  classes: number;
+  image: { channels: number; height: number; width: number };
+  std: number;
+  meanScale: number;
+  seed: number;
+}): {
   config: GmmConfig;
   weights: Weights;
   means: Float32Array;

@@ -15,7 +15,9 @@ let handle: AppHandle;
 async function png(w: number, h: number, seed = 1, channels: 3 | 4 = 3): Promise<Buffer> {
   const buf = Buffer.alloc(w * h * channels);
   for (let i = 0; i < buf.length; i++) buf[i] = (i * 37 + seed * 101) % 256;
-  return sharp(buf, { raw: { width: w, height: h, channels } }).png().toBuffer();
+  return sharp(buf, { raw: { width: w, height: h, channels } })
+    .png()
+    .toBuffer();
 }
 
 beforeAll(async () => {
@@ -66,8 +68,12 @@ describe('POST /v1/classify', () => {
     expect(res.status).toBe(200);
     expect((await res.json()).options.defense).toBe('dc');
     const raw = Buffer.alloc(16 * 16 * 3, 120);
-    const jpeg = await sharp(raw, { raw: { width: 16, height: 16, channels: 3 } }).jpeg().toBuffer();
-    const webp = await sharp(raw, { raw: { width: 16, height: 16, channels: 3 } }).webp().toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: 16, height: 16, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    const webp = await sharp(raw, { raw: { width: 16, height: 16, channels: 3 } })
+      .webp()
+      .toBuffer();
     expect((await post('/v1/classify?levels=2', jpeg, 'image/jpeg')).status).toBe(200);
     expect((await post('/v1/classify?levels=2', webp, 'image/webp')).status).toBe(200);
     expect((await post('/v1/classify?levels=2', await png(8, 8, 1, 4), 'image/png')).status).toBe(200);
@@ -94,8 +100,22 @@ describe('POST /v1/classify', () => {
       ['no content type', await handle.app.request('/v1/classify', { method: 'POST', body: new Uint8Array([1, 2]) }), 415, 'unsupported_media_type'],
       ['invalid JSON', await post('/v1/classify', '{"image":', 'application/json'), 400, 'bad_json'],
       ['JSON without image', await json('/v1/classify', { defense: 'dc' }), 400, 'missing_image'],
-      ['NaN pixels', await json('/v1/classify', { image: { data: Buffer.from(new Float32Array(192).fill(NaN).buffer).toString('base64'), dtype: 'float32', shape: [3, 8, 8] } }), 400, 'bad_pixels'],
-      ['out-of-range pixels', await json('/v1/classify', { image: { data: Buffer.from(new Float32Array(192).fill(1.5).buffer).toString('base64'), dtype: 'float32', shape: [3, 8, 8] } }), 400, 'bad_pixels'],
+      [
+        'NaN pixels',
+        await json('/v1/classify', {
+          image: { data: Buffer.from(new Float32Array(192).fill(NaN).buffer).toString('base64'), dtype: 'float32', shape: [3, 8, 8] },
+        }),
+        400,
+        'bad_pixels',
+      ],
+      [
+        'out-of-range pixels',
+        await json('/v1/classify', {
+          image: { data: Buffer.from(new Float32Array(192).fill(1.5).buffer).toString('base64'), dtype: 'float32', shape: [3, 8, 8] },
+        }),
+        400,
+        'bad_pixels',
+      ],
       ['wrong shape', await json('/v1/classify', { image: { data: Buffer.alloc(100).toString('base64'), shape: [3, 8, 8] } }), 400, 'bad_shape'],
       ['four channels in JSON', await json('/v1/classify', { image: { data: Buffer.alloc(256).toString('base64'), shape: [4, 8, 8] } }), 400, 'bad_shape'],
       ['bad defense', await post('/v1/classify?defense=magic', good, 'image/png'), 400, 'bad_options'],
@@ -138,7 +158,14 @@ describe('POST /v1/classify/batch', () => {
     const single = await (await post('/v1/classify?defense=dc&levels=2&seed=6', await png(8, 8, 1), 'image/png')).json();
     expect(single.logits).toEqual(results[1].logits);
     const u8 = Buffer.alloc(192, 50).toString('base64');
-    const j = await json('/v1/classify/batch', { images: [{ data: u8, shape: [3, 8, 8] }, { data: u8, shape: [3, 8, 8] }], defense: 'dc', levels: 2 });
+    const j = await json('/v1/classify/batch', {
+      images: [
+        { data: u8, shape: [3, 8, 8] },
+        { data: u8, shape: [3, 8, 8] },
+      ],
+      defense: 'dc',
+      levels: 2,
+    });
     expect((await j.json()).results.length).toBe(2);
   });
 

@@ -92,7 +92,8 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status, err.headers);
     if (err instanceof InputError) return c.json(errorBody(err.code, err.message), 400);
-    if (err instanceof QueueFullError) return c.json(errorBody('busy', `${err.message}; retry after ${err.retryAfterSeconds} s`), 503, { 'Retry-After': String(err.retryAfterSeconds) });
+    if (err instanceof QueueFullError)
+      return c.json(errorBody('busy', `${err.message}; retry after ${err.retryAfterSeconds} s`), 503, { 'Retry-After': String(err.retryAfterSeconds) });
     if (err instanceof TimeoutError) return c.json(errorBody('timeout', err.message), 503, { 'Retry-After': '5' });
     // Never leak internals: log the error, answer a generic message.
     process.stderr.write(`${JSON.stringify({ level: 50, msg: 'internal error', error: String(err), stack: (err as Error).stack })}\n`);
@@ -122,11 +123,21 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
     }
     if (type === 'application/json') {
       const body = await readJson(c);
-      if (!body.image || typeof body.image !== 'object') throw new HttpError(400, 'missing_image', "the JSON body needs 'image': { data, dtype, shape, layout }");
+      if (!body.image || typeof body.image !== 'object')
+        throw new HttpError(400, 'missing_image', "the JSON body needs 'image': { data, dtype, shape, layout }");
       return { pixels: await decodeJsonPixels(body.image as JsonPixels, dims), opts: parseOptions(query, body) };
     }
-    if (!type) throw new HttpError(415, 'unsupported_media_type', 'missing content-type: send image/png, image/jpeg, image/webp, multipart/form-data or application/json');
-    throw new HttpError(415, 'unsupported_media_type', `content-type '${type}' is not accepted: send image/png, image/jpeg, image/webp, multipart/form-data or application/json`);
+    if (!type)
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'missing content-type: send image/png, image/jpeg, image/webp, multipart/form-data or application/json',
+      );
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `content-type '${type}' is not accepted: send image/png, image/jpeg, image/webp, multipart/form-data or application/json`,
+    );
   }
 
   app.post('/v1/classify', limit, async (c) => {
@@ -149,14 +160,17 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
     let opts: ClassifyOptions;
     if (type === 'multipart/form-data') {
       const form = await c.req.parseBody({ all: true });
-      const files = Object.values(form).flat().filter((v): v is File => v instanceof File);
+      const files = Object.values(form)
+        .flat()
+        .filter((v): v is File => v instanceof File);
       if (files.length === 0) throw new HttpError(400, 'missing_image', "the form needs one or more file fields named 'images'");
       if (files.length > cfg.maxBatch) throw new HttpError(413, 'too_many_images', `at most ${cfg.maxBatch} images per batch`);
       images = await Promise.all(files.map(async (f) => decodeImage(new Uint8Array(await f.arrayBuffer()), dims)));
       opts = parseOptions(c.req.query(), Object.fromEntries(Object.entries(form).filter(([, v]) => typeof v === 'string')) as Record<string, string>);
     } else if (type === 'application/json') {
       const body = await readJson(c);
-      if (!Array.isArray(body.images) || body.images.length === 0) throw new HttpError(400, 'missing_image', "the JSON body needs 'images': [{ data, dtype, shape, layout }, ...]");
+      if (!Array.isArray(body.images) || body.images.length === 0)
+        throw new HttpError(400, 'missing_image', "the JSON body needs 'images': [{ data, dtype, shape, layout }, ...]");
       if (body.images.length > cfg.maxBatch) throw new HttpError(413, 'too_many_images', `at most ${cfg.maxBatch} images per batch`);
       images = await Promise.all(body.images.map((p) => decodeJsonPixels(p as JsonPixels, dims)));
       opts = parseOptions(c.req.query(), body);
@@ -192,7 +206,8 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
 
   registerOpenApi(app, cfg);
   const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-  const asset = (file: string, type: string) => (c: Context) => c.body(readFileSync(join(swaggerDir, file)), 200, { 'content-type': type, 'cache-control': 'max-age=86400' });
+  const asset = (file: string, type: string) => (c: Context) =>
+    c.body(readFileSync(join(swaggerDir, file)), 200, { 'content-type': type, 'cache-control': 'max-age=86400' });
   app.get('/docs/swagger-ui.css', asset('swagger-ui.css', 'text/css'));
   app.get('/docs/swagger-ui-bundle.js', asset('swagger-ui-bundle.js', 'application/javascript'));
   app.get('/docs', (c) =>

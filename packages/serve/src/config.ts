@@ -11,7 +11,11 @@ export const ServeConfig = z.object({
   /** Per-request time limit (queue wait + work). */
   timeoutMs: z.number().int().positive().default(120_000),
   /** Largest request body (bytes); larger ones get 413. */
-  maxBodyBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
   maxBatch: z.number().int().positive().default(16),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;

@@ -34,7 +34,8 @@ async function toTensor(pipeline: Sharp, dims: readonly [number, number, number]
   }
   const ch = raw.info.channels;
   const out = new Float32Array(c * h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = raw.data[(y * w + x) * ch + Math.min(k, ch - 1)] / 255;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = raw.data[(y * w + x) * ch + Math.min(k, ch - 1)] / 255;
   return { data: out, dims: [1, c, h, w] };
 }
 
@@ -65,7 +66,8 @@ export async function decodeJsonPixels(p: JsonPixels, dims: readonly [number, nu
   const bytes = Buffer.from(p.data, 'base64');
   const n = c * h * w;
   const want = dtype === 'uint8' ? n : 4 * n;
-  if (bytes.length !== want) throw new InputError(`data has ${bytes.length} bytes; a ${dtype} image of shape ${JSON.stringify(p.shape)} needs ${want}`, 'bad_shape');
+  if (bytes.length !== want)
+    throw new InputError(`data has ${bytes.length} bytes; a ${dtype} image of shape ${JSON.stringify(p.shape)} needs ${want}`, 'bad_shape');
   const values = new Float32Array(n);
   if (dtype === 'uint8') for (let i = 0; i < n; i++) values[i] = bytes[i] / 255;
   else {
@@ -79,13 +81,17 @@ export async function decodeJsonPixels(p: JsonPixels, dims: readonly [number, nu
   if (h === dims[1] && w === dims[2] && c === dims[0]) {
     // The model's own size: keep full float precision, no resampling.
     const out = new Float32Array(n);
-    for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(k * h + y) * w + x] = layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k];
+    for (let k = 0; k < c; k++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) out[(k * h + y) * w + x] = layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k];
     return { data: out, dims: [1, c, h, w] };
   }
   // Another size: resample by the same rule as uploads (through 8-bit HWC).
   const hwc = Buffer.alloc(n);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) {
-    hwc[(y * w + x) * c + k] = Math.round(255 * (layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k]));
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let k = 0; k < c; k++) {
+        hwc[(y * w + x) * c + k] = Math.round(255 * (layout === 'CHW' ? values[(k * h + y) * w + x] : values[(y * w + x) * c + k]));
+      }
   return toTensor(sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } }), dims);
 }

@@ -103,13 +103,24 @@ export class InferenceService {
     const logits = (await dc.logits(input, { rng })).data;
     const dcMs = performance.now() - t;
     const k = this.classes.length;
-    const probs = softmax(logits.map((v) => v / this.temperature), k);
+    const probs = softmax(
+      logits.map((v) => v / this.temperature),
+      k,
+    );
     const top = argmax(logits, k)[0];
     return {
       top: { index: top, label: this.classes[top], probability: probs[top] },
       probabilities: this.classes.map((label, i) => ({ label, probability: probs[i] })),
       logits: Array.from(logits),
-      options: { defense: opts.defense, method: opts.defense === 'rdc' ? opts.method : undefined, levels, seed, temperature: this.temperature, grid: dc.config.grid, weighting: dc.config.weighting },
+      options: {
+        defense: opts.defense,
+        method: opts.defense === 'rdc' ? opts.method : undefined,
+        levels,
+        seed,
+        temperature: this.temperature,
+        grid: dc.config.grid,
+        weighting: dc.config.weighting,
+      },
       timings: { lmMs, dcMs },
     };
   }

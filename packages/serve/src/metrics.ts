@@ -3,7 +3,12 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Prometheus metrics of the API: requests, latency histogram, queue depth. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'rdc_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'rdc_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly latency = new Histogram({
     name: 'rdc_http_request_duration_seconds',
     help: 'HTTP request latency by route',
@@ -15,7 +20,21 @@ export class Metrics {
   readonly inFlight: Gauge;
 
   constructor(queue: { depth: number; active: number }) {
-    this.queueDepth = new Gauge({ name: 'rdc_queue_depth', help: 'classification jobs waiting', registers: [this.registry], collect() { this.set(queue.depth); } });
-    this.inFlight = new Gauge({ name: 'rdc_queue_running', help: 'classification jobs running', registers: [this.registry], collect() { this.set(queue.active); } });
+    this.queueDepth = new Gauge({
+      name: 'rdc_queue_depth',
+      help: 'classification jobs waiting',
+      registers: [this.registry],
+      collect() {
+        this.set(queue.depth);
+      },
+    });
+    this.inFlight = new Gauge({
+      name: 'rdc_queue_running',
+      help: 'classification jobs running',
+      registers: [this.registry],
+      collect() {
+        this.set(queue.active);
+      },
+    });
   }
 }

@@ -6,7 +6,10 @@ const Pixels = z
   .object({
     data: z.string().openapi({ description: 'base64 of the pixel values' }),
     dtype: z.enum(['uint8', 'float32']).default('uint8').openapi({ description: 'uint8 0–255 or float32 0–1' }),
-    shape: z.array(z.number().int()).length(3).openapi({ example: [3, 32, 32] }),
+    shape: z
+      .array(z.number().int())
+      .length(3)
+      .openapi({ example: [3, 32, 32] }),
     layout: z.enum(['CHW', 'HWC']).default('CHW'),
   })
   .openapi('Pixels');
@@ -21,7 +24,15 @@ const Result = z
     top: z.object({ index: z.number(), label: z.string(), probability: z.number() }),
     probabilities: z.array(z.object({ label: z.string(), probability: z.number() })),
     logits: z.array(z.number()),
-    options: z.object({ defense: z.string(), method: z.string().optional(), levels: z.number(), seed: z.number(), temperature: z.number(), grid: z.string(), weighting: z.string() }),
+    options: z.object({
+      defense: z.string(),
+      method: z.string().optional(),
+      levels: z.number(),
+      seed: z.number(),
+      temperature: z.number(),
+      grid: z.string(),
+      weighting: z.string(),
+    }),
     timings: z.record(z.string(), z.number()),
   })
   .openapi('ClassifyResult');
@@ -69,11 +80,36 @@ export function registerOpenApi(app: OpenAPIHono, cfg: ServeConfig): void {
         },
       },
     },
-    responses: { 200: { description: 'one result per image, in order', content: { 'application/json': { schema: z.object({ results: z.array(Result) }) } } }, ...errors },
+    responses: {
+      200: { description: 'one result per image, in order', content: { 'application/json': { schema: z.object({ results: z.array(Result) }) } } },
+      ...errors,
+    },
   });
-  r.registerPath({ method: 'get', path: '/v1/model', summary: 'The model: config.json and MODEL_CARD.md', responses: { 200: { description: 'config and card', content: { 'application/json': { schema: z.object({ config: z.record(z.string(), z.unknown()), card: z.string() }) } } } } });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/model',
+    summary: 'The model: config.json and MODEL_CARD.md',
+    responses: {
+      200: {
+        description: 'config and card',
+        content: { 'application/json': { schema: z.object({ config: z.record(z.string(), z.unknown()), card: z.string() }) } },
+      },
+    },
+  });
   r.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: { description: 'the process is up' } } });
-  r.registerPath({ method: 'get', path: '/readyz', summary: 'Readiness (model loaded)', responses: { 200: { description: 'ready' }, 503: { description: 'loading or shutting down' } } });
+  r.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness (model loaded)',
+    responses: { 200: { description: 'ready' }, 503: { description: 'loading or shutting down' } },
+  });
   r.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format' } } });
-  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'Robust Diffusion Classifier API', version: '1.0.0', description: 'Classify images with the diffusion classifier (DC) or the robust diffusion classifier (RDC = DC ∘ LM), on ONNX Runtime.' } });
+  app.doc('/openapi.json', {
+    openapi: '3.0.0',
+    info: {
+      title: 'Robust Diffusion Classifier API',
+      version: '1.0.0',
+      description: 'Classify images with the diffusion classifier (DC) or the robust diffusion classifier (RDC = DC ∘ LM), on ONNX Runtime.',
+    },
+  });
 }

@@ -45,7 +45,11 @@ describe('WorkQueue', () => {
 
 describe('serving needs ONNX Runtime alone', () => {
   it('importing @rdc/serve never loads TensorFlow.js', () => {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "await import('@rdc/serve'); console.log(globalThis._tfGlobals === undefined ? 'no-tfjs' : 'tfjs-loaded')"], { cwd: new URL('..', import.meta.url) }).toString();
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', "await import('@rdc/serve'); console.log(globalThis._tfGlobals === undefined ? 'no-tfjs' : 'tfjs-loaded')"],
+      { cwd: new URL('..', import.meta.url) },
+    ).toString();
     expect(out.trim()).toBe('no-tfjs');
   });
 });

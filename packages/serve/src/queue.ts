@@ -63,11 +63,14 @@ export class WorkQueue {
           this.running++;
           const t0 = performance.now();
           fn()
-            .then((v) => {
-              if (!done) resolve(v);
-            }, (e) => {
-              if (!done) reject(e);
-            })
+            .then(
+              (v) => {
+                if (!done) resolve(v);
+              },
+              (e) => {
+                if (!done) reject(e);
+              },
+            )
             .finally(() => {
               done = true;
               clearTimeout(timer);

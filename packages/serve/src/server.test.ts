@@ -18,14 +18,17 @@ beforeAll(async () => {
   writeModelFolder(dir, { network: config, weights, classes: ['cat', 'dog', 'ship'], temperature: 1, dc: { levels: 3 }, card: '# tiny' });
   server = await startServer(dir, { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
   base = `http://127.0.0.1:${server.port}`;
-  image = await sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+  image = await sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } })
+    .png()
+    .toBuffer();
 });
 
 afterAll(async () => {
   await server?.close();
 });
 
-const classify = (query = 'defense=dc&levels=2') => fetch(`${base}/v1/classify?${query}`, { method: 'POST', body: image, headers: { 'content-type': 'image/png' } });
+const classify = (query = 'defense=dc&levels=2') =>
+  fetch(`${base}/v1/classify?${query}`, { method: 'POST', body: image, headers: { 'content-type': 'image/png' } });
 
 describe('the API over real HTTP', () => {
   it('is ready after warm-up and classifies', async () => {
@@ -38,7 +41,11 @@ describe('the API over real HTTP', () => {
   it('200 concurrent requests against a small queue: every answer a 200 or a 503 with Retry-After, memory bounded', async () => {
     const before = process.memoryUsage().rss;
     // Slow enough jobs (100 σ levels) that the 200 requests pile up behind the 8-slot queue.
-    const answers = await Promise.all(Array.from({ length: 200 }, () => classify('levels=100').then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.json() }))));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        classify('levels=100').then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.json() })),
+      ),
+    );
     const ok = answers.filter((a) => a.status === 200);
     const busy = answers.filter((a) => a.status === 503);
     expect(ok.length + busy.length).toBe(200);
@@ -60,7 +67,15 @@ describe('the API over real HTTP', () => {
     const browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();

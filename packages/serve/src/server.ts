@@ -20,7 +20,10 @@ export interface RunningServer extends AppHandle {
   closed: Promise<void>;
 }
 
-export async function startServer(modelDir: string, config: Partial<ServeConfig> & { threads?: number; handleSignals?: boolean; onLog?: (msg: Record<string, unknown>) => void } = {}): Promise<RunningServer> {
+export async function startServer(
+  modelDir: string,
+  config: Partial<ServeConfig> & { threads?: number; handleSignals?: boolean; onLog?: (msg: Record<string, unknown>) => void } = {},
+): Promise<RunningServer> {
   const cfg = ServeConfig.parse(config);
   const log = config.onLog ?? (() => undefined);
   const service = await InferenceService.load(modelDir, { threads: config.threads });

@@ -41,12 +41,20 @@ export interface ExportOptions {
 }
 
 function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSeconds: number; command?: string; valAccuracy?: number } {
-  const lines = readFileSync(join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const stops = lines.filter((l) => l.event === 'stop');
   const last = stops[stops.length - 1] ?? {};
   const vals = lines.filter((l) => l.event === 'validation');
   const ckpt = loadCheckpoint(runDir).state;
-  return { steps: ckpt.step, imagesSeen: ckpt.imagesSeen, wallSeconds: ckpt.elapsedSeconds, valAccuracy: (vals[vals.length - 1]?.valAccuracy ?? last.valAccuracy) as number | undefined };
+  return {
+    steps: ckpt.step,
+    imagesSeen: ckpt.imagesSeen,
+    wallSeconds: ckpt.elapsedSeconds,
+    valAccuracy: (vals[vals.length - 1]?.valAccuracy ?? last.valAccuracy) as number | undefined,
+  };
 }
 
 export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
@@ -96,8 +104,25 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
     runDir: opts.runDir,
     exportedBy: opts.provenance,
   };
-  const card = modelCard({ network, params: parameterCount(graph), flops: forwardFlops(graph), training, calibration, temperature, classes: opts.data.classes });
-  return writeModelFolder(opts.modelDir, { network, weights, classes: opts.data.classes, dc: { ...dcDefaults, levels }, temperature, calibration, training, card });
+  const card = modelCard({
+    network,
+    params: parameterCount(graph),
+    flops: forwardFlops(graph),
+    training,
+    calibration,
+    temperature,
+    classes: opts.data.classes,
+  });
+  return writeModelFolder(opts.modelDir, {
+    network,
+    weights,
+    classes: opts.data.classes,
+    dc: { ...dcDefaults, levels },
+    temperature,
+    calibration,
+    training,
+    card,
+  });
 }
 
 function modelCard(o: {

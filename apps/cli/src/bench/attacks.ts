@@ -1,4 +1,20 @@
-import { buildDenoiserGraph, Denoiser, DiffusionClassifier, initWeights, LikelihoodMaximizer, lmPreset, OrtEngine, Random, RdcClassifier, DcClassifier, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import {
+  buildDenoiserGraph,
+  Denoiser,
+  DiffusionClassifier,
+  initWeights,
+  LikelihoodMaximizer,
+  lmPreset,
+  OrtEngine,
+  Random,
+  RdcClassifier,
+  DcClassifier,
+  TfjsEngine,
+  type Classifier,
+  type Engine,
+  type NetworkConfig,
+  type Weights,
+} from '@rdc/core';
 import { lossAndGrad } from '@rdc/attacks';
 import { round, time } from './timing.js';
 
@@ -6,7 +22,10 @@ import { round, time } from './timing.js';
  * Seconds per attack iteration (one loss gradient, as APGD takes per step) for the DC and the RDC
  * (LM by BPDA, and the full gradient through LM) on one image at S σ levels, per engine, one thread.
  */
-export async function benchAttacks(network: Exclude<NetworkConfig, { arch: 'cnn' }>, o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean }) {
+export async function benchAttacks(
+  network: Exclude<NetworkConfig, { arch: 'cnn' }>,
+  o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean },
+) {
   const weights = o.weights ?? initWeights(buildDenoiserGraph(network), 0);
   const { channels: c, height: h, width: w } = network.image;
   const rng = new Random(4);
@@ -23,7 +42,11 @@ export async function benchAttacks(network: Exclude<NetworkConfig, { arch: 'cnn'
     await den.dispose();
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v)]));
   };
-  const result: Record<string, unknown> = { levels: o.levels, threads: 1, secondsPerIteration: { ort: await perEngine(await OrtEngine.create({ threads: 1 }), true) } };
+  const result: Record<string, unknown> = {
+    levels: o.levels,
+    threads: 1,
+    secondsPerIteration: { ort: await perEngine(await OrtEngine.create({ threads: 1 }), true) },
+  };
   if (o.tfjs) (result.secondsPerIteration as Record<string, unknown>)['tfjs-wasm'] = await perEngine(await TfjsEngine.create('wasm'), false);
   return result;
 }

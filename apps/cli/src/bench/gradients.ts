@@ -1,4 +1,17 @@
-import { buildDenoiserGraph, Denoiser, DiffusionClassifier, initWeights, LikelihoodMaximizer, lmPreset, OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import {
+  buildDenoiserGraph,
+  Denoiser,
+  DiffusionClassifier,
+  initWeights,
+  LikelihoodMaximizer,
+  lmPreset,
+  OrtEngine,
+  Random,
+  TfjsEngine,
+  type Engine,
+  type NetworkConfig,
+  type Weights,
+} from '@rdc/core';
 import { round, time } from './timing.js';
 
 /**

@@ -12,7 +12,9 @@ export async function benchServe(modelDir: string, o: { requests: number; concur
     const [c, h, w] = server.service.imageDims;
     const raw = Buffer.alloc(h * w * c);
     for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 256;
-    const png = await sharp(raw, { raw: { width: w, height: h, channels: c as 3 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width: w, height: h, channels: c as 3 } })
+      .png()
+      .toBuffer();
     const url = (defense: string, seed: number) => `http://127.0.0.1:${server.port}/v1/classify?defense=${defense}&seed=${seed}`;
     const once = async (defense: string, seed: number) => {
       const t = performance.now();
@@ -21,7 +23,12 @@ export async function benchServe(modelDir: string, o: { requests: number; concur
       await res.json();
       return (performance.now() - t) / 1000;
     };
-    const out: Record<string, unknown> = { levels: server.service.model.config.dc.levels, threads: server.service.engine.info.threads, requests: o.requests, concurrency: o.concurrency };
+    const out: Record<string, unknown> = {
+      levels: server.service.model.config.dc.levels,
+      threads: server.service.engine.info.threads,
+      requests: o.requests,
+      concurrency: o.concurrency,
+    };
     for (const defense of ['dc', 'rdc']) {
       await once(defense, 0);
       const lat: number[] = [];

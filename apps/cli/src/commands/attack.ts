@@ -2,7 +2,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { createEngine, InputError, openClassifier, parseFraction, readModelFolder, resolveEngineChoice, type Classifier } from '@rdc/core';
-import { AttackName, buildAttacks, DEFAULT_EPS, evaluateRobustness, JsonlLog, protocolPreset, runSanityChecks, type ImageRecord, type Norm, type RobustSummary } from '@rdc/attacks';
+import {
+  AttackName,
+  buildAttacks,
+  DEFAULT_EPS,
+  evaluateRobustness,
+  JsonlLog,
+  protocolPreset,
+  runSanityChecks,
+  type ImageRecord,
+  type Norm,
+  type RobustSummary,
+} from '@rdc/attacks';
 import { loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
@@ -11,15 +22,20 @@ import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
 const PROTOCOL_NOTES = {
-  quick: 'Protocol **quick**: the reduced CPU setting (APGD with 20 iterations and 1 restart, 25 σ levels unless overridden, one fresh re-classification). Not the authors\' protocol: numbers are not comparable to the paper\'s.',
-  paper: "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call, one fresh re-classification of each adversarial image).",
-  strong: 'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T and Square with EOT; every surviving image is re-classified several times with fresh noise and counts only if it survives every time.',
+  quick:
+    "Protocol **quick**: the reduced CPU setting (APGD with 20 iterations and 1 restart, 25 σ levels unless overridden, one fresh re-classification). Not the authors' protocol: numbers are not comparable to the paper's.",
+  paper:
+    "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call, one fresh re-classification of each adversarial image).",
+  strong:
+    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T and Square with EOT; every surviving image is re-classified several times with fresh noise and counts only if it survives every time.',
 };
 
 /** `rdc attack`: adaptive white-box attacks and the robust accuracy of a model. */
 export function attackCommand() {
   return new Command('attack')
-    .description('adaptive white-box attacks: clean and robust accuracy (per attack and worst case, with 95 % CIs) on the first N CIFAR-10 test images, a per-image log that resumes, and a Markdown report')
+    .description(
+      'adaptive white-box attacks: clean and robust accuracy (per attack and worst case, with 95 % CIs) on the first N CIFAR-10 test images, a per-image log that resumes, and a Markdown report',
+    )
     .requiredOption('--model <dir>', 'model folder (a diffusion model, or a CNN with --defense none)')
     .addOption(new Option('--defense <kind>', 'what is attacked').choices(['none', 'dc', 'rdc'] as const).default('rdc' as const))
     .addOption(new Option('--method <preset>', 'LM preset of the RDC').choices(['released', 'paper'] as const).default('released' as const))
@@ -34,7 +50,14 @@ export function attackCommand() {
     .option('--eot <k>', 'gradient draws averaged per step (EOT)', parseIntArg)
     .option('--recheck <n>', 'fresh re-classifications per image (robust only if correct every time)', parseIntArg)
     .option('--levels <n>', 'σ levels of the DC', parseIntArg)
-    .addOption(new Option('--gradient <mode>', "RDC gradient: the exact DC gradient with LM by BPDA (the authors' setting), or full differentiation through the LM steps").choices(['bpda', 'full'] as const).default('bpda' as const))
+    .addOption(
+      new Option(
+        '--gradient <mode>',
+        "RDC gradient: the exact DC gradient with LM by BPDA (the authors' setting), or full differentiation through the LM steps",
+      )
+        .choices(['bpda', 'full'] as const)
+        .default('bpda' as const),
+    )
     .option('--sweep <list>', 'also evaluate at these radii and plot robust accuracy against ε, e.g. 2/255,4/255,8/255')
     .option('--sanity', 'run the adaptive-attack sanity checks and print them in the report')
     .option('--sanity-images <n>', 'images for the sanity checks', parseIntArg, 8)
@@ -54,10 +77,24 @@ export function attackCommand() {
         if (!p.success) throw new InputError(`unknown attack '${a}'; choose from ${AttackName.options.join(', ')}`);
         return p.data;
       });
-      const protocol = protocolPreset(o.protocol, { attacks: attackList, iterations: o.iterations, restarts: o.restarts, queries: o.queries, eot: o.eot, recheck: o.recheck, levels: o.levels });
+      const protocol = protocolPreset(o.protocol, {
+        attacks: attackList,
+        iterations: o.iterations,
+        restarts: o.restarts,
+        queries: o.queries,
+        eot: o.eot,
+        recheck: o.recheck,
+        levels: o.levels,
+      });
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
-      const classifier: Classifier = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: { levels: protocol.levels }, gradient: o.gradient });
-      const exactGradient: Classifier = classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
+      const classifier: Classifier = openClassifier(model, engine, {
+        defense: o.defense,
+        method: o.method,
+        dc: { levels: protocol.levels },
+        gradient: o.gradient,
+      });
+      const exactGradient: Classifier =
+        classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
       const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
       const indices = Array.from({ length: test.size }, (_, i) => i);
       const labels = Array.from(test.labels);
@@ -81,7 +118,8 @@ export function attackCommand() {
       const settingsPath = join(out, 'settings.json');
       if (existsSync(settingsPath)) {
         const previous = readFileSync(settingsPath, 'utf8');
-        if (previous !== `${JSON.stringify(settings, null, 2)}\n`) throw new InputError(`${out} holds a run with other settings; use another --out (or delete it)`);
+        if (previous !== `${JSON.stringify(settings, null, 2)}\n`)
+          throw new InputError(`${out} holds a run with other settings; use another --out (or delete it)`);
       } else {
         writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
       }
@@ -150,7 +188,12 @@ export function attackCommand() {
       }
       const commandLine = `rdc ${process.argv.slice(2).join(' ')}`;
       const threatLabel = `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`;
-      const defenseLabel = o.defense === 'none' ? 'undefended network' : o.defense === 'dc' ? 'diffusion classifier (DC)' : `RDC (${o.method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
+      const defenseLabel =
+        o.defense === 'none'
+          ? 'undefended network'
+          : o.defense === 'dc'
+            ? 'diffusion classifier (DC)'
+            : `RDC (${o.method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
       await writeAttackReport(out, {
         title: `Robust accuracy: ${defenseLabel}`,
         summary,
@@ -166,7 +209,8 @@ export function attackCommand() {
       const result = { ...brief, sweep, sanity, settings, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };
       writeJson(join(out, 'report.json'), result);
       if (o.json) writeJson(o.json, result);
-      const pct = (x: { rate: number; ci95: [number, number] }) => `${(100 * x.rate).toFixed(1)} % [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}]`;
+      const pct = (x: { rate: number; ci95: [number, number] }) =>
+        `${(100 * x.rate).toFixed(1)} % [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}]`;
       process.stdout.write(
         [
           `${defenseLabel}, ${threatLabel}, protocol ${o.protocol}, ${summary.images} images:`,
@@ -180,4 +224,3 @@ export function attackCommand() {
       );
     });
 }
-

@@ -13,9 +13,13 @@ const SUITES = ['backbone', 'gradients', 'attacks', 'serve'] as const;
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
   return new Command('bench')
-    .description('benchmarks (JSON on stdout): UNet forward and training images/s per engine with GFLOP/s against reference kernels, DC gradient and RDC prediction seconds')
+    .description(
+      'benchmarks (JSON on stdout): UNet forward and training images/s per engine with GFLOP/s against reference kernels, DC gradient and RDC prediction seconds',
+    )
     .addOption(new Option('--suite <list>', `comma-separated: ${SUITES.join(', ')}, or all`).default('all'))
-    .addOption(new Option('--size <size>', 'network size (random weights) when no --model').choices(['tiny', 'small', 'paper'] as const).default('tiny' as const))
+    .addOption(
+      new Option('--size <size>', 'network size (random weights) when no --model').choices(['tiny', 'small', 'paper'] as const).default('tiny' as const),
+    )
     .option('--model <dir>', 'benchmark this model folder instead')
     .option('--batch <n>', 'batch for forward and training throughput', parseIntArg, 32)
     .option('--levels <n>', 'σ levels for DC and RDC timings', parseIntArg, 125)

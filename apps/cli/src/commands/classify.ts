@@ -26,7 +26,10 @@ export function classifyCommand() {
         const pixels = await decodeImage(readFileSync(file), svc.imageDims);
         const r = await svc.classify(pixels, { ...opts, seed: opts.seed === undefined ? undefined : opts.seed + i });
         results.push({ file, ...r });
-        if (!o.json || o.json !== '-') process.stdout.write(`${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}, ${r.options.levels} σ levels, seed ${r.options.seed}]\n`);
+        if (!o.json || o.json !== '-')
+          process.stdout.write(
+            `${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}, ${r.options.levels} σ levels, seed ${r.options.seed}]\n`,
+          );
       }
       if (o.json) writeJson(o.json, { model: svc.model.dir, results, ...provenance({ engine: svc.engine.info }) });
     });

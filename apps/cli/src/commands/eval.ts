@@ -22,51 +22,51 @@ export function evalCommand() {
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md")
     .action(async (o) => {
-    const model = readModelFolder(o.model);
-    const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
-    const clf = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: dcOverrides(o) });
-    const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
-    const n = test.size;
-    const rng = new Random(o.seed);
-    const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
-    let correct = 0;
-    const predictions: number[] = [];
-    const start = Date.now();
-    for (let i = 0; i < n; i++) {
-      const logits = await clf.logits(test.pixels([i]), rng);
-      const p = argmax(logits.data, clf.numClasses)[0];
-      predictions.push(p);
-      if (p === test.labels[i]) correct++;
-      bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
-    }
-    bar.stop();
-    const seconds = (Date.now() - start) / 1000;
-    const acc = wilson(correct, n);
-    const result = {
-      model: model.dir,
-      defense: o.defense,
-      method: o.defense === 'rdc' ? o.method : undefined,
-      images: n,
-      split: `CIFAR-10 test batch, first ${n} images`,
-      correct,
-      accuracy: acc.rate,
-      ci95: [acc.low, acc.high],
-      secondsPerImage: seconds / n,
-      settings: clf.settings,
-      predictions,
-      ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
-    };
-    const line = `${o.defense}${o.defense === 'rdc' ? ` (${o.method})` : ''}: ${formatRate(acc)} on ${n} test images, ${(seconds / n).toFixed(3)} s/image`;
-    process.stdout.write(`${line}\n`);
-    if (o.json) writeJson(o.json, result);
-    if (o.record) {
-      const dc = (clf.settings as { dc?: { levels: number; grid: string; weighting: string; sigmaMin: number; sigmaMax: number } }).dc;
-      const grid = dc ? `, σ grid: ${dc.levels} ${dc.grid} levels in [${dc.sigmaMin}, ${dc.sigmaMax}], ${dc.weighting} weights` : '';
-      updateModelCardSection(
-        o.model,
-        `eval-${o.defense}${o.defense === 'rdc' ? `-${o.method}` : ''}`,
-        `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${o.method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`rdc eval ${process.argv.slice(3).join(' ')}\``,
-      );
-    }
-  });
+      const model = readModelFolder(o.model);
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const clf = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: dcOverrides(o) });
+      const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
+      const n = test.size;
+      const rng = new Random(o.seed);
+      const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
+      let correct = 0;
+      const predictions: number[] = [];
+      const start = Date.now();
+      for (let i = 0; i < n; i++) {
+        const logits = await clf.logits(test.pixels([i]), rng);
+        const p = argmax(logits.data, clf.numClasses)[0];
+        predictions.push(p);
+        if (p === test.labels[i]) correct++;
+        bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
+      }
+      bar.stop();
+      const seconds = (Date.now() - start) / 1000;
+      const acc = wilson(correct, n);
+      const result = {
+        model: model.dir,
+        defense: o.defense,
+        method: o.defense === 'rdc' ? o.method : undefined,
+        images: n,
+        split: `CIFAR-10 test batch, first ${n} images`,
+        correct,
+        accuracy: acc.rate,
+        ci95: [acc.low, acc.high],
+        secondsPerImage: seconds / n,
+        settings: clf.settings,
+        predictions,
+        ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
+      };
+      const line = `${o.defense}${o.defense === 'rdc' ? ` (${o.method})` : ''}: ${formatRate(acc)} on ${n} test images, ${(seconds / n).toFixed(3)} s/image`;
+      process.stdout.write(`${line}\n`);
+      if (o.json) writeJson(o.json, result);
+      if (o.record) {
+        const dc = (clf.settings as { dc?: { levels: number; grid: string; weighting: string; sigmaMin: number; sigmaMax: number } }).dc;
+        const grid = dc ? `, σ grid: ${dc.levels} ${dc.grid} levels in [${dc.sigmaMin}, ${dc.sigmaMax}], ${dc.weighting} weights` : '';
+        updateModelCardSection(
+          o.model,
+          `eval-${o.defense}${o.defense === 'rdc' ? `-${o.method}` : ''}`,
+          `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${o.method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`rdc eval ${process.argv.slice(3).join(' ')}\``,
+        );
+      }
+    });
 }

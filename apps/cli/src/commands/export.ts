@@ -9,7 +9,9 @@ import { provenance } from '../util/provenance.js';
 /** `rdc export`: a training run → a model folder (EMA weights, ONNX graphs, calibrated temperature, card). */
 export function exportCommand() {
   return new Command('export')
-    .description('turn a training run into a model folder: EMA weights in safetensors, ONNX graphs referencing them, config.json with checksums and the temperature fitted on the validation split, and a model card')
+    .description(
+      'turn a training run into a model folder: EMA weights in safetensors, ONNX graphs referencing them, config.json with checksums and the temperature fitted on the validation split, and a model card',
+    )
     .requiredOption('--run <dir>', 'training run folder')
     .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists)')
     .option('--calibration-images <n>', 'validation images for the temperature fit (0: none)', parseIntArg, 256)

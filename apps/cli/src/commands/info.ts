@@ -43,7 +43,8 @@ export function infoCommand() {
         writeJson(opts.json, report);
         return;
       }
-      const e = (i: typeof engine.info) => `${i.engine} (backend ${i.backend}, ${i.package}, ${i.threads || 'default'} thread${i.threads === 1 ? '' : 's'}${i.differentiable ? ', differentiable' : ''})`;
+      const e = (i: typeof engine.info) =>
+        `${i.engine} (backend ${i.backend}, ${i.package}, ${i.threads || 'default'} thread${i.threads === 1 ? '' : 's'}${i.differentiable ? ', differentiable' : ''})`;
       const lines = [
         `engine choice:      ${choice}${process.env.RDC_ENGINE ? ' (from RDC_ENGINE)' : ''}`,
         `engine:             ${e(engine.info)}`,
@@ -53,7 +54,9 @@ export function infoCommand() {
       ];
       if (modelReport) {
         const mr = modelReport as { dir: string; network: { arch: string }; parameters: number; flopsPerImage: number; temperature: number | null };
-        lines.push(`model:              ${mr.dir} (${mr.network.arch}), ${mr.parameters.toLocaleString('en')} parameters, ${(mr.flopsPerImage / 1e9).toFixed(3)} GFLOP per image per forward pass, temperature ${mr.temperature ?? 'none'}`);
+        lines.push(
+          `model:              ${mr.dir} (${mr.network.arch}), ${mr.parameters.toLocaleString('en')} parameters, ${(mr.flopsPerImage / 1e9).toFixed(3)} GFLOP per image per forward pass, temperature ${mr.temperature ?? 'none'}`,
+        );
       }
       if (tfjs.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -55,7 +55,13 @@ export function sampleCommand() {
         const split = trainValSplit(data.size, train.train?.valSize ?? 1000, train.train?.seed ?? 0);
         const sigmas = Array.from({ length: 13 }, (_, i) => 0.002 * Math.pow(80 / 0.002, i / 12));
         const curve = await perSigmaLoss(den, data, split.val.subarray(0, o.valImages), sigmas, new Random(o.seed + 1));
-        writeJson(join(o.out, 'sigma-loss.json'), { model: model.dir, images: Math.min(o.valImages, split.val.length), split: 'validation', curve, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) });
+        writeJson(join(o.out, 'sigma-loss.json'), {
+          model: model.dir,
+          images: Math.min(o.valImages, split.val.length),
+          split: 'validation',
+          curve,
+          ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
+        });
         await writeLineChart(
           join(o.out, 'sigma-loss.svg'),
           curve.flatMap((p) => [

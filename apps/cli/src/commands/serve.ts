@@ -19,7 +19,14 @@ export function serveCommand() {
       const log = createLogger('serve');
       const cfg = ServeConfig.parse(
         Object.fromEntries(
-          Object.entries({ port: o.port, host: o.host, concurrency: o.concurrency, queueCapacity: o.queue, timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000, maxBodyBytes: o.maxBody }).filter(([, v]) => v !== undefined),
+          Object.entries({
+            port: o.port,
+            host: o.host,
+            concurrency: o.concurrency,
+            queueCapacity: o.queue,
+            timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
+            maxBodyBytes: o.maxBody,
+          }).filter(([, v]) => v !== undefined),
         ),
       );
       const server = await startServer(o.model, { ...cfg, threads: o.threads, handleSignals: true, onLog: (m) => log.info(m) });

@@ -51,15 +51,41 @@ export function trainCommand() {
       const previous = o.resume ? readRunConfig(runDir) : null;
       const overrides = Object.fromEntries(
         Object.entries({
-          steps: o.steps, timeBudget: o.timeBudget, batch: o.batch, lr: o.lr, lrSchedule: o.lrSchedule, warmup: o.warmup, weightDecay: o.weightDecay,
-          gradClip: o.gradClip === 0 ? null : o.gradClip, emaHalflifeImages: o.emaHalflife, emaRampup: o.emaRampup === 0 ? null : o.emaRampup,
-          sigmaSampling: o.sigmaSampling, flip: o.flip === false ? false : undefined, valSize: o.valSize, valEvery: o.valEvery, valImages: o.valImages,
-          valLevels: o.valLevels, ckptEvery: o.ckptEvery, seed: o.seed, from: o.from, teacher: o.teacher,
+          steps: o.steps,
+          timeBudget: o.timeBudget,
+          batch: o.batch,
+          lr: o.lr,
+          lrSchedule: o.lrSchedule,
+          warmup: o.warmup,
+          weightDecay: o.weightDecay,
+          gradClip: o.gradClip === 0 ? null : o.gradClip,
+          emaHalflifeImages: o.emaHalflife,
+          emaRampup: o.emaRampup === 0 ? null : o.emaRampup,
+          sigmaSampling: o.sigmaSampling,
+          flip: o.flip === false ? false : undefined,
+          valSize: o.valSize,
+          valEvery: o.valEvery,
+          valImages: o.valImages,
+          valLevels: o.valLevels,
+          ckptEvery: o.ckptEvery,
+          seed: o.seed,
+          from: o.from,
+          teacher: o.teacher,
         }).filter(([, v]) => v !== undefined),
       );
-      const config = TrainConfig.parse({ ...(previous?.train ?? { arch: o.arch, size: o.size }), ...overrides, ...(previous ? {} : { arch: o.arch, size: o.size }) });
+      const config = TrainConfig.parse({
+        ...(previous?.train ?? { arch: o.arch, size: o.size }),
+        ...overrides,
+        ...(previous ? {} : { arch: o.arch, size: o.size }),
+      });
       const net: Record<string, unknown> = Object.fromEntries(
-        Object.entries({ modelChannels: o.modelChannels, channelMult: o.channelMult, numBlocks: o.numBlocks, attnResolutions: o.attn, dropout: o.dropout }).filter(([, v]) => v !== undefined),
+        Object.entries({
+          modelChannels: o.modelChannels,
+          channelMult: o.channelMult,
+          numBlocks: o.numBlocks,
+          attnResolutions: o.attn,
+          dropout: o.dropout,
+        }).filter(([, v]) => v !== undefined),
       );
 
       const dataDir = resolveDataDir(o.dataDir);
@@ -80,7 +106,10 @@ export function trainCommand() {
         init = adapted.weights;
         log.info({ from: config.from, copied: adapted.copied, reinitialised: adapted.adapted }, 'fine-tuning');
       } else {
-        network = config.arch === 'cnn' ? cnnPreset(config.size, { numClasses: data.classes.length, ...net }) : unetPreset(config.size, { numClasses: data.classes.length, ...net });
+        network =
+          config.arch === 'cnn'
+            ? cnnPreset(config.size, { numClasses: data.classes.length, ...net })
+            : unetPreset(config.size, { numClasses: data.classes.length, ...net });
       }
       if (config.teacher) {
         const t = readModelFolder(config.teacher);
@@ -100,8 +129,17 @@ export function trainCommand() {
         init,
         teacher,
         resume: Boolean(previous),
-        provenance: { data: { dir: dataDir, files: data.files, images: data.size }, command: process.argv.slice(2).join(' '), ...provenance({ engine: engine.info, seeds: { seed: config.seed } }) },
-        onProgress: (p) => bar.update(p.step, { loss: p.loss.toFixed(4), img_s: p.imagesPerSecond.toFixed(1), val: p.valAccuracy === undefined ? '-' : p.valAccuracy.toFixed(3) }),
+        provenance: {
+          data: { dir: dataDir, files: data.files, images: data.size },
+          command: process.argv.slice(2).join(' '),
+          ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
+        },
+        onProgress: (p) =>
+          bar.update(p.step, {
+            loss: p.loss.toFixed(4),
+            img_s: p.imagesPerSecond.toFixed(1),
+            val: p.valAccuracy === undefined ? '-' : p.valAccuracy.toFixed(3),
+          }),
       });
       let interrupts = 0;
       const onSigint = () => {
@@ -119,9 +157,20 @@ export function trainCommand() {
         process.off('SIGINT', onSigint);
         bar.stop();
       }
-      const summary = { runDir, step: result.step, imagesSeen: result.imagesSeen, stoppedBy: result.stoppedBy, elapsedSeconds: result.elapsedSeconds, lastLoss: result.lastLoss, valAccuracy: result.valAccuracy, ...provenance({ engine: engine.info, seeds: { seed: config.seed } }) };
+      const summary = {
+        runDir,
+        step: result.step,
+        imagesSeen: result.imagesSeen,
+        stoppedBy: result.stoppedBy,
+        elapsedSeconds: result.elapsedSeconds,
+        lastLoss: result.lastLoss,
+        valAccuracy: result.valAccuracy,
+        ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
+      };
       log.info(summary, 'done');
-      process.stdout.write(`trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${result.valAccuracy ?? '-'}\nrun folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`);
+      process.stdout.write(
+        `trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${result.valAccuracy ?? '-'}\nrun folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`,
+      );
       if (o.json) writeJson(o.json, summary);
       if (result.stoppedBy === 'interrupt') process.exitCode = 130;
     });

@@ -50,7 +50,16 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
       { x: 'eps', y: 'acc', series: 'series', title: 'Robust accuracy against ε', xTitle: 'ε (×1/255)', yTitle: 'robust accuracy (%)' },
     );
     writeFileSync(join(dir, 'robust-vs-eps.svg'), svg);
-    lines.push('', '## Robust accuracy against ε', '', '| ε | worst case (95 % CI) |', '|---|---|', ...o.sweep.map((p) => `| ${(p.eps * 255).toFixed(2)}/255 | ${formatRate({ rate: p.robust, low: p.low, high: p.high })} |`), '', '![robust accuracy against ε](robust-vs-eps.svg)');
+    lines.push(
+      '',
+      '## Robust accuracy against ε',
+      '',
+      '| ε | worst case (95 % CI) |',
+      '|---|---|',
+      ...o.sweep.map((p) => `| ${(p.eps * 255).toFixed(2)}/255 | ${formatRate({ rate: p.robust, low: p.low, high: p.high })} |`),
+      '',
+      '![robust accuracy against ε](robust-vs-eps.svg)',
+    );
   }
   if (o.sanity?.length) {
     lines.push('', '## Sanity checks', '', ...o.sanity.map((c) => `- ${c.passed ? '✓' : '⚠'} ${c.name}: ${c.detail}`));
@@ -68,7 +77,14 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
     });
     const grid: Tensor = { data: all, dims: [s.adversarial.length * cols, c, h, w] };
     await writeImageGrid(join(dir, 'examples.png'), grid, cols, 3);
-    lines.push('', '## Examples', '', `Each row: the clean image, then the adversarial image of ${names.join(', ')}.`, '', '![clean and adversarial images](examples.png)');
+    lines.push(
+      '',
+      '## Examples',
+      '',
+      `Each row: the clean image, then the adversarial image of ${names.join(', ')}.`,
+      '',
+      '![clean and adversarial images](examples.png)',
+    );
   }
   lines.push('', '## Settings', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
   writeFileSync(join(dir, 'report.md'), lines.join('\n'));

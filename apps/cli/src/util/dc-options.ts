@@ -12,6 +12,14 @@ export function dcOptions(cmd: Command) {
     .option('--guidance <w>', 'guidance weight w on the class heads', parseNumber);
 }
 
-export function dcOverrides(o: { levels?: number; grid?: 'linear' | 'log'; weighting?: 'released' | 'lognormal' | 'uniform'; chunk?: number; guidance?: number }): Partial<DcConfig> {
-  return Object.fromEntries(Object.entries({ levels: o.levels, grid: o.grid, weighting: o.weighting, chunk: o.chunk, guidance: o.guidance }).filter(([, v]) => v !== undefined));
+export function dcOverrides(o: {
+  levels?: number;
+  grid?: 'linear' | 'log';
+  weighting?: 'released' | 'lognormal' | 'uniform';
+  chunk?: number;
+  guidance?: number;
+}): Partial<DcConfig> {
+  return Object.fromEntries(
+    Object.entries({ levels: o.levels, grid: o.grid, weighting: o.weighting, chunk: o.chunk, guidance: o.guidance }).filter(([, v]) => v !== undefined),
+  );
 }

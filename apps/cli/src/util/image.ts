@@ -29,5 +29,7 @@ export async function writeImageGrid(path: string, images: Tensor, cols: number,
     }
   }
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(buf, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path);
+  await sharp(buf, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toFile(path);
 }

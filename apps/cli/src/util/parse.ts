@@ -9,7 +9,10 @@ export function parseDuration(v: string): number {
 
 /** "1,2,2" → [1, 2, 2]. */
 export function parseIntList(v: string): number[] {
-  const out = v.split(',').filter((s) => s.trim() !== '').map((s) => Number(s));
+  const out = v
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((s) => Number(s));
   if (out.some((n) => !Number.isInteger(n))) throw new InputError(`expected a comma-separated list of integers, got '${v}'`);
   return out;
 }

@@ -9,7 +9,10 @@ import { compile, type TopLevelSpec } from 'vega-lite';
  * @example
  * await writeLineChart('loss.svg', rows, { x: 'sigma', y: 'loss', series: 'head', logX: true });
  */
-export async function lineChartSvg(rows: Record<string, unknown>[], o: { x: string; y: string; series?: string; title?: string; logX?: boolean; logY?: boolean; xTitle?: string; yTitle?: string }): Promise<string> {
+export async function lineChartSvg(
+  rows: Record<string, unknown>[],
+  o: { x: string; y: string; series?: string; title?: string; logX?: boolean; logY?: boolean; xTitle?: string; yTitle?: string },
+): Promise<string> {
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: o.title,

@@ -18,7 +18,9 @@ export function progressBar(label: string, total: number, opts: { unit?: string;
         const now = Date.now();
         if (now - last < 5000 && value < tot) return;
         last = now;
-        const extra = Object.entries(payload).map(([k, v]) => ` ${k}=${v}`).join('');
+        const extra = Object.entries(payload)
+          .map(([k, v]) => ` ${k}=${v}`)
+          .join('');
         process.stderr.write(`${label}: ${value}/${tot}${opts.unit ? ` ${opts.unit}` : ''} (${((now - started) / 1000).toFixed(0)} s)${extra}\n`);
       },
       setTotal(t) {
@@ -28,7 +30,12 @@ export function progressBar(label: string, total: number, opts: { unit?: string;
     };
   }
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {percentage}% {value}/{total}${opts.unit ? ` ${opts.unit}` : ''} | ETA {eta_formatted}${fields}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+    {
+      format: `${label} [{bar}] {percentage}% {value}/{total}${opts.unit ? ` ${opts.unit}` : ''} | ETA {eta_formatted}${fields}`,
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
     Presets.shades_classic,
   );
   bar.start(total, 0, Object.fromEntries((opts.fields ?? []).map((f) => [f, '-'])));

@@ -27,7 +27,8 @@ function margin(z: Float32Array, y: number): number {
 /** AutoAttack's schedule of the fraction of pixels changed per query. */
 export function squareP(pInit: number, it: number, total: number): number {
   const i = Math.floor((it / total) * 10000);
-  const div = i <= 10 ? 1 : i <= 50 ? 2 : i <= 200 ? 4 : i <= 500 ? 8 : i <= 1000 ? 16 : i <= 2000 ? 32 : i <= 4000 ? 64 : i <= 6000 ? 128 : i <= 8000 ? 256 : 512;
+  const div =
+    i <= 10 ? 1 : i <= 50 ? 2 : i <= 200 ? 4 : i <= 500 ? 8 : i <= 1000 ? 16 : i <= 2000 ? 32 : i <= 4000 ? 64 : i <= 6000 ? 128 : i <= 8000 ? 256 : 512;
   return pInit / div;
 }
 
@@ -49,10 +50,11 @@ export class Square implements Attack {
     // Initialisation: vertical stripes of ±ε (ℓ∞), or a random pattern on the ε sphere (ℓ2).
     let best = new Float32Array(x0.length);
     if (threat.norm === 'linf') {
-      for (let k = 0; k < c; k++) for (let col = 0; col < w; col++) {
-        const s = rng.uniform() < 0.5 ? -eps : eps;
-        for (let row = 0; row < h; row++) best[(k * h + row) * w + col] = x0[(k * h + row) * w + col] + s;
-      }
+      for (let k = 0; k < c; k++)
+        for (let col = 0; col < w; col++) {
+          const s = rng.uniform() < 0.5 ? -eps : eps;
+          for (let row = 0; row < h; row++) best[(k * h + row) * w + col] = x0[(k * h + row) * w + col] + s;
+        }
     } else {
       const t = rng.normal(x0.length);
       const m = Math.sqrt(t.reduce((a, v) => a + v * v, 0));
@@ -76,20 +78,23 @@ export class Square implements Attack {
           let changed = false;
           for (let k = 0; k < c; k++) {
             const sign = rng.uniform() < 0.5 ? -1 : 1;
-            for (let row = vh; row < vh + s; row++) for (let col = vw; col < vw + s; col++) {
-              const i = (k * h + row) * w + col;
-              const v = Math.min(1, Math.max(0, x0[i] + sign * eps));
-              if (Math.abs(v - best[i]) > 1e-7) changed = true;
-              cand[i] = v;
-            }
+            for (let row = vh; row < vh + s; row++)
+              for (let col = vw; col < vw + s; col++) {
+                const i = (k * h + row) * w + col;
+                const v = Math.min(1, Math.max(0, x0[i] + sign * eps));
+                if (Math.abs(v - best[i]) > 1e-7) changed = true;
+                cand[i] = v;
+              }
           }
           if (changed) break;
         }
       } else {
-        for (let k = 0; k < c; k++) for (let row = vh; row < vh + s; row++) for (let col = vw; col < vw + s; col++) {
-          const i = (k * h + row) * w + col;
-          cand[i] = x0[i] + (eps / Math.sqrt(s * s * c)) * rng.gaussian() * 3;
-        }
+        for (let k = 0; k < c; k++)
+          for (let row = vh; row < vh + s; row++)
+            for (let col = vw; col < vw + s; col++) {
+              const i = (k * h + row) * w + col;
+              cand[i] = x0[i] + (eps / Math.sqrt(s * s * c)) * rng.gaussian() * 3;
+            }
         // Back onto the ε sphere: scale the whole perturbation to norm ε.
         let n2 = 0;
         for (let i = 0; i < cand.length; i++) n2 += (cand[i] - x0[i]) ** 2;

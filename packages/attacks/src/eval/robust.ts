@@ -123,10 +123,27 @@ export async function evaluateRobustness(o: RobustOptions): Promise<RobustSummar
       if (!inThreat(o.threat, r.adv, x0)) throw new Error(`${attack.name} left the threat model (a bug): refusing to report it`);
       const predictions = await recheck(clf, r.adv, times, rng);
       const size = perturbation(r.adv, x0);
-      attacks[attack.name] = { robust: predictions.every((q) => q === label), predictions, linf: size.linf, l2: size.l2, queries: r.queries, iterations: r.iterations, seconds: (performance.now() - ta) / 1000, found: r.success };
+      attacks[attack.name] = {
+        robust: predictions.every((q) => q === label),
+        predictions,
+        linf: size.linf,
+        l2: size.l2,
+        queries: r.queries,
+        iterations: r.iterations,
+        seconds: (performance.now() - ta) / 1000,
+        found: r.success,
+      };
       if (keep) keep.adv[attack.name] = r.adv;
     }
-    const rec: ImageRecord = { index, label, cleanPredictions, clean, attacks, robust: clean && Object.values(attacks).every((a) => a?.robust), seconds: (performance.now() - t0) / 1000 };
+    const rec: ImageRecord = {
+      index,
+      label,
+      cleanPredictions,
+      clean,
+      attacks,
+      robust: clean && Object.values(attacks).every((a) => a?.robust),
+      seconds: (performance.now() - t0) / 1000,
+    };
     if (!previous) o.log?.append(rec);
     records.push(previous ?? rec);
     if (keep) adversarial.push(keep);
@@ -140,7 +157,11 @@ export async function evaluateRobustness(o: RobustOptions): Promise<RobustSummar
     attacks: Object.fromEntries(
       o.attacks.map((a) => [
         a.name,
-        { ...rate(records.filter((r) => r.attacks[a.name]?.robust).length, n), meanLinf: mean(attacked(a.name).map((r) => r.attacks[a.name]!.linf)), meanL2: mean(attacked(a.name).map((r) => r.attacks[a.name]!.l2)) },
+        {
+          ...rate(records.filter((r) => r.attacks[a.name]?.robust).length, n),
+          meanLinf: mean(attacked(a.name).map((r) => r.attacks[a.name]!.linf)),
+          meanL2: mean(attacked(a.name).map((r) => r.attacks[a.name]!.l2)),
+        },
       ]),
     ),
     worstCase: rate(records.filter((r) => r.robust).length, n),

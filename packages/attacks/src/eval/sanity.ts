@@ -51,29 +51,52 @@ export async function runSanityChecks(o: SanityOptions): Promise<SanityCheck[]> 
   const slack = 1 / n + 1e-9; // one image
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   const evaluate = async (attack: Attack, threat: ThreatModel): Promise<RobustSummary> =>
-    evaluateRobustness({ classifier: o.classifier, attacks: [attack], threat, images: o.images, labels: o.labels, indices: o.indices, seed: o.seed, eot: o.eot, recheck: o.recheck });
+    evaluateRobustness({
+      classifier: o.classifier,
+      attacks: [attack],
+      threat,
+      images: o.images,
+      labels: o.labels,
+      indices: o.indices,
+      seed: o.seed,
+      eot: o.eot,
+      recheck: o.recheck,
+    });
   const apgd = (iterations: number) => new Apgd({ loss: o.attack.loss, iterations, restarts: o.attack.restarts });
   const checks: SanityCheck[] = [];
 
   o.onProgress?.('large ε');
   const large: ThreatModel = { norm: o.threat.norm, eps: o.threat.norm === 'linf' ? Math.min(1, 8 * o.threat.eps) : 8 * o.threat.eps };
   const atLarge = (await evaluate(apgd(o.attack.iterations), large)).worstCase.rate;
-  checks.push({ name: 'large ε drives robust accuracy to ~0', passed: atLarge <= 0.1, detail: `${pct(atLarge)} robust at ε = ${large.eps.toFixed(4)} (${n} images)` });
+  checks.push({
+    name: 'large ε drives robust accuracy to ~0',
+    passed: atLarge <= 0.1,
+    detail: `${pct(atLarge)} robust at ε = ${large.eps.toFixed(4)} (${n} images)`,
+  });
 
   o.onProgress?.('ε monotonicity');
   let sweep = o.sweep;
   if (!sweep || sweep.length < 2) {
     sweep = [];
-    for (const f of [0.5, 1, 2]) sweep.push({ eps: f * o.threat.eps, robust: (await evaluate(apgd(o.attack.iterations), { ...o.threat, eps: f * o.threat.eps })).worstCase.rate });
+    for (const f of [0.5, 1, 2])
+      sweep.push({ eps: f * o.threat.eps, robust: (await evaluate(apgd(o.attack.iterations), { ...o.threat, eps: f * o.threat.eps })).worstCase.rate });
   }
   const sorted = [...sweep].sort((a, b) => a.eps - b.eps);
   const rises = sorted.slice(1).filter((s, i) => s.robust > sorted[i].robust + slack);
-  checks.push({ name: 'robust accuracy does not rise with ε', passed: rises.length === 0, detail: sorted.map((s) => `ε ${s.eps.toFixed(4)}: ${pct(s.robust)}`).join(', ') });
+  checks.push({
+    name: 'robust accuracy does not rise with ε',
+    passed: rises.length === 0,
+    detail: sorted.map((s) => `ε ${s.eps.toFixed(4)}: ${pct(s.robust)}`).join(', '),
+  });
 
   o.onProgress?.('more iterations');
   const base = (await evaluate(apgd(o.attack.iterations), o.threat)).worstCase.rate;
   const more = (await evaluate(apgd(2 * o.attack.iterations), o.threat)).worstCase.rate;
-  checks.push({ name: 'robust accuracy does not rise with more iterations', passed: more <= base + slack, detail: `${o.attack.iterations} iterations: ${pct(base)}, ${2 * o.attack.iterations}: ${pct(more)}` });
+  checks.push({
+    name: 'robust accuracy does not rise with more iterations',
+    passed: more <= base + slack,
+    detail: `${o.attack.iterations} iterations: ${pct(base)}, ${2 * o.attack.iterations}: ${pct(more)}`,
+  });
 
   o.onProgress?.('Square');
   const square = (await evaluate(new Square({ queries: o.squareQueries ?? 500 }), o.threat)).worstCase.rate;
@@ -112,5 +135,9 @@ export async function gradientCheck(clf: Classifier, x: Tensor, _label: number, 
     errors.push(Math.abs(fd - an) / Math.max(Math.abs(fd), 1e-8));
   }
   const worst = Math.max(...errors);
-  return { name: 'the exact gradient matches finite differences', passed: worst <= 5e-2, detail: `largest relative error over 3 directions: ${worst.toExponential(2)} (${clf.defense === 'none' ? 'network' : 'DC'} logits, noise fixed)` };
+  return {
+    name: 'the exact gradient matches finite differences',
+    passed: worst <= 5e-2,
+    detail: `largest relative error over 3 directions: ${worst.toExponential(2)} (${clf.defense === 'none' ? 'network' : 'DC'} logits, noise fixed)`,
+  };
 }

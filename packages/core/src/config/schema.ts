@@ -127,6 +127,11 @@ export const ClassifyOptions = z.object({
   defense: z.enum(['dc', 'rdc']).default('rdc'),
   method: MethodName.default('released'),
   levels: z.coerce.number().int().min(1).max(1000).optional(),
-  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
 });
 export type ClassifyOptions = z.infer<typeof ClassifyOptions>;

@@ -103,7 +103,14 @@ export class Denoiser {
   }
 
   /** Partial DC logits [K] and ⟨cotangent, logits⟩'s gradient with respect to x (model units). */
-  async dcChunkVjp(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance: number, cotangent: Float32Array): Promise<{ logits: Float32Array; grad: Tensor }> {
+  async dcChunkVjp(
+    x: Tensor,
+    noise: Tensor,
+    sigma: Float32Array,
+    weights: Float32Array,
+    guidance: number,
+    cotangent: Float32Array,
+  ): Promise<{ logits: Float32Array; grad: Tensor }> {
     const k = this.numClasses;
     if (cotangent.length !== k) throw new Error(`dc: cotangent has ${cotangent.length} entries, expected ${k}`);
     const f = await this.gradient('dcVjp', () => dcChunkGraph(this.config), 'logits');

@@ -45,10 +45,7 @@ export interface GradientRequest {
 /** A compiled graph with its gradient. */
 export interface GradientFunction {
   /** Returns the output `of` and d⟨cotangent, of⟩/d(wrt) (cotangent defaults to all ones). */
-  run(
-    feeds: Record<string, Tensor>,
-    opts?: { weights?: Weights; cotangent?: Tensor },
-  ): Promise<{ value: Tensor; grads: Record<string, Tensor> }>;
+  run(feeds: Record<string, Tensor>, opts?: { weights?: Weights; cotangent?: Tensor }): Promise<{ value: Tensor; grads: Record<string, Tensor> }>;
   dispose(): void;
 }
 

@@ -81,7 +81,13 @@ describe('ONNX Runtime gradient graphs match TensorFlow.js autodiff (relative er
     const graph = edmLossGraph({ ...config, dropout: 0.2 }, { training: true });
     expect(graph.inputs.some((i) => i.dropout === 0.2)).toBe(true);
     const feeds = feedsFor(graph, { N: 3 }, 11, ['sigma', 'mask']);
-    await compare(graph, weights, 'loss', graph.params.map((p) => p.name), feeds);
+    await compare(
+      graph,
+      weights,
+      'loss',
+      graph.params.map((p) => p.name),
+      feeds,
+    );
   });
 
   it('the CNN cross-entropy (relu, logsoftmax)', async () => {

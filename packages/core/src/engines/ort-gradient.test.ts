@@ -46,7 +46,11 @@ describe('ONNX Runtime gradient graphs against finite differences', () => {
     const g = await ort.compileGradient(graph, { of: 'loss', wrt: ['x'] }, { weights });
     const f = await ort.compile(graph, { weights });
     const rng = new Random(1);
-    const feeds = { x: { data: rng.normal(2 * 192).map((v) => 0.5 * Math.tanh(v)), dims: [2, 3, 8, 8] }, noise: { data: rng.normal(2 * 192), dims: [2, 3, 8, 8] }, sigma: { data: Float32Array.of(0.45, 0.55), dims: [2] } };
+    const feeds = {
+      x: { data: rng.normal(2 * 192).map((v) => 0.5 * Math.tanh(v)), dims: [2, 3, 8, 8] },
+      noise: { data: rng.normal(2 * 192), dims: [2, 3, 8, 8] },
+      sigma: { data: Float32Array.of(0.45, 0.55), dims: [2] },
+    };
     const { grads } = await g.run(feeds);
     const total = async (x: Float32Array) => (await f.run({ ...feeds, x: { data: x, dims: [2, 3, 8, 8] } })).loss.data.reduce((a, b) => a + b, 0);
     for (let t = 0; t < 3; t++) {
@@ -72,7 +76,8 @@ describe('ONNX Runtime gradient graphs against finite differences', () => {
     let norm = 0;
     for (const v of Object.values(dir)) for (const x of v) norm += x * x;
     norm = Math.sqrt(norm);
-    const shifted = (h: number): Weights => Object.fromEntries(names.map((n) => [n, { data: weights[n].data.map((w, i) => w + (h * dir[n][i]) / norm), dims: weights[n].dims }]));
+    const shifted = (h: number): Weights =>
+      Object.fromEntries(names.map((n) => [n, { data: weights[n].data.map((w, i) => w + (h * dir[n][i]) / norm), dims: weights[n].dims }]));
     const h = 1e-2;
     const fd = ((await f.run(feeds, shifted(h))).loss.data[0] - (await f.run(feeds, shifted(-h))).loss.data[0]) / (2 * h);
     let an = 0;
@@ -119,7 +124,10 @@ describe('reverse-pass graphs', () => {
     const graph = buildDenoiserGraph(config);
     const g = await ort.compileGradient(graph, { of: 'D', wrt: ['sigma'] }, { weights });
     const rng = new Random(8);
-    const r = await g.run({ x: { data: rng.normal(192), dims: [1, 3, 8, 8] }, sigma: { data: Float32Array.of(0.7), dims: [1] } }, { cotangent: { data: rng.normal(4 * 192), dims: [1, 4, 3, 8, 8] } });
+    const r = await g.run(
+      { x: { data: rng.normal(192), dims: [1, 3, 8, 8] }, sigma: { data: Float32Array.of(0.7), dims: [1] } },
+      { cotangent: { data: rng.normal(4 * 192), dims: [1, 4, 3, 8, 8] } },
+    );
     expect(r.grads.sigma.dims).toEqual([1]);
     expect(Number.isFinite(r.grads.sigma.data[0])).toBe(true);
   });

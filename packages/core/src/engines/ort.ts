@@ -5,7 +5,17 @@ import { cotangentInput, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import type { Tensor } from '../tensor.js';
-import { checkDims, checkWeights, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction, type Weights } from './engine.js';
+import {
+  checkDims,
+  checkWeights,
+  type CompileOptions,
+  type Engine,
+  type EngineInfo,
+  type GradientFunction,
+  type GradientRequest,
+  type GraphFunction,
+  type Weights,
+} from './engine.js';
 
 /**
  * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
@@ -37,7 +47,10 @@ export class OrtEngine implements Engine {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     };
-    return new OrtEngine({ engine: 'ort', backend: 'cpu', package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`, threads, differentiable: true }, sessionOptions);
+    return new OrtEngine(
+      { engine: 'ort', backend: 'cpu', package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`, threads, differentiable: true },
+      sessionOptions,
+    );
   }
 
   /** The execution providers this onnxruntime-node build offers, and whether each is bundled. */
@@ -74,15 +87,15 @@ export class OrtEngine implements Engine {
 }
 
 function gradientFunction(f: GraphFunction, graph: Graph, gg: Graph, request: GradientRequest): GradientFunction {
-    const cot = cotangentInput(gg);
-    return {
-      run: async (feeds, runOpts = {}) => {
-        const cotangent = runOpts.cotangent ?? ones(cot.shape, symbolSizes(graph, feeds));
-        const out = await f.run({ ...feeds, [cot.name]: cotangent }, runOpts.weights);
-        return { value: out.value, grads: Object.fromEntries(request.wrt.map((n) => [n, out[gradName(n)]])) };
-      },
-      dispose: () => f.dispose(),
-    };
+  const cot = cotangentInput(gg);
+  return {
+    run: async (feeds, runOpts = {}) => {
+      const cotangent = runOpts.cotangent ?? ones(cot.shape, symbolSizes(graph, feeds));
+      const out = await f.run({ ...feeds, [cot.name]: cotangent }, runOpts.weights);
+      return { value: out.value, grads: Object.fromEntries(request.wrt.map((n) => [n, out[gradName(n)]])) };
+    },
+    dispose: () => f.dispose(),
+  };
 }
 
 function wrapSession(session: ort.InferenceSession, graph: Graph, weightsAsInputs: boolean): GraphFunction {

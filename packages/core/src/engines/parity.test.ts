@@ -119,7 +119,9 @@ describe('engine input checks', () => {
     const { config, weights } = tinyUNet();
     const f = await ort.compile(buildDenoiserGraph(config), { weights });
     await expect(f.run({ x: { data: new Float32Array(3 * 64), dims: [1, 3, 8, 8] } })).rejects.toThrow(/missing input 'sigma'/);
-    await expect(f.run({ x: { data: new Float32Array(3 * 49), dims: [1, 3, 7, 7] }, sigma: { data: Float32Array.of(1), dims: [1] } })).rejects.toThrow(/expected shape \[N, 3, 8, 8\]/);
+    await expect(f.run({ x: { data: new Float32Array(3 * 49), dims: [1, 3, 7, 7] }, sigma: { data: Float32Array.of(1), dims: [1] } })).rejects.toThrow(
+      /expected shape \[N, 3, 8, 8\]/,
+    );
     const { bias, ...rest } = { bias: 0, ...weights };
     void bias;
     delete (rest as Weights)['enc.conv_in.weight'];

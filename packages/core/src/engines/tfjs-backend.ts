@@ -75,7 +75,10 @@ export async function initTfjs(choice: TfjsBackendChoice = 'auto'): Promise<Tfjs
   let info: TfjsBackendInfo | null = null;
   if (choice === 'node-gpu' || choice === 'node') {
     info = await tryNative(choice);
-    if (!info) throw new Error(`${NATIVE[choice]} is not installed (or failed to load); install it with 'pnpm --filter @rdc/core add ${NATIVE[choice]}' or pick another engine`);
+    if (!info)
+      throw new Error(
+        `${NATIVE[choice]} is not installed (or failed to load); install it with 'pnpm --filter @rdc/core add ${NATIVE[choice]}' or pick another engine`,
+      );
   } else if (choice === 'auto') {
     info = (await tryNative('node-gpu')) ?? (await tryNative('node')) ?? (await useWasm());
   } else if (choice === 'wasm') {

@@ -16,7 +16,12 @@ async function convGrads(xs: number[], x: Float32Array, ws: number[], w: Float32
 }
 
 describe('wasm convolution gradient kernels', () => {
-  for (const [k, pad] of [[3, 1], [1, 0], [3, 'same'], [3, 'valid']] as const) {
+  for (const [k, pad] of [
+    [3, 1],
+    [1, 0],
+    [3, 'same'],
+    [3, 'valid'],
+  ] as const) {
     it(`match the cpu backend (k=${k}, pad=${pad})`, async () => {
       const rng = new Random(k);
       const xs = [3, 6, 5, 4];

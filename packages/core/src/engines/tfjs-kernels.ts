@@ -48,44 +48,47 @@ export function registerConvGradientKernels(backendName = 'wasm'): void {
     conv()({
       inputs: { x, filter },
       backend,
-      attrs: { strides: [1, 1], pad: [[0, 0], [pad.top, pad.bottom], [pad.left, pad.right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] } as unknown as tf.NamedAttrMap,
+      attrs: {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [pad.top, pad.bottom],
+          [pad.left, pad.right],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      } as unknown as tf.NamedAttrMap,
     }) as Info;
   const tr = (backend: tf.KernelBackend, x: Info, perm: number[]): Info => transpose()({ inputs: { x }, backend, attrs: { perm } }) as Info;
   const free = (backend: tf.KernelBackend, ...infos: Info[]) => infos.forEach((i) => backend.disposeData(i.dataId));
 
-  if (tf.getKernel('Conv2DBackpropFilter', backendName)) tf.unregisterKernel('Conv2DBackpropFilter', backendName);
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter',
-    backendName,
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const backend = b as tf.KernelBackend;
-      const { x, dy } = inputs as { x: Info; dy: Info };
-      const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-      const p = padsOf(x.shape as [number, number, number, number], a.filterShape, a);
-      const xt = tr(backend, x, [3, 1, 2, 0]);
-      const dyt = tr(backend, dy, [1, 2, 0, 3]);
-      const out = run(backend, xt, dyt, p);
-      const result = tr(backend, out, [1, 2, 0, 3]);
-      free(backend, xt, dyt, out);
-      return result;
-    },
+  const replace = (kernelName: string, kernelFunc: (backend: tf.KernelBackend, inputs: tf.NamedTensorInfoMap, attrs: unknown) => Info) => {
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ kernelName, backendName, kernelFunc: ({ inputs, backend, attrs }) => kernelFunc(backend as tf.KernelBackend, inputs, attrs) });
+  };
+
+  replace('Conv2DBackpropFilter', (backend, inputs, attrs) => {
+    const { x, dy } = inputs as { x: Info; dy: Info };
+    const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+    const p = padsOf(x.shape as [number, number, number, number], a.filterShape, a);
+    const xt = tr(backend, x, [3, 1, 2, 0]);
+    const dyt = tr(backend, dy, [1, 2, 0, 3]);
+    const out = run(backend, xt, dyt, p);
+    const result = tr(backend, out, [1, 2, 0, 3]);
+    free(backend, xt, dyt, out);
+    return result;
   });
 
-  if (tf.getKernel('Conv2DBackpropInput', backendName)) tf.unregisterKernel('Conv2DBackpropInput', backendName);
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropInput',
-    backendName,
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const backend = b as tf.KernelBackend;
-      const { dy, filter } = inputs as { dy: Info; filter: Info };
-      const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-      const [kh, kw] = filter.shape;
-      const p = padsOf(a.inputShape, filter.shape as [number, number, number, number], a);
-      const flipped = reverse()({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }) as Info;
-      const swapped = tr(backend, flipped, [0, 1, 3, 2]);
-      const result = run(backend, dy, swapped, { top: kh - 1 - p.top, bottom: kh - 1 - p.bottom, left: kw - 1 - p.left, right: kw - 1 - p.right });
-      free(backend, flipped, swapped);
-      return result;
-    },
+  replace('Conv2DBackpropInput', (backend, inputs, attrs) => {
+    const { dy, filter } = inputs as { dy: Info; filter: Info };
+    const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+    const [kh, kw] = filter.shape;
+    const p = padsOf(a.inputShape, filter.shape as [number, number, number, number], a);
+    const flipped = reverse()({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }) as Info;
+    const swapped = tr(backend, flipped, [0, 1, 3, 2]);
+    const result = run(backend, dy, swapped, { top: kh - 1 - p.top, bottom: kh - 1 - p.bottom, left: kw - 1 - p.left, right: kw - 1 - p.right });
+    free(backend, flipped, swapped);
+    return result;
   });
 }

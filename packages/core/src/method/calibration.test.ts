@@ -12,7 +12,10 @@ describe('temperature calibration', () => {
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < k; j++) logits[i * k + j] = 4 * rng.gaussian();
-      const p = softmax(logits.subarray(i * k, (i + 1) * k).map((v) => v / T), k);
+      const p = softmax(
+        logits.subarray(i * k, (i + 1) * k).map((v) => v / T),
+        k,
+      );
       let u = rng.uniform();
       let y = 0;
       while (y < k - 1 && u > p[y]) u -= p[y++];

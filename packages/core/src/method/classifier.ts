@@ -148,7 +148,8 @@ export class NetworkClassifier implements Classifier {
   }
   private forwardFn(): Promise<GraphFunction> {
     const graph = buildClassifierGraph(this.network);
-    this.forward ??= this.onnx.classifier && this.files.load ? this.files.load(this.onnx.classifier, graph) : this.engine.compile(graph, { weights: this.weights });
+    this.forward ??=
+      this.onnx.classifier && this.files.load ? this.files.load(this.onnx.classifier, graph) : this.engine.compile(graph, { weights: this.weights });
     return this.forward;
   }
   async logits(pixels: Tensor): Promise<Tensor> {
@@ -158,7 +159,10 @@ export class NetworkClassifier implements Classifier {
     const x = this.input(pixels, 1);
     const graph = buildClassifierGraph(this.network);
     const request = { of: 'logits', wrt: ['x'] };
-    this.backward ??= this.onnx.classifierVjp && this.files.loadGradient ? this.files.loadGradient(this.onnx.classifierVjp, graph, request) : this.engine.compileGradient(graph, request, { weights: this.weights });
+    this.backward ??=
+      this.onnx.classifierVjp && this.files.loadGradient
+        ? this.files.loadGradient(this.onnx.classifierVjp, graph, request)
+        : this.engine.compileGradient(graph, request, { weights: this.weights });
     const f = await this.backward;
     const logits = (await (await this.forwardFn()).run({ x })).logits.data;
     const r = await f.run({ x }, { cotangent: { data: cotangent(logits), dims: [1, this.numClasses] } });

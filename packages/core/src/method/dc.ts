@@ -114,7 +114,11 @@ export class DiffusionClassifier {
    * Two passes over σ (logits first, then the vector–Jacobian product with the same noise), each
    * chunked, so memory does not grow with the number of levels.
    */
-  async logitsAndGrad(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, opts: { rng?: Random; noise?: Float32Array }): Promise<{ logits: Float32Array; grad: Tensor }> {
+  async logitsAndGrad(
+    pixels: Tensor,
+    cotangent: (logits: Float32Array) => Float32Array,
+    opts: { rng?: Random; noise?: Float32Array },
+  ): Promise<{ logits: Float32Array; grad: Tensor }> {
     const [c, h, w] = this.denoiser.imageDims;
     assertShape('dc: pixels', pixels, [1, c, h, w]);
     checkPixels(pixels.data);

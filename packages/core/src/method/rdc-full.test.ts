@@ -32,7 +32,12 @@ describe('LM unrolled as one graph', () => {
       const draws = lm.draws(1, new Random(2));
       const noise = new Float32Array(5 * 192);
       draws.noise.forEach((n, t) => noise.set(n, t * 192));
-      const { out } = await den.lmUnrolled(lm.config, { data: px.data.map((p) => 2 * p - 1), dims: px.dims }, { data: noise, dims: [5, 3, 8, 8] }, Float32Array.from(draws.sigma, (s) => s[0]));
+      const { out } = await den.lmUnrolled(
+        lm.config,
+        { data: px.data.map((p) => 2 * p - 1), dims: px.dims },
+        { data: noise, dims: [5, 3, 8, 8] },
+        Float32Array.from(draws.sigma, (s) => s[0]),
+      );
       let close = 0;
       out.data.forEach((v, i) => (close += Math.abs((v + 1) / 2 - ref.data[i]) < 1e-4 ? 1 : 0));
       expect(close / 192).toBeGreaterThan(0.98);
@@ -49,10 +54,15 @@ describe('RDC gradient through LM (full mode)', () => {
     const grad = await ort.compileGradient(lmObjectiveGraph(config), { of: 'loss', wrt: ['x'] }, { weights });
     const r = new Random(9);
     const x = r.normal(192).map((v) => 0.5 * Math.tanh(v));
-    const feeds = (xv: Float32Array) => ({ x: { data: xv, dims: [1, 3, 8, 8] }, noise: { data: noiseFixed, dims: [1, 3, 8, 8] }, sigma: { data: Float32Array.of(0.5), dims: [1] } });
+    const feeds = (xv: Float32Array) => ({
+      x: { data: xv, dims: [1, 3, 8, 8] },
+      noise: { data: noiseFixed, dims: [1, 3, 8, 8] },
+      sigma: { data: Float32Array.of(0.5), dims: [1] },
+    });
     const noiseFixed = r.normal(192);
     const c = r.normal(192);
-    const hc = (await second.run({ ...feeds(x), cotangent: { data: Float32Array.of(1), dims: [1] } }, { cotangent: { data: c, dims: [1, 3, 8, 8] } })).grads.x.data;
+    const hc = (await second.run({ ...feeds(x), cotangent: { data: Float32Array.of(1), dims: [1] } }, { cotangent: { data: c, dims: [1, 3, 8, 8] } })).grads.x
+      .data;
     const gdot = async (xv: Float32Array) => (await grad.run(feeds(xv))).grads.x.data.reduce((a, g, i) => a + g * c[i], 0);
     for (let t = 0; t < 3; t++) {
       const v = r.normal(192);
@@ -68,7 +78,12 @@ describe('RDC gradient through LM (full mode)', () => {
     const tfjs = await TfjsEngine.create('wasm');
     const grad = async (engine: OrtEngine | TfjsEngine) => {
       const den = new Denoiser(engine, config, weights);
-      const rdc = new RdcClassifier(new DiffusionClassifier(den, { levels: 3 }), new LikelihoodMaximizer(den, { ...lmPreset('released'), steps: 2, lr: 0.02 }), 1, 'full');
+      const rdc = new RdcClassifier(
+        new DiffusionClassifier(den, { levels: 3 }),
+        new LikelihoodMaximizer(den, { ...lmPreset('released'), steps: 2, lr: 0.02 }),
+        1,
+        'full',
+      );
       return (await rdc.gradient({ data: image(7), dims: [1, 3, 8, 8] }, () => Float32Array.of(1, 0, -1), new Random(8))).grad.data;
     };
     const a = await grad(ort);

@@ -5,7 +5,11 @@ describe('Wilson interval', () => {
   it('its bounds are where the score test is exactly at z = 1.96', () => {
     // Wilson's interval inverts the score test: (p̂ − p)² = z²·p(1 − p)/n at both ends.
     const z = 1.959963984540054;
-    for (const [k, n] of [[460, 512], [3, 40], [97, 100]]) {
+    for (const [k, n] of [
+      [460, 512],
+      [3, 40],
+      [97, 100],
+    ]) {
       const r = wilson(k, n);
       for (const p of [r.low, r.high]) expect((k / n - p) ** 2).toBeCloseTo((z * z * p * (1 - p)) / n, 10);
       expect(r.low).toBeLessThan(k / n);
@@ -18,7 +22,7 @@ describe('Wilson interval', () => {
 
   it('covers the true rate about 95 % of the time', () => {
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     let covered = 0;
     const trials = 2000;
     for (let t = 0; t < trials; t++) {

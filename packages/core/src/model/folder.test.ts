@@ -108,7 +108,9 @@ describe('model folder', () => {
     expect(() => readModelFolder(tmp())).toThrow(/config.json is missing/);
     writeFileSync(join(dir, 'config.json'), '{"format":"rdc-model"}');
     expect(() => readModelFolder(dir)).toThrow(/config.json: version/);
-    expect(() => writeModelFolder(join(tmp(), 'm'), { network: config, weights, classes: ['a'], card: '' })).toThrow(/1 class names for a network with 3 classes/);
+    expect(() => writeModelFolder(join(tmp(), 'm'), { network: config, weights, classes: ['a'], card: '' })).toThrow(
+      /1 class names for a network with 3 classes/,
+    );
   });
 
   it('replaces an existing folder only once the new one is complete', () => {

@@ -158,7 +158,10 @@ export function readModelFolder(dir: string): ModelFolder {
     const bytes = readFileSync(path);
     const got = sha256(bytes);
     if (got !== entry.sha256) {
-      throw new InputError(`model folder ${root}: ${name} has sha256 ${got}, config.json expects ${entry.sha256}: the file is corrupt or was changed (re-export the model)`, 'bad_model');
+      throw new InputError(
+        `model folder ${root}: ${name} has sha256 ${got}, config.json expects ${entry.sha256}: the file is corrupt or was changed (re-export the model)`,
+        'bad_model',
+      );
     }
   }
   if (!config.files['model.safetensors']) throw new InputError(`model folder ${root}: config.json lists no model.safetensors`, 'bad_model');

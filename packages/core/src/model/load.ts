@@ -28,7 +28,8 @@ export function openClassifier(model: ModelFolder, engine: Engine, opts: Classif
   const { network } = model.config;
   const temperature = model.config.temperature ?? 1;
   if (network.arch === 'cnn') {
-    if (opts.defense !== 'none') throw new InputError(`${model.dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
+    if (opts.defense !== 'none')
+      throw new InputError(`${model.dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
     return new NetworkClassifier(engine, network, model.weights, temperature, engine.info.engine === 'ort' ? model.onnx : {});
   }
   if (opts.defense === 'none') throw new InputError(`${model.dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');

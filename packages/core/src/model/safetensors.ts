@@ -50,7 +50,8 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'safetensors'): Safe
   if (bytes.length < 8) throw new InputError(`${what}: ${bytes.length} bytes is too short for a safetensors file`, 'bad_file');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.length) throw new InputError(`${what}: header length ${n} does not fit in ${bytes.length} bytes (truncated or not safetensors)`, 'bad_file');
+  if (n <= 0 || 8 + n > bytes.length)
+    throw new InputError(`${what}: header length ${n} does not fit in ${bytes.length} bytes (truncated or not safetensors)`, 'bad_file');
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
     header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8'));

@@ -53,7 +53,10 @@ function reshapeTo(b: GraphBuilder, x: V, target: readonly Dim[]): V {
   if (x.shape.length === target.length && x.shape.every((d, i) => d === target[i])) return x;
   const symbolic = target.filter((d) => typeof d !== 'number');
   if (symbolic.length > 1) throw new Error(`autodiff: cannot reshape to [${target.join(', ')}] (more than one symbolic dimension)`);
-  return b.reshape(x, target.map((d) => (typeof d === 'number' ? d : -1)));
+  return b.reshape(
+    x,
+    target.map((d) => (typeof d === 'number' ? d : -1)),
+  );
 }
 
 function sameShape(a: readonly Dim[], b: readonly Dim[]): boolean {

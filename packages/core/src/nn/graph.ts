@@ -20,11 +20,7 @@ export type Dim = number | string;
 export type Shape = readonly Dim[];
 
 /** How a parameter starts before training. */
-export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'normal'; std: number }
-  | { kind: 'uniform'; bound: number };
+export type Init = { kind: 'zeros' } | { kind: 'ones' } | { kind: 'normal'; std: number } | { kind: 'uniform'; bound: number };
 
 export interface ParamInfo {
   name: string;
@@ -97,7 +93,19 @@ export interface V {
 }
 
 export const UNARY_OPS: ReadonlySet<string> = new Set<Unary>([
-  'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'silu', 'relu', 'sin', 'cos', 'square', 'step', 'avgpool2', 'upsample2',
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'sigmoid',
+  'silu',
+  'relu',
+  'sin',
+  'cos',
+  'square',
+  'step',
+  'avgpool2',
+  'upsample2',
 ]);
 export const BINARY_OPS: ReadonlySet<string> = new Set<Binary>(['add', 'sub', 'mul', 'div']);
 
@@ -434,26 +442,60 @@ export class GraphBuilder {
     return this.node({ op, inputs: [av.name, bv.name] } as NodeSpec);
   }
 
-  add(a: V | number, b: V | number): V { return this.bin('add', a, b); }
-  sub(a: V | number, b: V | number): V { return this.bin('sub', a, b); }
-  mul(a: V | number, b: V | number): V { return this.bin('mul', a, b); }
-  div(a: V | number, b: V | number): V { return this.bin('div', a, b); }
-  neg(x: V): V { return this.un('neg', x); }
-  exp(x: V): V { return this.un('exp', x); }
-  log(x: V): V { return this.un('log', x); }
-  sqrt(x: V): V { return this.un('sqrt', x); }
-  sigmoid(x: V): V { return this.un('sigmoid', x); }
-  silu(x: V): V { return this.un('silu', x); }
-  relu(x: V): V { return this.un('relu', x); }
-  sin(x: V): V { return this.un('sin', x); }
-  cos(x: V): V { return this.un('cos', x); }
-  square(x: V): V { return this.un('square', x); }
+  add(a: V | number, b: V | number): V {
+    return this.bin('add', a, b);
+  }
+  sub(a: V | number, b: V | number): V {
+    return this.bin('sub', a, b);
+  }
+  mul(a: V | number, b: V | number): V {
+    return this.bin('mul', a, b);
+  }
+  div(a: V | number, b: V | number): V {
+    return this.bin('div', a, b);
+  }
+  neg(x: V): V {
+    return this.un('neg', x);
+  }
+  exp(x: V): V {
+    return this.un('exp', x);
+  }
+  log(x: V): V {
+    return this.un('log', x);
+  }
+  sqrt(x: V): V {
+    return this.un('sqrt', x);
+  }
+  sigmoid(x: V): V {
+    return this.un('sigmoid', x);
+  }
+  silu(x: V): V {
+    return this.un('silu', x);
+  }
+  relu(x: V): V {
+    return this.un('relu', x);
+  }
+  sin(x: V): V {
+    return this.un('sin', x);
+  }
+  cos(x: V): V {
+    return this.un('cos', x);
+  }
+  square(x: V): V {
+    return this.un('square', x);
+  }
   /** 1 where x > 0, else 0 (no gradient). */
-  step(x: V): V { return this.un('step', x); }
+  step(x: V): V {
+    return this.un('step', x);
+  }
   /** 2×2 average pooling, stride 2 (NCHW). */
-  avgpool2(x: V): V { return this.un('avgpool2', x); }
+  avgpool2(x: V): V {
+    return this.un('avgpool2', x);
+  }
   /** 2× nearest-neighbour upsampling (NCHW). */
-  upsample2(x: V): V { return this.un('upsample2', x); }
+  upsample2(x: V): V {
+    return this.un('upsample2', x);
+  }
   /** Inverted dropout: x times a mask input (see `InputInfo.dropout`). Use only in training graphs. */
   dropout(x: V, rate: number): V {
     if (rate <= 0) return x;
@@ -535,8 +577,7 @@ export function parameterCount(g: Graph): number {
  * output element.
  */
 export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): number {
-  const size = (shape: Shape): number =>
-    shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : symbols[d] ?? 1), 1);
+  const size = (shape: Shape): number => shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (symbols[d] ?? 1)), 1);
   let flops = 0;
   for (const n of g.nodes) {
     const out = g.shapes[n.output];
@@ -546,7 +587,7 @@ export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): nu
     } else if (n.op === 'matmul') {
       const a = g.shapes[n.inputs[0]];
       const k = n.transA ? a[a.length - 2] : a[a.length - 1];
-      flops += 2 * size(out) * (typeof k === 'number' ? k : symbols[k] ?? 1);
+      flops += 2 * size(out) * (typeof k === 'number' ? k : (symbols[k] ?? 1));
     } else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') {
       flops += 5 * size(out);
     } else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat') {

@@ -145,9 +145,11 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
     case 'groupnorm': {
       const [x, gamma, beta] = n.inputs;
       const grouped = e.tmp('Reshape', [x, e.int64([0, n.groups, -1])]);
-      const normed = e.tmp('InstanceNormalization', [grouped, e.float(new Array(n.groups).fill(1), [n.groups]), e.float(new Array(n.groups).fill(0), [n.groups])], [
-        attrFloat('epsilon', n.eps),
-      ]);
+      const normed = e.tmp(
+        'InstanceNormalization',
+        [grouped, e.float(new Array(n.groups).fill(1), [n.groups]), e.float(new Array(n.groups).fill(0), [n.groups])],
+        [attrFloat('epsilon', n.eps)],
+      );
       const back = e.tmp('Reshape', [normed, e.tmp('Shape', [x])]);
       const cShape = e.int64([-1, 1, 1]);
       const scaled = e.tmp('Mul', [back, e.tmp('Reshape', [gamma, cShape])]);
@@ -199,7 +201,13 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
       const w = n.inputs[1];
       const k = shapeOf(w)[2] as number;
       const big = -(2 ** 31);
-      const flipped = e.tmp('Slice', [e.tmp('Transpose', [w], [attrInts('perm', [1, 0, 2, 3])]), e.int64([-1, -1]), e.int64([big, big]), e.int64([2, 3]), e.int64([-1, -1])]);
+      const flipped = e.tmp('Slice', [
+        e.tmp('Transpose', [w], [attrInts('perm', [1, 0, 2, 3])]),
+        e.int64([-1, -1]),
+        e.int64([big, big]),
+        e.int64([2, 3]),
+        e.int64([-1, -1]),
+      ]);
       const q = k - 1 - n.pad;
       e.emit('Conv', [n.inputs[0], flipped], out, [attrInts('pads', [q, q, q, q]), attrInts('strides', [1, 1])]);
       return;
@@ -267,7 +275,8 @@ export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
     } else if (w.mode === 'inline') {
       const t = w.values[p.name];
       if (!t) throw new Error(`onnx writer: no value for weight '${p.name}'`);
-      if (t.data.length !== p.shape.reduce((a, b) => a * b, 1)) throw new Error(`onnx writer: weight '${p.name}' has ${t.data.length} values, expected shape [${p.shape.join(', ')}]`);
+      if (t.data.length !== p.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`onnx writer: weight '${p.name}' has ${t.data.length} values, expected shape [${p.shape.join(', ')}]`);
       initializers.push({ name: p.name, dataType: FLOAT, dims: p.shape, rawData: floatBytes(t.data) });
     } else {
       const ref = w.offsets[p.name];

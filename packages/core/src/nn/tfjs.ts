@@ -97,7 +97,18 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
     case 'square':
     case 'step': {
       const v = get(node.inputs[0]);
-      const f = { neg: tf.neg, exp: tf.exp, log: tf.log, sqrt: tf.sqrt, sigmoid: tf.sigmoid, relu: tf.relu, sin: tf.sin, cos: tf.cos, square: tf.square, step: (x: tf.Tensor) => tf.step(x, 0) }[node.op];
+      const f = {
+        neg: tf.neg,
+        exp: tf.exp,
+        log: tf.log,
+        sqrt: tf.sqrt,
+        sigmoid: tf.sigmoid,
+        relu: tf.relu,
+        sin: tf.sin,
+        cos: tf.cos,
+        square: tf.square,
+        step: (x: tf.Tensor) => tf.step(x, 0),
+      }[node.op];
       return { t: f(v.t), nhwc: v.nhwc };
     }
     case 'silu': {
@@ -111,7 +122,19 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
     case 'conv2d': {
       const x = nhwc(get(node.inputs[0]));
       const w = tf.transpose(get(node.inputs[1]).t, [2, 3, 1, 0]) as tf.Tensor4D;
-      let y: tf.Tensor = tf.conv2d(x, w, 1, node.pad === 0 ? 'valid' : [[0, 0], [node.pad, node.pad], [node.pad, node.pad], [0, 0]]);
+      let y: tf.Tensor = tf.conv2d(
+        x,
+        w,
+        1,
+        node.pad === 0
+          ? 'valid'
+          : [
+              [0, 0],
+              [node.pad, node.pad],
+              [node.pad, node.pad],
+              [0, 0],
+            ],
+      );
       if (node.inputs[2]) y = tf.add(y, get(node.inputs[2]).t);
       return { t: y, nhwc: true };
     }
@@ -174,7 +197,19 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
       const dy = nhwc(get(node.inputs[1]));
       const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [I, H, W, N]
       const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Hy, Wy, N, O]
-      const r = tf.conv2d(xt, dyt, 1, node.pad === 0 ? 'valid' : [[0, 0], [node.pad, node.pad], [node.pad, node.pad], [0, 0]]); // [I, k, k, O]
+      const r = tf.conv2d(
+        xt,
+        dyt,
+        1,
+        node.pad === 0
+          ? 'valid'
+          : [
+              [0, 0],
+              [node.pad, node.pad],
+              [node.pad, node.pad],
+              [0, 0],
+            ],
+      ); // [I, k, k, O]
       return { t: tf.transpose(r, [3, 0, 1, 2]), nhwc: false };
     }
     case 'padAxis': {

@@ -19,7 +19,7 @@ export type Weighting = 'released' | 'lognormal' | 'uniform';
 /** The released code's density (see above). */
 export function releasedDensity(sigma: number): number {
   const z = Math.log(sigma) - P_MEAN;
-  return Math.exp(((-(z * z)) / 2) * P_STD * P_STD) / (sigma * P_STD * Math.sqrt(2 * Math.PI));
+  return Math.exp((-(z * z) / 2) * P_STD * P_STD) / (sigma * P_STD * Math.sqrt(2 * Math.PI));
 }
 
 /** The exact log-normal density of σ with ln σ ~ N(P_mean, P_std²). */

@@ -88,7 +88,9 @@ export function readClassNames(dir: string): string[] {
  */
 export function loadCifar10(dir: string, split: Cifar10Split, opts: { limit?: number } = {}): Cifar10 {
   if (!existsSync(dir)) {
-    throw new InputError(`CIFAR-10 folder '${dir}' does not exist: run 'pnpm rdc download-data', or point --data-dir / RDC_DATA_DIR at a copy of cifar-10-batches-bin`);
+    throw new InputError(
+      `CIFAR-10 folder '${dir}' does not exist: run 'pnpm rdc download-data', or point --data-dir / RDC_DATA_DIR at a copy of cifar-10-batches-bin`,
+    );
   }
   let files: string[];
   if (split === 'train') {

@@ -41,7 +41,11 @@ beforeAll(async () => {
     const m = /bytes=(\d+)-/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const body = archive.subarray(start);
-    res.writeHead(m ? 206 : 200, { 'content-length': body.length, 'content-type': 'application/gzip', ...(m ? { 'content-range': `bytes ${start}-${archive.length - 1}/${archive.length}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      'content-length': body.length,
+      'content-type': 'application/gzip',
+      ...(m ? { 'content-range': `bytes ${start}-${archive.length - 1}/${archive.length}` } : {}),
+    });
     const drop = drops.shift();
     if (drop !== undefined) {
       // Send part of the body, let it arrive, then drop the connection.
@@ -94,7 +98,9 @@ describe('download-data against a local server', () => {
 
   it('rejects a checksum mismatch and removes the corrupt file', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'rdc-dl-'));
-    await expect(downloadDataset({ cacheDir: cache, url: base, sha256: '0'.repeat(64) })).rejects.toThrow(/sha256 of the downloaded archive is [0-9a-f]{64}, expected 0{64}/);
+    await expect(downloadDataset({ cacheDir: cache, url: base, sha256: '0'.repeat(64) })).rejects.toThrow(
+      /sha256 of the downloaded archive is [0-9a-f]{64}, expected 0{64}/,
+    );
     expect(existsSync(join(cache, 'cifar-10-binary.tar.gz.part'))).toBe(false);
     expect(existsSync(join(cache, 'cifar-10-batches-bin'))).toBe(false);
   });

@@ -116,7 +116,9 @@ export async function downloadDataset(opts: DownloadOptions): Promise<string> {
     const got = await checksum(part, expected.algo);
     if (got !== expected.hex) {
       await rm(part, { force: true });
-      throw new Error(`${expected.algo} of the downloaded archive is ${got}, expected ${expected.hex}; the corrupt download was removed, run the command again`);
+      throw new Error(
+        `${expected.algo} of the downloaded archive is ${got}, expected ${expected.hex}; the corrupt download was removed, run the command again`,
+      );
     }
     await rename(part, archive);
   }

@@ -52,7 +52,10 @@ export function saveCheckpoint(runDir: string, ckpt: Checkpoint, keep = 2): stri
   mkdirSync(tmp);
   writeSynced(join(tmp, 'weights.safetensors'), encodeSafetensors(ckpt.weights));
   writeSynced(join(tmp, 'ema.safetensors'), encodeSafetensors(ckpt.ema));
-  writeSynced(join(tmp, 'optimizer.safetensors'), encodeSafetensors({ ...prefix('m.', asWeights(ckpt.m, ckpt.weights)), ...prefix('v.', asWeights(ckpt.v, ckpt.weights)) }));
+  writeSynced(
+    join(tmp, 'optimizer.safetensors'),
+    encodeSafetensors({ ...prefix('m.', asWeights(ckpt.m, ckpt.weights)), ...prefix('v.', asWeights(ckpt.v, ckpt.weights)) }),
+  );
   writeSynced(join(tmp, 'state.json'), `${JSON.stringify(ckpt.state)}\n`);
   const final = join(root, name);
   rmSync(final, { recursive: true, force: true });
@@ -60,7 +63,9 @@ export function saveCheckpoint(runDir: string, ckpt: Checkpoint, keep = 2): stri
   const latestTmp = join(runDir, `latest.json.tmp-${process.pid}`);
   writeSynced(latestTmp, `${JSON.stringify({ checkpoint: `checkpoints/${name}`, step: ckpt.state.step })}\n`);
   renameSync(latestTmp, join(runDir, 'latest.json'));
-  const all = readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort();
+  const all = readdirSync(root)
+    .filter((d) => /^step-\d+$/.test(d))
+    .sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(root, old), { recursive: true, force: true });
   return final;
 }

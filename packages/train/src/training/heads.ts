@@ -9,7 +9,12 @@ import { inferenceGraph } from './trainer.js';
  * @example
  * const init = adaptWeights(source.weights, source.config.network, network, seed);
  */
-export function adaptWeights(source: Weights, sourceNet: NetworkConfig, network: NetworkConfig, seed: number): { weights: Weights; copied: number; adapted: string[] } {
+export function adaptWeights(
+  source: Weights,
+  sourceNet: NetworkConfig,
+  network: NetworkConfig,
+  seed: number,
+): { weights: Weights; copied: number; adapted: string[] } {
   if (sourceNet.arch !== network.arch) throw new Error(`cannot fine-tune a ${network.arch} from a ${sourceNet.arch}`);
   const fresh = initWeights(inferenceGraph(network), seed);
   const out: Weights = {};
@@ -33,7 +38,13 @@ export function adaptWeights(source: Weights, sourceNet: NetworkConfig, network:
   return { weights: out, copied, adapted };
 }
 
-function remapHeads(src: { data: Float32Array; dims: readonly number[] }, fresh: { data: Float32Array; dims: readonly number[] }, kSrc: number, k: number, c: number): { data: Float32Array; dims: number[] } {
+function remapHeads(
+  src: { data: Float32Array; dims: readonly number[] },
+  fresh: { data: Float32Array; dims: readonly number[] },
+  kSrc: number,
+  k: number,
+  c: number,
+): { data: Float32Array; dims: number[] } {
   const data = Float32Array.from(fresh.data);
   const per = fresh.data.length / ((k + 1) * c); // values per output channel
   const copyHead = (from: number, to: number) => data.set(src.data.subarray(from * c * per, (from + 1) * c * per), to * c * per);

@@ -13,7 +13,16 @@ import { inferenceGraph, Trainer, type TrainerOptions } from './trainer.js';
 
 /** A UNet of a few MFLOP on 32×32 images (3 classes keep the heads small). */
 const net = (classes = 10) =>
-  UNetConfig.parse({ arch: 'unet', numClasses: classes, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [16], channelsPerHead: 8, dropout: 0.1 });
+  UNetConfig.parse({
+    arch: 'unet',
+    numClasses: classes,
+    modelChannels: 8,
+    channelMult: [1, 2],
+    numBlocks: 1,
+    attnResolutions: [16],
+    channelsPerHead: 8,
+    dropout: 0.1,
+  });
 
 let data: Cifar10;
 let split: { train: Int32Array; val: Int32Array };
@@ -27,7 +36,8 @@ beforeAll(async () => {
 });
 
 const runDir = () => mkdtempSync(join(tmpdir(), 'rdc-train-'));
-const cfg = (o: Partial<TrainConfig> = {}) => TrainConfig.parse({ batch: 4, steps: 6, warmup: 2, lr: 1e-3, valEvery: 1000, ckptEvery: 3, valImages: 8, valLevels: 3, ...o });
+const cfg = (o: Partial<TrainConfig> = {}) =>
+  TrainConfig.parse({ batch: 4, steps: 6, warmup: 2, lr: 1e-3, valEvery: 1000, ckptEvery: 3, valImages: 8, valLevels: 3, ...o });
 const trainer = (o: Partial<TrainerOptions> & { config: TrainConfig; runDir: string }) =>
   new Trainer({ network: net(), data, split, gradientEngine: tfjs, forwardEngine: ort, ...o });
 
@@ -46,7 +56,10 @@ describe('training', () => {
     expect(second.imagesSeen).toBe(24);
     expect(same(second.weights, straight.weights)).toBe(true);
     expect(same(second.ema, straight.ema)).toBe(true);
-    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.some((r) => r.event === 'resume' && r.step === 3)).toBe(true);
     expect(log.filter((r) => r.event === 'step').every((r) => Number.isFinite(r.loss) && r.imagesPerSecond >= 0)).toBe(true);
   });
@@ -104,7 +117,13 @@ describe('training', () => {
       mask[i * 11 + labels[i]] = 1;
       mask[i * 11 + 10] = 1;
     }
-    const feeds = { x: { data: x, dims: [32, 3, 32, 32] }, noise: { data: noise, dims: [32, 3, 32, 32] }, sigma: { data: sigma, dims: [32] }, target: { data: target, dims: [32, 11, 3, 32, 32] }, mask: { data: mask, dims: [32, 11] } };
+    const feeds = {
+      x: { data: x, dims: [32, 3, 32, 32] },
+      noise: { data: noise, dims: [32, 3, 32, 32] },
+      sigma: { data: sigma, dims: [32] },
+      target: { data: target, dims: [32, 11, 3, 32, 32] },
+      mask: { data: mask, dims: [32, 11] },
+    };
     const before = (await f.run(feeds, initWeights(inferenceGraph(network), config.seed))).loss.data[0];
     const after = (await f.run(feeds, r.weights)).loss.data[0];
     expect(after).toBeLessThan(0.9 * before);
@@ -120,7 +139,14 @@ describe('training', () => {
     const losses: number[] = [];
     // No dropout in the student, so that it computes exactly the teacher's function.
     const network = { ...net(), dropout: 0 };
-    const r = await trainer({ network, config: cfg({ steps: 2, weightDecay: 0 }), runDir: runDir(), init: student, teacher, onProgress: (p) => losses.push(p.loss) }).run();
+    const r = await trainer({
+      network,
+      config: cfg({ steps: 2, weightDecay: 0 }),
+      runDir: runDir(),
+      init: student,
+      teacher,
+      onProgress: (p) => losses.push(p.loss),
+    }).run();
     for (const l of losses) expect(l).toBe(0);
     expect(same(r.weights, teacherRun.weights)).toBe(true);
   });

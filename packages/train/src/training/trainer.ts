@@ -101,7 +101,8 @@ export class Trainer {
     this.opts = opts;
     const { network, teacher } = opts;
     if (teacher && network.arch === 'cnn') throw new Error('distillation needs a diffusion network (--arch unet)');
-    if (teacher && teacher.numClasses !== network.numClasses) throw new Error(`the teacher has ${teacher.numClasses} classes, the student ${network.numClasses}`);
+    if (teacher && teacher.numClasses !== network.numClasses)
+      throw new Error(`the teacher has ${teacher.numClasses} classes, the student ${network.numClasses}`);
   }
 
   /** Asks the loop to stop after the current step, saving a checkpoint (Ctrl-C). */
@@ -169,13 +170,34 @@ export class Trainer {
     let imagesPerSecond = 0;
 
     const save = () => {
-      state = { ...state, optimizerSteps: opt.t, rng: rng.state(), sampler: sampler.state(), elapsedSeconds: startElapsed + (Date.now() - sessionStart) / 1000 };
+      state = {
+        ...state,
+        optimizerSteps: opt.t,
+        rng: rng.state(),
+        sampler: sampler.state(),
+        elapsedSeconds: startElapsed + (Date.now() - sessionStart) / 1000,
+      };
       saveCheckpoint(runDir, { weights, ema: ema.weights, m: opt.m, v: opt.v, state }, cfg.keepCheckpoints);
       this.log({ event: 'checkpoint', step: state.step, imagesSeen: state.imagesSeen });
     };
     const validate = async () => {
-      valAccuracy = await validationAccuracy(network, ema.weights, this.opts.forwardEngine, data, split.val.subarray(0, cfg.valImages), cfg.valLevels, cfg.seed);
-      this.log({ event: 'validation', step: state.step, imagesSeen: state.imagesSeen, valAccuracy, valImages: Math.min(cfg.valImages, split.val.length), valLevels: cfg.valLevels });
+      valAccuracy = await validationAccuracy(
+        network,
+        ema.weights,
+        this.opts.forwardEngine,
+        data,
+        split.val.subarray(0, cfg.valImages),
+        cfg.valLevels,
+        cfg.seed,
+      );
+      this.log({
+        event: 'validation',
+        step: state.step,
+        imagesSeen: state.imagesSeen,
+        valAccuracy,
+        valImages: Math.min(cfg.valImages, split.val.length),
+        valLevels: cfg.valLevels,
+      });
       return valAccuracy;
     };
 
@@ -205,7 +227,8 @@ export class Trainer {
           windowStart = now;
           windowImages = 0;
         }
-        if (state.step % LOG_EVERY === 0 || state.step === 1) this.log({ event: 'step', step: state.step, imagesSeen: state.imagesSeen, loss: lastLoss, lr, gradNorm: norm, imagesPerSecond });
+        if (state.step % LOG_EVERY === 0 || state.step === 1)
+          this.log({ event: 'step', step: state.step, imagesSeen: state.imagesSeen, loss: lastLoss, lr, gradNorm: norm, imagesPerSecond });
         if (state.step % cfg.valEvery === 0) await validate();
         if (state.step % cfg.ckptEvery === 0) save();
         this.opts.onProgress?.({
@@ -227,7 +250,16 @@ export class Trainer {
     // A final validation (unless interrupted: Ctrl-C should be quick).
     if (stoppedBy !== 'interrupt' && state.step % cfg.valEvery !== 0 && split.val.length > 0 && state.step > 0) await validate();
     this.log({ event: 'stop', stoppedBy, step: state.step, imagesSeen: state.imagesSeen, valAccuracy });
-    return { step: state.step, imagesSeen: state.imagesSeen, stoppedBy, elapsedSeconds: state.elapsedSeconds, lastLoss, valAccuracy, weights, ema: ema.weights };
+    return {
+      step: state.step,
+      imagesSeen: state.imagesSeen,
+      stoppedBy,
+      elapsedSeconds: state.elapsedSeconds,
+      lastLoss,
+      valAccuracy,
+      weights,
+      ema: ema.weights,
+    };
   }
 
   /** One batch of feeds for the loss graph. Draw order (fixed): indices, flips, σ, noise. */

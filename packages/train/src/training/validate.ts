@@ -1,4 +1,15 @@
-import { argmax, buildClassifierGraph, Denoiser, DiffusionClassifier, Random, type DcConfig, type Engine, type NetworkConfig, type Tensor, type Weights } from '@rdc/core';
+import {
+  argmax,
+  buildClassifierGraph,
+  Denoiser,
+  DiffusionClassifier,
+  Random,
+  type DcConfig,
+  type Engine,
+  type NetworkConfig,
+  type Tensor,
+  type Weights,
+} from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
 
 /**
@@ -33,7 +44,15 @@ export async function networkLogits(
 }
 
 /** Accuracy on held-out training images (the validation split; never the test batch). */
-export async function validationAccuracy(network: NetworkConfig, weights: Weights, engine: Engine, data: Cifar10, indices: Int32Array, levels: number, seed: number): Promise<number> {
+export async function validationAccuracy(
+  network: NetworkConfig,
+  weights: Weights,
+  engine: Engine,
+  data: Cifar10,
+  indices: Int32Array,
+  levels: number,
+  seed: number,
+): Promise<number> {
   if (indices.length === 0) return NaN;
   const logits = await networkLogits(network, weights, engine, data.pixels(indices), levels, seed);
   const pred = argmax(logits.data, network.numClasses);
