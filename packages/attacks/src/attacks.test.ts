@@ -28,7 +28,7 @@ class LinearClassifier implements Classifier {
   get numClasses() {
     return this.w.length;
   }
-  private z(x: Float32Array): Float32Array {
+  z(x: Float32Array): Float32Array {
     return Float32Array.from(this.w.map((wk, k) => wk.reduce((a, v, i) => a + v * x[i], this.b[k])));
   }
   async logits(p: Tensor): Promise<Tensor> {

@@ -29,14 +29,17 @@ beforeAll(async () => {
   handle.setReady(true);
 });
 
-const post = (path: string, body: BodyInit, type?: string) => handle.app.request(path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+const post = (path: string, body: Uint8Array | string | FormData, type?: string) => handle.app.request(path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+// Response bodies are JSON of known shape; tests read them loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 const json = (path: string, value: unknown) => post(path, JSON.stringify(value), 'application/json');
 
 describe('POST /v1/classify', () => {
   it('classifies a raw PNG with the RDC by default, with calibrated probabilities, logits, options and timings', async () => {
     const res = await post('/v1/classify?seed=7', await png(8, 8), 'image/png');
     expect(res.status).toBe(200);
-    const r = await res.json();
+    const r = (await res.json()) as Json;
     expect(r.options).toMatchObject({ defense: 'rdc', method: 'released', levels: 4, seed: 7, temperature: 0.5 });
     expect(r.probabilities.map((p: { label: string }) => p.label)).toEqual(['cat', 'dog', 'ship']);
     const sum = r.probabilities.reduce((a: number, p: { probability: number }) => a + p.probability, 0);
@@ -50,11 +53,11 @@ describe('POST /v1/classify', () => {
 
   it('repeats exactly for a seed, and reports the seed it drew otherwise', async () => {
     const body = await png(8, 8, 2);
-    const a = await (await post('/v1/classify?defense=dc&seed=3', body, 'image/png')).json();
-    const b = await (await post('/v1/classify?defense=dc&seed=3', body, 'image/png')).json();
+    const a = (await (await post('/v1/classify?defense=dc&seed=3', body, 'image/png')).json()) as Json;
+    const b = (await (await post('/v1/classify?defense=dc&seed=3', body, 'image/png')).json()) as Json;
     expect(a.logits).toEqual(b.logits);
-    const c = await (await post('/v1/classify?defense=dc', body, 'image/png')).json();
-    const d = await (await post(`/v1/classify?defense=dc&seed=${c.options.seed}`, body, 'image/png')).json();
+    const c = (await (await post('/v1/classify?defense=dc', body, 'image/png')).json()) as Json;
+    const d = (await (await post(`/v1/classify?defense=dc&seed=${c.options.seed}`, body, 'image/png')).json()) as Json;
     expect(d.logits).toEqual(c.logits);
     expect(a.options.defense).toBe('dc');
     expect(a.timings.lmMs).toBeUndefined();
@@ -66,7 +69,7 @@ describe('POST /v1/classify', () => {
     form.append('defense', 'dc');
     const res = await handle.app.request('/v1/classify', { method: 'POST', body: form });
     expect(res.status).toBe(200);
-    expect((await res.json()).options.defense).toBe('dc');
+    expect(((await res.json()) as Json).options.defense).toBe('dc');
     const raw = Buffer.alloc(16 * 16 * 3, 120);
     const jpeg = await sharp(raw, { raw: { width: 16, height: 16, channels: 3 } })
       .jpeg()
@@ -125,7 +128,7 @@ describe('POST /v1/classify', () => {
       ['unknown route', await handle.app.request('/v2/nothing'), 404, 'not_found'],
     ];
     for (const [name, res, status, code] of cases) {
-      const body = await res.json();
+      const body = (await res.json()) as Json;
       expect({ name, status: res.status, code: body.error?.code }).toEqual({ name, status, code });
       expect(typeof body.error.message).toBe('string');
     }
@@ -151,11 +154,11 @@ describe('POST /v1/classify/batch', () => {
     for (let i = 0; i < 3; i++) form.append('images', new Blob([await png(8, 8, i)], { type: 'image/png' }), `${i}.png`);
     const res = await handle.app.request('/v1/classify/batch?defense=dc&levels=2&seed=5', { method: 'POST', body: form });
     expect(res.status).toBe(200);
-    const { results } = await res.json();
+    const { results } = (await res.json()) as Json;
     expect(results.length).toBe(3);
     expect(results.map((r: { options: { seed: number } }) => r.options.seed)).toEqual([5, 6, 7]);
     // Each answer equals the single-image answer with its seed.
-    const single = await (await post('/v1/classify?defense=dc&levels=2&seed=6', await png(8, 8, 1), 'image/png')).json();
+    const single = (await (await post('/v1/classify?defense=dc&levels=2&seed=6', await png(8, 8, 1), 'image/png')).json()) as Json;
     expect(single.logits).toEqual(results[1].logits);
     const u8 = Buffer.alloc(192, 50).toString('base64');
     const j = await json('/v1/classify/batch', {
@@ -166,20 +169,20 @@ describe('POST /v1/classify/batch', () => {
       defense: 'dc',
       levels: 2,
     });
-    expect((await j.json()).results.length).toBe(2);
+    expect(((await j.json()) as Json).results.length).toBe(2);
   });
 
   it('limits the batch size', async () => {
     const u8 = Buffer.alloc(192, 50).toString('base64');
     const res = await json('/v1/classify/batch', { images: Array(4).fill({ data: u8, shape: [3, 8, 8] }) });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.code).toBe('too_many_images');
+    expect(((await res.json()) as Json).error.code).toBe('too_many_images');
   });
 });
 
 describe('model, health, metrics and documentation routes', () => {
   it('GET /v1/model returns the config and the card', async () => {
-    const r = await (await handle.app.request('/v1/model')).json();
+    const r = (await (await handle.app.request('/v1/model')).json()) as Json;
     expect(r.config.classes).toEqual(['cat', 'dog', 'ship']);
     expect(r.card).toMatch(/tiny test model/);
   });
@@ -190,7 +193,7 @@ describe('model, health, metrics and documentation routes', () => {
     const cold = createApp(service, {});
     const res = await cold.app.request('/readyz');
     expect(res.status).toBe(503);
-    expect((await res.json()).error.code).toBe('not_ready');
+    expect(((await res.json()) as Json).error.code).toBe('not_ready');
   });
 
   it('GET /metrics in Prometheus text format', async () => {
@@ -201,7 +204,7 @@ describe('model, health, metrics and documentation routes', () => {
   });
 
   it('OpenAPI document and interactive docs', async () => {
-    const doc = await (await handle.app.request('/openapi.json')).json();
+    const doc = (await (await handle.app.request('/openapi.json')).json()) as Json;
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/classify', '/v1/classify/batch', '/v1/model', '/healthz', '/readyz', '/metrics']));
     expect(doc.paths['/v1/classify'].post.requestBody.content['image/png']).toBeDefined();
     const html = await (await handle.app.request('/docs')).text();

@@ -6,6 +6,9 @@ import { tinyUNet } from '@rdc/core/testing';
 import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Functions passed to page.waitForFunction run in the browser, where `document` exists.
+declare const document: { querySelectorAll(s: string): { length: number }; querySelector(s: string): { textContent: string | null } | null };
 import { startServer, type RunningServer } from './server.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'rdc-serve-')), 'model');
@@ -35,7 +38,7 @@ describe('the API over real HTTP', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const res = await classify('seed=1');
     expect(res.status).toBe(200);
-    expect((await res.json()).options.defense).toBe('rdc');
+    expect(((await res.json()) as { options: { defense: string } }).options.defense).toBe('rdc');
   });
 
   it('200 concurrent requests against a small queue: every answer a 200 or a 503 with Retry-After, memory bounded', async () => {
@@ -43,7 +46,7 @@ describe('the API over real HTTP', () => {
     // Slow enough jobs (100 σ levels) that the 200 requests pile up behind the 8-slot queue.
     const answers = await Promise.all(
       Array.from({ length: 200 }, () =>
-        classify('levels=100').then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.json() })),
+        classify('levels=100').then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as { error: { code: string } } })),
       ),
     );
     const ok = answers.filter((a) => a.status === 200);

@@ -28,8 +28,8 @@ describe('wasm convolution gradient kernels', () => {
       const ws = [k, k, 4, 7];
       const x = rng.normal(xs.reduce((a, b) => a * b));
       const w = rng.normal(ws.reduce((a, b) => a * b));
-      const outH = pad === 'valid' ? 6 - k + 1 : pad === 0 && k === 3 ? 4 : 6;
-      const outW = pad === 'valid' ? 5 - k + 1 : pad === 0 && k === 3 ? 3 : 5;
+      const out = (n: number) => (pad === 'valid' ? n - k + 1 : pad === 'same' ? n : n + 2 * pad - k + 1);
+      const [outH, outW] = [out(6), out(5)];
       const r = rng.normal(3 * outH * outW * 7);
       await initTfjs('cpu');
       const ref = await convGrads(xs, x, ws, w, r, pad);
