@@ -40,21 +40,23 @@ export interface ExportOptions {
   provenance?: Record<string, unknown>;
 }
 
-function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSeconds: number; command?: string; valAccuracy?: number } {
+/** Steps, images and wall time from the latest checkpoint; the validation accuracies from the log. */
+interface ValidationPoint {
+  step: number;
+  imagesSeen: number;
+  valAccuracy: number;
+  valImages: number;
+  valLevels: number;
+}
+
+function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSeconds: number; validation: ValidationPoint[] } {
   const lines = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const stops = lines.filter((l) => l.event === 'stop');
-  const last = stops[stops.length - 1] ?? {};
-  const vals = lines.filter((l) => l.event === 'validation');
+  const validation = lines.filter((l) => l.event === 'validation') as unknown as ValidationPoint[];
   const ckpt = loadCheckpoint(runDir).state;
-  return {
-    steps: ckpt.step,
-    imagesSeen: ckpt.imagesSeen,
-    wallSeconds: ckpt.elapsedSeconds,
-    valAccuracy: (vals[vals.length - 1]?.valAccuracy ?? last.valAccuracy) as number | undefined,
-  };
+  return { steps: ckpt.step, imagesSeen: ckpt.imagesSeen, wallSeconds: ckpt.elapsedSeconds, validation };
 }
 
 export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
@@ -98,6 +100,13 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
     steps: summary.steps,
     imagesSeen: summary.imagesSeen,
     wallSeconds: summary.wallSeconds,
+    validation: summary.validation.map((v) => ({
+      step: v.step,
+      imagesSeen: v.imagesSeen,
+      valAccuracy: v.valAccuracy,
+      valImages: v.valImages,
+      valLevels: v.valLevels,
+    })),
     engine: run.engine,
     machine,
     commit: run.commit,
@@ -129,7 +138,7 @@ function modelCard(o: {
   network: ReturnType<typeof readRunConfig>['network'];
   params: number;
   flops: number;
-  training: Record<string, unknown> & { steps: number; imagesSeen: number; wallSeconds: number; machine: string };
+  training: Record<string, unknown> & { steps: number; imagesSeen: number; wallSeconds: number; machine: string; validation: ValidationPoint[] };
   calibration: Calibration | null;
   temperature: number | null;
   classes: string[];
@@ -153,6 +162,16 @@ A ${kind} for CIFAR-10 (${o.classes.join(', ')}), made by this project's \`rdc t
 - Machine: ${t.machine}; engine: ${JSON.stringify(t.engine)}
 - Commit: ${String(t.commit ?? 'unknown')}
 
+${
+  t.validation.length
+    ? `Validation DC accuracy during training (the EMA weights, on held-out training images, released σ weights):
+
+| step | images seen | accuracy | images | σ levels |
+|---|---|---|---|---|
+${t.validation.map((v) => `| ${v.step} | ${v.imagesSeen} | ${(100 * v.valAccuracy).toFixed(1)} % | ${v.valImages} | ${v.valLevels} |`).join('\n')}
+`
+    : ''
+}
 ## Calibration
 
 ${

@@ -29,8 +29,8 @@ export class LikelihoodMaximizer {
     if (this.config.sigmaMax < this.config.sigmaMin) throw new Error('lm: sigmaMax must be ≥ sigmaMin');
   }
 
-  /** The random stream of image `i` for this call. */
-  private streamFor(i: number, rng: Random | undefined): Random {
+  /** The random stream of one image for this call. */
+  private stream(rng: Random | undefined): Random {
     if (this.config.noise === 'fixed') return new Random(this.config.fixedSeed);
     if (!rng) throw new Error(`lm: the '${this.config.noise}' noise setting needs a seeded Random`);
     return rng.split();
@@ -42,7 +42,7 @@ export class LikelihoodMaximizer {
    */
   draws(b: number, rng?: Random): { sigma: Float32Array[]; noise: Float32Array[] } {
     const d = this.denoiser.imageSize;
-    const streams = Array.from({ length: b }, (_, i) => this.streamFor(i, rng));
+    const streams = Array.from({ length: b }, () => this.stream(rng));
     const sigma: Float32Array[] = [];
     const noise: Float32Array[] = [];
     for (let t = 0; t < this.config.steps; t++) {
