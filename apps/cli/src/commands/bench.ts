@@ -6,6 +6,7 @@ import { benchGradients } from '../bench/gradients.js';
 import { benchServe } from '../bench/serve.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
+import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
 const SUITES = ['backbone', 'gradients', 'attacks', 'serve'] as const;
@@ -42,13 +43,22 @@ export function benchCommand() {
         weights = m.weights;
       }
       const report: Record<string, unknown> = { ...provenance(), size: o.model ? undefined : o.size, model: o.model };
+      const bar = progressBar('bench', suites.length, { unit: 'suites', fields: ['suite'] });
+      let done = 0;
+      const step = (suite: string) => bar.update(done++, { suite });
+      step(suites[0]);
       if (suites.includes('backbone')) report.backbone = await benchBackbone(network, { minSeconds: o.minSeconds, batch: o.batch, cpuBackend: o.cpuBackend });
+      if (suites.includes('backbone')) step('gradients');
       if (suites.includes('gradients')) report.gradients = await benchGradients(network, { levels: o.levels, minSeconds: o.minSeconds, weights });
+      if (suites.includes('gradients')) step('attacks');
       if (suites.includes('attacks')) report.attacks = await benchAttacks(network, { levels: o.levels, minSeconds: o.minSeconds, weights, tfjs: o.tfjs });
+      if (suites.includes('attacks')) step('serve');
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
         report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };
       }
+      bar.update(suites.length, { suite: 'done' });
+      bar.stop();
       writeJson(o.json, report);
     });
 }
