@@ -29,5 +29,11 @@ describe('Ctrl-C during training', () => {
     expect(latest.step).toBeGreaterThanOrEqual(10);
     expect(await rdc('train', '--run', run, '--resume', '--steps', String(latest.step + 2))).toBe(0);
     expect(readFileSync(log, 'utf8')).toMatch(new RegExp(`"event":"resume","step":${latest.step}`));
+    // The model card names both sessions' commands.
+    const model = join(tmp(), 'model');
+    expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4')).toBe(0);
+    const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/Command: `train .*--steps 100000/);
+    expect(card).toMatch(new RegExp(`Resumed at step ${latest.step} \\(.*\\): \`train --run .* --resume --steps ${latest.step + 2}\``));
   });
 });

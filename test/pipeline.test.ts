@@ -65,12 +65,17 @@ describe('the backbone pipeline through the CLI', () => {
   });
 
   it('samples per class and writes the per-σ loss curve', async () => {
-    const out = join(dir, 'samples');
-    expect(await rdc('sample', '--model', model, '--out', out, '--per-class', '1', '--steps', '2', '--val-images', '4')).toBe(0);
+    const out = join(model, 'samples');
+    expect(await rdc('sample', '--model', model, '--out', out, '--per-class', '1', '--steps', '2', '--val-images', '4', '--record')).toBe(0);
     expect(existsSync(join(out, 'samples.png'))).toBe(true);
     expect(readFileSync(join(out, 'sigma-loss.svg'), 'utf8')).toMatch(/^<svg/);
     const curve = JSON.parse(readFileSync(join(out, 'sigma-loss.json'), 'utf8')).curve;
     expect(curve.length).toBe(13);
+    // --record links them from the card, with the loss table, and keeps the folder valid.
+    const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/!\[samples\]\(samples\/samples\.png\)/);
+    expect(card.match(/^\| [\d.e+-]+ \| [\d.]+ \| [\d.]+ \|$/gm)?.length).toBe(13);
+    expect(() => readModelFolder(model)).not.toThrow();
   });
 
   it('info reports parameters and FLOPs of the model', async () => {

@@ -49,14 +49,21 @@ interface ValidationPoint {
   valLevels: number;
 }
 
-function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSeconds: number; validation: ValidationPoint[] } {
+interface ResumePoint {
+  time: string;
+  step: number;
+  command?: string;
+}
+
+function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSeconds: number; validation: ValidationPoint[]; resumes: ResumePoint[] } {
   const lines = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const validation = lines.filter((l) => l.event === 'validation') as unknown as ValidationPoint[];
   const ckpt = loadCheckpoint(runDir).state;
-  return { steps: ckpt.step, imagesSeen: ckpt.imagesSeen, wallSeconds: ckpt.elapsedSeconds, validation };
+  const resumes = lines.filter((l) => l.event === 'resume') as unknown as ResumePoint[];
+  return { steps: ckpt.step, imagesSeen: ckpt.imagesSeen, wallSeconds: ckpt.elapsedSeconds, validation, resumes };
 }
 
 export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
@@ -107,6 +114,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
       valImages: v.valImages,
       valLevels: v.valLevels,
     })),
+    resumes: summary.resumes.map((r) => ({ time: r.time, step: r.step, command: r.command })),
     engine: run.engine,
     machine,
     commit: run.commit,
@@ -138,7 +146,14 @@ function modelCard(o: {
   network: ReturnType<typeof readRunConfig>['network'];
   params: number;
   flops: number;
-  training: Record<string, unknown> & { steps: number; imagesSeen: number; wallSeconds: number; machine: string; validation: ValidationPoint[] };
+  training: Record<string, unknown> & {
+    steps: number;
+    imagesSeen: number;
+    wallSeconds: number;
+    machine: string;
+    validation: ValidationPoint[];
+    resumes: ResumePoint[];
+  };
   calibration: Calibration | null;
   temperature: number | null;
   classes: string[];
@@ -157,7 +172,7 @@ A ${kind} for CIFAR-10 (${o.classes.join(', ')}), made by this project's \`rdc t
 ## Training
 
 - Command: \`${String(t.command ?? 'unknown')}\` (mode: ${String(t.mode)})
-- Data: ${JSON.stringify(t.data)}
+${t.resumes.map((r) => `- Resumed at step ${r.step} (${r.time})${r.command ? `: \`${r.command}\`` : ''}\n`).join('')}- Data: ${JSON.stringify(t.data)}
 - Steps: ${t.steps}, images seen: ${t.imagesSeen}, wall time: ${(t.wallSeconds / 60).toFixed(1)} min
 - Machine: ${t.machine}; engine: ${JSON.stringify(t.engine)}
 - Commit: ${String(t.commit ?? 'unknown')}

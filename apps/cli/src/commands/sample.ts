@@ -1,6 +1,6 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { createEngine, Denoiser, edmSample, Random, readModelFolder, resolveEngineChoice, InputError } from '@rdc/core';
+import { createEngine, Denoiser, edmSample, Random, readModelFolder, resolveEngineChoice, InputError, updateModelCardSection } from '@rdc/core';
 import { loadCifar10, perSigmaLoss, resolveDataDir, trainValSplit } from '@rdc/train';
 import { writeImageGrid } from '../util/image.js';
 import { writeJson } from '../util/output.js';
@@ -23,6 +23,7 @@ export function sampleCommand() {
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
+    .option('--record', "link the outputs from the model's MODEL_CARD.md (with the per-σ loss table)")
     .action(async (o) => {
       const model = readModelFolder(o.model);
       const network = model.config.network;
@@ -48,6 +49,8 @@ export function sampleCommand() {
       const grid = join(o.out, 'samples.png');
       await writeImageGrid(grid, { data: all, dims: [(k + 1) * o.perClass, c, h, w] }, o.perClass, 2);
       process.stdout.write(`wrote ${grid}: one row per class (${model.config.classes.join(', ')}), last row unconditional\n`);
+      const link = (file: string) => relative(model.dir, join(o.out, file)).split('\\').join('/');
+      let card = `Samples (EDM Heun, ${o.steps} steps, guidance ${o.guidance}, seed ${o.seed}; one row per class in order, last row the unconditional head):\n\n![samples](${link('samples.png')})\n`;
 
       if (o.valImages > 0) {
         const data = loadCifar10(resolveDataDir(o.dataDir), 'train');
@@ -71,6 +74,8 @@ export function sampleCommand() {
           { x: 'sigma', y: 'loss', series: 'head', logX: true, title: 'Validation loss λ(σ)·MSE per noise level', xTitle: 'σ' },
         );
         process.stdout.write(`wrote ${join(o.out, 'sigma-loss.json')} and sigma-loss.svg\n`);
+        card += `\nValidation loss λ(σ)·MSE per noise level on ${Math.min(o.valImages, split.val.length)} held-out training images ([plot](${link('sigma-loss.svg')})):\n\n| σ | true-class head | unconditional head |\n|---|---|---|\n${curve.map((p) => `| ${p.sigma.toPrecision(3)} | ${p.classHead.toFixed(4)} | ${p.unconditional.toFixed(4)} |`).join('\n')}\n`;
       }
+      if (o.record) updateModelCardSection(o.model, 'samples', `${card}\nCommand: \`rdc sample ${process.argv.slice(3).join(' ')}\``);
     });
 }

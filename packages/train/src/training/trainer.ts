@@ -141,7 +141,7 @@ export class Trainer {
       state = ck.state;
       sampler = new EpochSampler(split.train, cfg.seed, ck.state.sampler);
       rng = Random.fromState(ck.state.rng);
-      this.log({ event: 'resume', step: state.step, imagesSeen: state.imagesSeen });
+      this.log({ event: 'resume', step: state.step, imagesSeen: state.imagesSeen, command: this.opts.provenance?.command });
     } else {
       weights = this.opts.init ?? initWeights(graph, cfg.seed);
       for (const p of graph.params) if (!weights[p.name]) throw new Error(`initial weights lack '${p.name}'`);
