@@ -191,7 +191,7 @@ ${t.validation.map((v) => `| ${v.step} | ${v.imagesSeen} | ${(100 * v.valAccurac
 
 ${
   o.calibration
-    ? `Temperature T = ${o.temperature?.toFixed(4)} fitted on ${o.calibration.images} images of the ${o.calibration.split}, ${o.calibration.levels} σ levels: mean NLL ${o.calibration.nllBefore.toFixed(4)} → ${o.calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * o.calibration.accuracy).toFixed(1)} %.`
+    ? `Temperature T = ${o.temperature?.toPrecision(3)} (probabilities = softmax(logits / T)) fitted on ${o.calibration.images} images of the ${o.calibration.split}, ${o.calibration.levels} σ levels: mean NLL ${o.calibration.nllBefore.toFixed(4)} → ${o.calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * o.calibration.accuracy).toFixed(1)} %.`
     : 'Not calibrated (T = 1).'
 }
 
