@@ -33,7 +33,7 @@ describe('Ctrl-C during training', () => {
     const model = join(tmp(), 'model');
     expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4')).toBe(0);
     const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
-    expect(card).toMatch(/Command: `train .*--steps 100000/);
-    expect(card).toMatch(new RegExp(`Resumed at step ${latest.step} \\(.*\\): \`train --run .* --resume --steps ${latest.step + 2}\``));
+    expect(card).toMatch(/Command: `rdc train .*--steps 100000/);
+    expect(card).toMatch(new RegExp(`Resumed at step ${latest.step} \\(.*\\): \`rdc train --run .* --resume --steps ${latest.step + 2}\``));
   });
 });

@@ -37,8 +37,9 @@ describe('the backbone pipeline through the CLI', () => {
     expect(summary.commit).toBeTruthy();
     expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toMatch(/"event":"resume","step":3/);
 
-    expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4')).toBe(0);
+    expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4', '--lm-method', 'paper')).toBe(0);
     const m = readModelFolder(model);
+    expect(m.config.lmMethod).toBe('paper');
     expect(m.config.temperature).toBeGreaterThan(0);
     expect(m.config.calibration?.images).toBe(8);
     expect(m.config.dc.levels).toBe(4);
@@ -55,7 +56,13 @@ describe('the backbone pipeline through the CLI', () => {
     expect(r.ci95[1]).toBeGreaterThanOrEqual(r.accuracy);
     expect(r.settings.dc.levels).toBe(4);
     expect(r.secondsPerImage).toBeGreaterThan(0);
-    expect(await rdc('eval', '--model', model, '--defense', 'rdc', '--method', 'paper', '--limit', '2', '--record')).toBe(0);
+    // The validation split, for choosing settings; it never writes the card.
+    const val = join(dir, 'eval-val.json');
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--split', 'val', '--limit', '3', '--json', val)).toBe(0);
+    expect(JSON.parse(readFileSync(val, 'utf8'))).toMatchObject({ images: 3, split: expect.stringMatching(/^validation/) });
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--split', 'val', '--record')).toBe(2);
+    // Without --method, the RDC uses the model's LM preset (paper, set at export).
+    expect(await rdc('eval', '--model', model, '--defense', 'rdc', '--limit', '2', '--record')).toBe(0);
     const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
     expect(card).toMatch(/\*\*DC\*\*: clean accuracy [\d.]+ % \[[\d.]+, [\d.]+\]/);
     expect(card).toMatch(/\*\*RDC \(paper LM\)\*\*/);

@@ -13,6 +13,7 @@ import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
 import { UsageError } from './util/output.js';
+import { setCommandLine } from './util/provenance.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -46,6 +47,7 @@ export function createProgram(): Command {
 
 export async function run(argv: string[]): Promise<number> {
   try {
+    setCommandLine(argv);
     await createProgram().parseAsync(argv);
     // A command may set its own code (e.g. 130 when training was interrupted and saved).
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -29,7 +29,8 @@ beforeAll(async () => {
   handle.setReady(true);
 });
 
-const post = (path: string, body: Uint8Array | string | FormData, type?: string) => handle.app.request(path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+const post = (path: string, body: Uint8Array | string | FormData, type?: string) =>
+  handle.app.request(path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
 // Response bodies are JSON of known shape; tests read them loosely.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;

@@ -94,9 +94,10 @@ export class InferenceService {
     const dc = this.dc(levels);
     let input = pixels;
     let lmMs: number | undefined;
+    const method = opts.method ?? this.model.config.lmMethod;
     if (opts.defense === 'rdc') {
       const t = performance.now();
-      input = await this.lm(opts.method).run(pixels, rng);
+      input = await this.lm(method).run(pixels, rng);
       lmMs = performance.now() - t;
     }
     const t = performance.now();
@@ -114,7 +115,7 @@ export class InferenceService {
       logits: Array.from(logits),
       options: {
         defense: opts.defense,
-        method: opts.defense === 'rdc' ? opts.method : undefined,
+        method: opts.defense === 'rdc' ? method : undefined,
         levels,
         seed,
         temperature: this.temperature,

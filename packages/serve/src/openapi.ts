@@ -15,7 +15,7 @@ const Pixels = z
   .openapi('Pixels');
 const Options = {
   defense: z.enum(['dc', 'rdc']).default('rdc').openapi({ description: 'diffusion classifier alone, or with likelihood maximization first' }),
-  method: z.enum(['released', 'paper']).default('released').openapi({ description: 'LM preset (RDC only)' }),
+  method: z.enum(['released', 'paper']).optional().openapi({ description: "LM preset (RDC only); default: the model's" }),
   levels: z.number().int().min(1).max(1000).optional().openapi({ description: "σ levels (default: the model's calibrated grid)" }),
   seed: z.number().int().min(0).optional().openapi({ description: 'noise seed (default: fresh, reported in the answer)' }),
 };

@@ -46,7 +46,11 @@ describe('the API over real HTTP', () => {
     // Slow enough jobs (100 σ levels) that the 200 requests pile up behind the 8-slot queue.
     const answers = await Promise.all(
       Array.from({ length: 200 }, () =>
-        classify('levels=100').then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as { error: { code: string } } })),
+        classify('levels=100').then(async (r) => ({
+          status: r.status,
+          retry: r.headers.get('retry-after'),
+          body: (await r.json()) as { error: { code: string } },
+        })),
       ),
     );
     const ok = answers.filter((a) => a.status === 200);

@@ -10,6 +10,7 @@ import {
   type Calibration,
   type DcConfig,
   type Engine,
+  type MethodName,
   type ModelConfig,
   writeModelFolder,
 } from '@rdc/core';
@@ -35,6 +36,8 @@ export interface ExportOptions {
   /** DC settings to calibrate with and serve by default. */
   dc?: Partial<DcConfig>;
   calibrationImages?: number;
+  /** The RDC's default LM preset. */
+  lmMethod?: MethodName;
   onProgress?: (done: number, total: number) => void;
   /** Extra provenance (commit, versions). */
   provenance?: Record<string, unknown>;
@@ -128,6 +131,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
     training,
     calibration,
     temperature,
+    lmMethod: opts.lmMethod ?? 'released',
     classes: opts.data.classes,
   });
   return writeModelFolder(opts.modelDir, {
@@ -136,6 +140,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
     classes: opts.data.classes,
     dc: { ...dcDefaults, levels },
     temperature,
+    lmMethod: opts.lmMethod,
     calibration,
     training,
     card,
@@ -156,6 +161,7 @@ function modelCard(o: {
   };
   calibration: Calibration | null;
   temperature: number | null;
+  lmMethod: MethodName;
   classes: string[];
 }): string {
   const t = o.training;
@@ -194,6 +200,10 @@ ${
     ? `Temperature T = ${o.temperature?.toPrecision(3)} (probabilities = softmax(logits / T)) fitted on ${o.calibration.images} images of the ${o.calibration.split}, ${o.calibration.levels} σ levels: mean NLL ${o.calibration.nllBefore.toFixed(4)} → ${o.calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * o.calibration.accuracy).toFixed(1)} %.`
     : 'Not calibrated (T = 1).'
 }
+
+## Defaults
+
+The RDC's LM preset is \`${o.lmMethod}\` unless a request or command names another (\`method\`, \`--method\`; rdc-method.md §3).
 
 ## Evaluation
 

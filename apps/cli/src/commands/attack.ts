@@ -19,7 +19,7 @@ import { writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
-import { provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 
 const PROTOCOL_NOTES = {
   quick:
@@ -38,7 +38,7 @@ export function attackCommand() {
     )
     .requiredOption('--model <dir>', 'model folder (a diffusion model, or a CNN with --defense none)')
     .addOption(new Option('--defense <kind>', 'what is attacked').choices(['none', 'dc', 'rdc'] as const).default('rdc' as const))
-    .addOption(new Option('--method <preset>', 'LM preset of the RDC').choices(['released', 'paper'] as const).default('released' as const))
+    .addOption(new Option('--method <preset>', "LM preset of the RDC (default: the model's)").choices(['released', 'paper'] as const))
     .addOption(new Option('--protocol <name>', 'attack budget').choices(['quick', 'paper', 'strong'] as const).default('quick' as const))
     .option('--attacks <list>', `comma-separated: ${AttackName.options.join(', ')} (default: the protocol's)`)
     .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2'] as const).default('linf' as const))
@@ -87,9 +87,10 @@ export function attackCommand() {
         levels: o.levels,
       });
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const method = o.method ?? model.config.lmMethod;
       const classifier: Classifier = openClassifier(model, engine, {
         defense: o.defense,
-        method: o.method,
+        method,
         dc: { levels: protocol.levels },
         gradient: o.gradient,
       });
@@ -106,7 +107,7 @@ export function attackCommand() {
         model: model.dir,
         modelSha256: model.config.files['model.safetensors'].sha256,
         defense: o.defense,
-        method: o.defense === 'rdc' ? o.method : undefined,
+        method: o.defense === 'rdc' ? method : undefined,
         gradient: o.defense === 'rdc' ? o.gradient : 'exact',
         protocol,
         threat: { norm, eps },
@@ -186,14 +187,14 @@ export function attackCommand() {
         });
         bar.stop();
       }
-      const commandLine = `rdc ${process.argv.slice(2).join(' ')}`;
+      const command = commandLine();
       const threatLabel = `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`;
       const defenseLabel =
         o.defense === 'none'
           ? 'undefended network'
           : o.defense === 'dc'
             ? 'diffusion classifier (DC)'
-            : `RDC (${o.method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
+            : `RDC (${method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
       await writeAttackReport(out, {
         title: `Robust accuracy: ${defenseLabel}`,
         summary,
@@ -203,7 +204,7 @@ export function attackCommand() {
         sweep,
         sanity,
         imageDims: classifier.imageDims,
-        commandLine,
+        commandLine: command,
       });
       const { records: _records, adversarial: _adv, ...brief } = summary;
       const result = { ...brief, sweep, sanity, settings, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };

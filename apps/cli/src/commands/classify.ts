@@ -13,7 +13,7 @@ export function classifyCommand() {
     .argument('<images...>', 'image files')
     .option('--model <dir>', 'model folder', 'models/default')
     .addOption(new Option('--defense <kind>', 'dc or rdc').choices(['dc', 'rdc'] as const).default('rdc' as const))
-    .addOption(new Option('--method <preset>', 'LM preset').choices(['released', 'paper'] as const).default('released' as const))
+    .addOption(new Option('--method <preset>', "LM preset (default: the model's)").choices(['released', 'paper'] as const))
     .option('--levels <n>', "σ levels (default: the model's)", parseIntArg)
     .option('--seed <n>', 'noise seed (default: fresh, printed)', parseIntArg)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)

@@ -1,42 +1,66 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { argmax, createEngine, formatRate, openClassifier, Random, readModelFolder, resolveEngineChoice, updateModelCardSection, wilson } from '@rdc/core';
-import { loadCifar10, resolveDataDir } from '@rdc/train';
+import {
+  argmax,
+  createEngine,
+  formatRate,
+  InputError,
+  openClassifier,
+  Random,
+  readModelFolder,
+  resolveEngineChoice,
+  updateModelCardSection,
+  wilson,
+} from '@rdc/core';
+import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
-import { provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 
-/** `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images. */
+/**
+ * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images, or on the
+ * model's validation split (`--split val`, for choosing settings without touching the test set).
+ */
 export function evalCommand() {
   return dcOptions(new Command('eval'))
     .description('clean accuracy (with a 95 % confidence interval) of a model on the first N CIFAR-10 test images')
     .requiredOption('--model <dir>', 'model folder')
     .addOption(new Option('--defense <kind>', 'what to evaluate').choices(['none', 'dc', 'rdc'] as const).default('dc' as const))
-    .addOption(new Option('--method <preset>', 'LM preset of the RDC').choices(['released', 'paper'] as const).default('released' as const))
-    .option('--limit <n>', 'number of test images (from the first)', parseIntArg, 512)
+    .addOption(new Option('--method <preset>', "LM preset of the RDC (default: the model's)").choices(['released', 'paper'] as const))
+    .option('--limit <n>', 'number of images (from the first)', parseIntArg, 512)
+    .addOption(
+      new Option('--split <split>', "test: the CIFAR-10 test batch (for reporting); val: the model's held-out training images (for choosing settings)")
+        .choices(['test', 'val'] as const)
+        .default('test' as const),
+    )
     .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
-    .option('--record', "write the result into the model's MODEL_CARD.md")
+    .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .action(async (o) => {
+      if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
-      const clf = openClassifier(model, engine, { defense: o.defense, method: o.method, dc: dcOverrides(o) });
-      const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
-      const n = test.size;
+      const method = o.method ?? model.config.lmMethod;
+      const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
+      const dataDir = resolveDataDir(o.dataDir);
+      const { data, indices } =
+        o.split === 'test' ? { data: loadCifar10(dataDir, 'test', { limit: o.limit }), indices: null } : modelValidationSplit(model.config, dataDir);
+      const n = indices ? Math.min(o.limit, indices.length) : data.size;
+      const at = (i: number) => (indices ? indices[i] : i);
       const rng = new Random(o.seed);
       const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
       let correct = 0;
       const predictions: number[] = [];
       const start = Date.now();
       for (let i = 0; i < n; i++) {
-        const logits = await clf.logits(test.pixels([i]), rng);
+        const logits = await clf.logits(data.pixels([at(i)]), rng);
         const p = argmax(logits.data, clf.numClasses)[0];
         predictions.push(p);
-        if (p === test.labels[i]) correct++;
+        if (p === data.labels[at(i)]) correct++;
         bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
       }
       bar.stop();
@@ -45,9 +69,9 @@ export function evalCommand() {
       const result = {
         model: model.dir,
         defense: o.defense,
-        method: o.defense === 'rdc' ? o.method : undefined,
+        method: o.defense === 'rdc' ? method : undefined,
         images: n,
-        split: `CIFAR-10 test batch, first ${n} images`,
+        split: o.split === 'test' ? `CIFAR-10 test batch, first ${n} images` : `validation split of the training batches, first ${n} images`,
         correct,
         accuracy: acc.rate,
         ci95: [acc.low, acc.high],
@@ -56,7 +80,7 @@ export function evalCommand() {
         predictions,
         ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
       };
-      const line = `${o.defense}${o.defense === 'rdc' ? ` (${o.method})` : ''}: ${formatRate(acc)} on ${n} test images, ${(seconds / n).toFixed(3)} s/image`;
+      const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images, ${(seconds / n).toFixed(3)} s/image`;
       process.stdout.write(`${line}\n`);
       if (o.json) writeJson(o.json, result);
       if (o.record) {
@@ -64,8 +88,8 @@ export function evalCommand() {
         const grid = dc ? `, σ grid: ${dc.levels} ${dc.grid} levels in [${dc.sigmaMin}, ${dc.sigmaMax}], ${dc.weighting} weights` : '';
         updateModelCardSection(
           o.model,
-          `eval-${o.defense}${o.defense === 'rdc' ? `-${o.method}` : ''}`,
-          `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${o.method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`rdc eval ${process.argv.slice(3).join(' ')}\``,
+          `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
+          `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
         );
       }
     });

@@ -1,4 +1,4 @@
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { createEngine, DcConfig, resolveEngineChoice } from '@rdc/core';
 import { exportModel, loadCifar10, readRunConfig, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
@@ -16,6 +16,11 @@ export function exportCommand() {
     .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists)')
     .option('--calibration-images <n>', 'validation images for the temperature fit (0: none)', parseIntArg, 256)
     .option('--levels <n>', 'σ levels the model is calibrated with and serves by default', parseIntArg, 125)
+    .addOption(
+      new Option('--lm-method <preset>', "the RDC's default LM preset (compare them first with 'rdc eval --defense rdc --split val --method ...')")
+        .choices(['released', 'paper'] as const)
+        .default('released' as const),
+    )
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
@@ -32,11 +37,14 @@ export function exportCommand() {
         data,
         dc: DcConfig.parse({ levels: o.levels }),
         calibrationImages: o.calibrationImages,
+        lmMethod: o.lmMethod,
         onProgress: (done) => bar?.update(done),
         provenance: provenance({ engine: engine.info }),
       });
       bar?.stop();
-      process.stdout.write(`wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; temperature ${config.temperature?.toFixed(4) ?? 'none'}\n`);
+      process.stdout.write(
+        `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; temperature ${config.temperature?.toPrecision(3) ?? 'none'}, LM preset ${config.lmMethod}\n`,
+      );
       if (o.json) writeJson(o.json, config);
     });
 }

@@ -1,13 +1,13 @@
 import { join, relative } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { createEngine, Denoiser, edmSample, Random, readModelFolder, resolveEngineChoice, InputError, updateModelCardSection } from '@rdc/core';
-import { loadCifar10, perSigmaLoss, resolveDataDir, trainValSplit } from '@rdc/train';
+import { modelValidationSplit, perSigmaLoss, resolveDataDir } from '@rdc/train';
 import { writeImageGrid } from '../util/image.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { writeLineChart } from '../util/plot.js';
 import { progressBar } from '../util/progress.js';
-import { provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 
 /** `rdc sample`: the two sanity checks of a diffusion backbone: samples per class and the per-σ loss. */
 export function sampleCommand() {
@@ -53,14 +53,12 @@ export function sampleCommand() {
       let card = `Samples (EDM Heun, ${o.steps} steps, guidance ${o.guidance}, seed ${o.seed}; one row per class in order, last row the unconditional head):\n\n![samples](${link('samples.png')})\n`;
 
       if (o.valImages > 0) {
-        const data = loadCifar10(resolveDataDir(o.dataDir), 'train');
-        const train = model.config.training as { train?: { valSize?: number; seed?: number } };
-        const split = trainValSplit(data.size, train.train?.valSize ?? 1000, train.train?.seed ?? 0);
+        const { data, indices } = modelValidationSplit(model.config, resolveDataDir(o.dataDir));
         const sigmas = Array.from({ length: 13 }, (_, i) => 0.002 * Math.pow(80 / 0.002, i / 12));
-        const curve = await perSigmaLoss(den, data, split.val.subarray(0, o.valImages), sigmas, new Random(o.seed + 1));
+        const curve = await perSigmaLoss(den, data, indices.subarray(0, o.valImages), sigmas, new Random(o.seed + 1));
         writeJson(join(o.out, 'sigma-loss.json'), {
           model: model.dir,
-          images: Math.min(o.valImages, split.val.length),
+          images: Math.min(o.valImages, indices.length),
           split: 'validation',
           curve,
           ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
@@ -74,8 +72,8 @@ export function sampleCommand() {
           { x: 'sigma', y: 'loss', series: 'head', logX: true, title: 'Validation loss λ(σ)·MSE per noise level', xTitle: 'σ' },
         );
         process.stdout.write(`wrote ${join(o.out, 'sigma-loss.json')} and sigma-loss.svg\n`);
-        card += `\nValidation loss λ(σ)·MSE per noise level on ${Math.min(o.valImages, split.val.length)} held-out training images ([plot](${link('sigma-loss.svg')})):\n\n| σ | true-class head | unconditional head |\n|---|---|---|\n${curve.map((p) => `| ${p.sigma.toPrecision(3)} | ${p.classHead.toFixed(4)} | ${p.unconditional.toFixed(4)} |`).join('\n')}\n`;
+        card += `\nValidation loss λ(σ)·MSE per noise level on ${Math.min(o.valImages, indices.length)} held-out training images ([plot](${link('sigma-loss.svg')})):\n\n| σ | true-class head | unconditional head |\n|---|---|---|\n${curve.map((p) => `| ${p.sigma.toPrecision(3)} | ${p.classHead.toFixed(4)} | ${p.unconditional.toFixed(4)} |`).join('\n')}\n`;
       }
-      if (o.record) updateModelCardSection(o.model, 'samples', `${card}\nCommand: \`rdc sample ${process.argv.slice(3).join(' ')}\``);
+      if (o.record) updateModelCardSection(o.model, 'samples', `${card}\nCommand: \`${commandLine()}\``);
     });
 }

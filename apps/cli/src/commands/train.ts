@@ -6,7 +6,7 @@ import { createLogger } from '../util/log.js';
 import { writeJson } from '../util/output.js';
 import { parseDuration, parseIntArg, parseIntList, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
-import { provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 
 /** `rdc train`: train a multi-head diffusion UNet (or the baseline CNN) on CIFAR-10. */
 export function trainCommand() {
@@ -131,7 +131,7 @@ export function trainCommand() {
         resume: Boolean(previous),
         provenance: {
           data: { dir: dataDir, files: data.files, images: data.size },
-          command: process.argv.slice(2).join(' '),
+          command: commandLine(),
           ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
         },
         onProgress: (p) =>

@@ -2,6 +2,18 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { runtimeVersions, type EngineInfo } from '@rdc/core';
 
+let argv: string[] = process.argv;
+
+/** Records the arguments `run` was called with (in-process calls have their own, not process.argv). */
+export function setCommandLine(args: string[]): void {
+  argv = args;
+}
+
+/** The command being run, as a user would type it: `rdc train --steps 10`. */
+export function commandLine(): string {
+  return ['rdc', ...argv.slice(2).map((a) => (/^[\w./:=,+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
+}
+
 /** The git commit of the checkout (with '-dirty' when it has uncommitted changes), or 'unknown'. */
 export function gitCommit(): string {
   try {

@@ -120,12 +120,13 @@ export function parseFraction(v: string | number): number {
 
 /**
  * Options of one classification request (HTTP API query/JSON fields and `rdc classify` options).
- * `levels` defaults to the model's calibrated σ grid; without `seed` the noise is fresh and the
+ * `levels` defaults to the model's calibrated σ grid and `method` to the model's LM preset; without `seed` the noise is fresh and the
  * answer reports the seed it drew.
  */
 export const ClassifyOptions = z.object({
   defense: z.enum(['dc', 'rdc']).default('rdc'),
-  method: MethodName.default('released'),
+  /** LM preset; default: the model's (`lmMethod` in its config.json). */
+  method: MethodName.optional(),
   levels: z.coerce.number().int().min(1).max(1000).optional(),
   seed: z.coerce
     .number()

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DcConfig, NetworkConfig } from '../config/schema.js';
+import { DcConfig, MethodName, NetworkConfig } from '../config/schema.js';
 import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
 import { buildNetworkGraphs, type GraphKind } from './graphs.js';
@@ -49,6 +49,8 @@ export const ModelConfig = z.object({
   dc: DcConfig,
   /** Softmax temperature fitted on a validation split (null: not calibrated, T = 1). */
   temperature: z.number().positive().nullable(),
+  /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
+  lmMethod: MethodName.default('released'),
   calibration: Calibration.nullable().default(null),
   /** How the weights were made: command, data, steps, wall time, machine, commit. */
   training: z.record(z.string(), z.unknown()).default({}),
@@ -84,6 +86,7 @@ export interface WriteModelOptions {
   classes: string[];
   dc?: Partial<DcConfig>;
   temperature?: number | null;
+  lmMethod?: MethodName;
   calibration?: Calibration | null;
   training?: Record<string, unknown>;
   /** MODEL_CARD.md text. */
@@ -118,6 +121,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
     classes: opts.classes,
     dc: DcConfig.parse(opts.dc ?? {}),
     temperature: opts.temperature ?? null,
+    lmMethod: opts.lmMethod ?? 'released',
     calibration: opts.calibration ?? null,
     training: opts.training ?? {},
     createdAt: new Date().toISOString(),

@@ -17,6 +17,7 @@ import type { ModelFolder } from './folder.js';
  */
 export interface ClassifierOptions {
   defense: 'none' | 'dc' | 'rdc';
+  /** LM preset; default: the model's `lmMethod`. */
   method?: MethodName;
   dc?: Partial<DcConfig>;
   lm?: Partial<LmConfig>;
@@ -36,6 +37,6 @@ export function openClassifier(model: ModelFolder, engine: Engine, opts: Classif
   const den = new Denoiser(engine, network, model.weights, engine.info.engine === 'ort' ? model.onnx : {});
   const dc = new DiffusionClassifier(den, { ...model.config.dc, ...opts.dc });
   if (opts.defense === 'dc') return new DcClassifier(dc, temperature);
-  const lm = new LikelihoodMaximizer(den, { ...lmPreset(opts.method ?? 'released'), ...opts.lm });
+  const lm = new LikelihoodMaximizer(den, { ...lmPreset(opts.method ?? model.config.lmMethod), ...opts.lm });
   return new RdcClassifier(dc, lm, temperature, opts.gradient ?? 'bpda');
 }

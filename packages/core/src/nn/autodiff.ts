@@ -31,7 +31,6 @@ export function cotangentInput(g: Graph): { name: string; shape: readonly (numbe
 }
 export const gradName = (name: string): string => `grad.${name}`;
 
-
 /** Sums `g` (shape gShape) down to `target` (numpy broadcasting in reverse). */
 function unbroadcast(b: GraphBuilder, g: V, target: readonly Dim[]): V {
   const gs = g.shape;

@@ -1,4 +1,5 @@
 import { Random } from '@rdc/core';
+import { type Cifar10, loadCifar10 } from './cifar10.js';
 
 /**
  * A seeded train/validation split of the training batches (the test batch is never part of it:
@@ -13,4 +14,17 @@ export function trainValSplit(n: number, valSize: number, seed: number): { train
   const val = perm.slice(0, valSize).sort();
   const train = perm.slice(valSize).sort();
   return { train, val };
+}
+
+/**
+ * The validation images a model was trained without: its run's split (size and seed from the model's
+ * training record) of the training batches in `dir`.
+ *
+ * @example
+ * const { data, indices } = modelValidationSplit(readModelFolder('models/default').config, dataDir);
+ */
+export function modelValidationSplit(model: { training?: unknown }, dir: string): { data: Cifar10; indices: Int32Array } {
+  const data = loadCifar10(dir, 'train');
+  const train = (model.training ?? {}) as { train?: { valSize?: number; seed?: number } };
+  return { data, indices: trainValSplit(data.size, train.train?.valSize ?? 1000, train.train?.seed ?? 0).val };
 }
