@@ -201,11 +201,15 @@ ${
     : 'Not calibrated (T = 1).'
 }
 
-## Defaults
+${
+  o.network.arch === 'cnn'
+    ? ''
+    : `## Defaults
 
 The RDC's LM preset is \`${o.lmMethod}\` unless a request or command names another (\`method\`, \`--method\`; rdc-method.md §3).
 
-## Evaluation
+`
+}## Evaluation
 
 Clean accuracy on the first CIFAR-10 test images, measured with \`rdc eval --record\` (see below).
 `;

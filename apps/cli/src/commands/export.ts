@@ -43,7 +43,7 @@ export function exportCommand() {
       });
       bar?.stop();
       process.stdout.write(
-        `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; temperature ${config.temperature?.toPrecision(3) ?? 'none'}, LM preset ${config.lmMethod}\n`,
+        `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; temperature ${config.temperature?.toPrecision(3) ?? 'none'}${config.network.arch === 'cnn' ? '' : `, LM preset ${config.lmMethod}`}\n`,
       );
       if (o.json) writeJson(o.json, config);
     });
