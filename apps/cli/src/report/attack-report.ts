@@ -38,7 +38,7 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
     ...Object.entries(s.attacks).map(([name, a]) => `| ${name} | ${r(a)} | ${a.meanLinf.toFixed(4)} | ${a.meanL2.toFixed(3)} |`),
     `| **worst case** (robust only if every attack failed) | **${r(s.worstCase)}** | | |`,
     '',
-    `Seconds per image (all attacks): ${s.secondsPerImage.toFixed(1)}.`,
+    `Seconds per image (all attacks): ${s.secondsPerImage.toPrecision(2)}.`,
   ];
   if (o.sweep?.length) {
     const svg = await lineChartSvg(
