@@ -5,6 +5,7 @@ import { CnnConfig, buildClassifierGraph, initWeights, NetworkClassifier, OrtEng
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Attack } from './attack.js';
 import { Apgd } from './attacks/apgd.js';
+import { Fab, projectOnHyperplane } from './attacks/fab.js';
 import { Fgsm } from './attacks/fgsm.js';
 import { Pgd } from './attacks/pgd.js';
 import { Square } from './attacks/square.js';
@@ -78,6 +79,7 @@ function attacks(n = 10): Attack[] {
     new Apgd({ loss: 'ce', iterations: n }),
     new Apgd({ loss: 'dlr', iterations: n }),
     new Apgd({ loss: 'dlr-t', iterations: n, targets: 2 }),
+    new Fab({ iterations: n, targets: 2 }),
     new Square({ queries: 5 * n }),
   ];
 }
@@ -99,6 +101,46 @@ describe('PGD on a linear model', () => {
       for (let i = 0; i < 16; i++) expect(r.adv[i]).toBeCloseTo(optimum[i], norm === 'linf' ? 6 : 2);
     });
   }
+});
+
+describe('FAB-T', () => {
+  it('projects onto a hyperplane with the minimal norm inside [0, 1]', () => {
+    const w = linear.w[0];
+    const base = new Float32Array(16).fill(0.5);
+    const l1 = w.reduce((a, v) => a + Math.abs(v), 0);
+    const l2 = Math.sqrt(w.reduce((a, v) => a + v * v, 0));
+    const b = -0.1;
+    const dot = (d: Float32Array) => d.reduce((a, v, i) => a + v * w[i], 0);
+    // Box inactive: the closed forms |b|/‖w‖₁ (ℓ∞) and |b|/‖w‖₂ (ℓ2).
+    const dInf = projectOnHyperplane('linf', w, b, base);
+    expect(dot(dInf)).toBeCloseTo(b, 6);
+    expect(Math.max(...dInf.map(Math.abs))).toBeCloseTo(Math.abs(b) / l1, 6);
+    const d2 = projectOnHyperplane('l2', w, b, base);
+    expect(dot(d2)).toBeCloseTo(b, 6);
+    expect(Math.sqrt(d2.reduce((a, v) => a + v * v, 0))).toBeCloseTo(Math.abs(b) / l2, 6);
+    // Box active: still on the hyperplane, and base + δ stays in [0, 1].
+    const edge = Float32Array.from({ length: 16 }, (_, i) => (i % 2 ? 0 : 1));
+    const dBox = projectOnHyperplane('linf', w, 0.5, edge);
+    expect(dot(dBox)).toBeCloseTo(0.5, 5);
+    expect(dBox.every((v, i) => edge[i] + v >= 0 && edge[i] + v <= 1)).toBe(true);
+  });
+
+  it('finds the closest adversarial of a linear model at radius ε', async () => {
+    // Two classes; the boundary is at ℓ∞ distance m/‖w0 − w1‖₁ from x0.
+    const clf = new LinearClassifier([linear.w[0], linear.w[1]], [0.2, 0]);
+    const x0 = new Float32Array(16).fill(0.5);
+    const d = clf.w[0].map((v, i) => v - clf.w[1][i]);
+    const margin = clf.z(x0)[0] - clf.z(x0)[1];
+    const distance = margin / d.reduce((a, v) => a + Math.abs(v), 0);
+    const found = await new Fab({ iterations: 10 }).run(x0, 0, { classifier: clf, threat: { norm: 'linf', eps: 1.2 * distance }, rng: new Random(4) });
+    expect(found.success).toBe(true);
+    const z = clf.z(found.adv);
+    expect(z[1]).toBeGreaterThan(z[0]);
+    expect(Math.max(...found.adv.map((v, i) => Math.abs(v - x0[i])))).toBeLessThan(1.1 * distance);
+    // Below the distance nothing exists to find.
+    const none = await new Fab({ iterations: 10 }).run(x0, 0, { classifier: clf, threat: { norm: 'linf', eps: 0.9 * distance }, rng: new Random(4) });
+    expect(none.success).toBe(false);
+  });
 });
 
 describe('every attack stays in the threat model', () => {

@@ -5,6 +5,7 @@ export * from './wrappers.js';
 export * from './attacks/fgsm.js';
 export * from './attacks/pgd.js';
 export * from './attacks/apgd.js';
+export * from './attacks/fab.js';
 export * from './attacks/square.js';
 export * from './eval/log.js';
 export * from './eval/robust.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Attack } from './attack.js';
 import { Apgd } from './attacks/apgd.js';
+import { Fab } from './attacks/fab.js';
 import { Fgsm } from './attacks/fgsm.js';
 import { Pgd } from './attacks/pgd.js';
 import { Square } from './attacks/square.js';
@@ -12,14 +13,14 @@ import { Square } from './attacks/square.js';
  * - `paper`: the authors' protocol in full (rdc-method.md §4): APGD-DLR, 100 iterations, 5 restarts,
  *   EOT 1, 125 σ levels, LM by BPDA, fresh noise at every call, one fresh re-classification
  *   (hours per image on a 2-core CPU: a GPU command);
- * - `strong`: APGD-CE, APGD-DLR, APGD-T and Square, 100 iterations, EOT 4, and every surviving image
+ * - `strong`: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square, 100 iterations, EOT 4, and every surviving image
  *   re-classified 5 times with fresh noise (robust only if it survives every time).
  * Any field can be overridden on the command line.
  *
  * @example
  * const p = protocolPreset('quick', { eot: 2 });
  */
-export const AttackName = z.enum(['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'square']);
+export const AttackName = z.enum(['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab-t', 'square']);
 export type AttackName = z.infer<typeof AttackName>;
 
 export const Protocol = z.object({
@@ -34,7 +35,7 @@ export const Protocol = z.object({
   eot: z.number().int().positive(),
   /** Fresh re-classifications of each adversarial (and clean) image. */
   recheck: z.number().int().positive(),
-  /** apgd-t target classes. */
+  /** apgd-t and fab-t target classes. */
   targets: z.number().int().positive(),
 });
 export type Protocol = z.infer<typeof Protocol>;
@@ -42,7 +43,16 @@ export type Protocol = z.infer<typeof Protocol>;
 const PRESETS: Record<Protocol['name'], Omit<Protocol, 'name'>> = {
   quick: { attacks: ['apgd-ce', 'apgd-dlr'], iterations: 20, restarts: 1, queries: 200, levels: 25, eot: 1, recheck: 1, targets: 3 },
   paper: { attacks: ['apgd-dlr'], iterations: 100, restarts: 5, queries: 5000, levels: 125, eot: 1, recheck: 1, targets: 9 },
-  strong: { attacks: ['apgd-ce', 'apgd-dlr', 'apgd-t', 'square'], iterations: 100, restarts: 1, queries: 1000, levels: 125, eot: 4, recheck: 5, targets: 9 },
+  strong: {
+    attacks: ['apgd-ce', 'apgd-dlr', 'apgd-t', 'fab-t', 'square'],
+    iterations: 100,
+    restarts: 1,
+    queries: 1000,
+    levels: 125,
+    eot: 4,
+    recheck: 5,
+    targets: 9,
+  },
 };
 
 export function protocolPreset(name: Protocol['name'], overrides: Partial<Omit<Protocol, 'name'>> = {}): Protocol {
@@ -63,6 +73,8 @@ export function buildAttacks(p: Protocol): Attack[] {
         return new Apgd({ loss: 'dlr', iterations: p.iterations, restarts: p.restarts });
       case 'apgd-t':
         return new Apgd({ loss: 'dlr-t', iterations: p.iterations, restarts: p.restarts, targets: p.targets });
+      case 'fab-t':
+        return new Fab({ iterations: p.iterations, restarts: p.restarts, targets: p.targets });
       case 'square':
         return new Square({ queries: p.queries });
     }

@@ -27,7 +27,7 @@ const PROTOCOL_NOTES = {
   paper:
     "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call, one fresh re-classification of each adversarial image).",
   strong:
-    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T and Square with EOT; every surviving image is re-classified several times with fresh noise and counts only if it survives every time.',
+    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square with EOT; every surviving image is re-classified several times with fresh noise and counts only if it survives every time.',
 };
 
 /** `rdc attack`: adaptive white-box attacks and the robust accuracy of a model. */
