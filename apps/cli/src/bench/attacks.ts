@@ -1,21 +1,6 @@
-import {
-  buildDenoiserGraph,
-  Denoiser,
-  DiffusionClassifier,
-  initWeights,
-  LikelihoodMaximizer,
-  lmPreset,
-  OrtEngine,
-  Random,
-  RdcClassifier,
-  DcClassifier,
-  TfjsEngine,
-  type Classifier,
-  type Engine,
-  type NetworkConfig,
-  type Weights,
-} from '@rdc/core';
+import { DcClassifier, OrtEngine, Random, RdcClassifier, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
 import { lossAndGrad } from '@rdc/attacks';
+import { benchInputs, diffusionParts } from './diffusion.js';
 import { round, time } from './timing.js';
 
 /**
@@ -26,15 +11,10 @@ export async function benchAttacks(
   network: Exclude<NetworkConfig, { arch: 'cnn' }>,
   o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean },
 ) {
-  const weights = o.weights ?? initWeights(buildDenoiserGraph(network), 0);
-  const { channels: c, height: h, width: w } = network.image;
-  const rng = new Random(4);
-  const x = { data: Float32Array.from({ length: c * h * w }, () => rng.uniform()), dims: [1, c, h, w] };
+  const { weights, image: x } = benchInputs(network, o.weights, 4);
   const step = (clf: Classifier) => () => clf.gradient(x, (l) => lossAndGrad('dlr', l, 0).grad, new Random(0));
   const perEngine = async (engine: Engine, full: boolean) => {
-    const den = new Denoiser(engine, network, weights);
-    const dc = new DiffusionClassifier(den, { levels: o.levels });
-    const lm = new LikelihoodMaximizer(den, lmPreset('released'));
+    const { den, dc, lm } = diffusionParts(engine, network, weights, o.levels);
     const out: Record<string, number> = {};
     out.dc = (await time(step(new DcClassifier(dc)), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
     out['rdc-bpda'] = (await time(step(new RdcClassifier(dc, lm, 1, 'bpda')), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;

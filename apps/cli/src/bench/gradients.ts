@@ -1,17 +1,5 @@
-import {
-  buildDenoiserGraph,
-  Denoiser,
-  DiffusionClassifier,
-  initWeights,
-  LikelihoodMaximizer,
-  lmPreset,
-  OrtEngine,
-  Random,
-  TfjsEngine,
-  type Engine,
-  type NetworkConfig,
-  type Weights,
-} from '@rdc/core';
+import { OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import { benchInputs, diffusionParts } from './diffusion.js';
 import { round, time } from './timing.js';
 
 /**
@@ -19,16 +7,11 @@ import { round, time } from './timing.js';
  * prediction (LM + DC) on ONNX Runtime and on tfjs-wasm, one thread, same network and weights.
  */
 export async function benchGradients(network: Exclude<NetworkConfig, { arch: 'cnn' }>, o: { levels: number; minSeconds: number; weights?: Weights }) {
-  const weights = o.weights ?? initWeights(buildDenoiserGraph(network), 0);
-  const rng = new Random(3);
-  const { channels: c, height: h, width: w } = network.image;
-  const px = { data: Float32Array.from({ length: c * h * w }, () => rng.uniform()), dims: [1, c, h, w] };
+  const { weights, image: px } = benchInputs(network, o.weights, 3);
   const cot = (l: Float32Array) => l.map((_, i) => (i === 0 ? 1 : -1 / (l.length - 1)));
 
   const perEngine = async (engine: Engine) => {
-    const den = new Denoiser(engine, network, weights);
-    const dc = new DiffusionClassifier(den, { levels: o.levels });
-    const lm = new LikelihoodMaximizer(den, lmPreset('released'));
+    const { den, dc, lm } = diffusionParts(engine, network, weights, o.levels);
     const dcGrad = await time(() => dc.logitsAndGrad(px, cot, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
     const dcOnly = await time(() => dc.logits(px, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
     const rdc = await time(async () => dc.logits(await lm.run(px), { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });

@@ -118,14 +118,8 @@ export function projectOnHyperplane(norm: Norm, w: Float32Array, b: number, base
       const v = norm === 'linf' ? s * Math.sign(wj) * t : s * wj * t;
       return Math.min(1 - base[j], Math.max(-base[j], v));
     });
-  const reach = (t: number) => {
-    let h = 0;
-    for (let j = 0; j < w.length; j++) {
-      const v = norm === 'linf' ? s * Math.sign(w[j]) * t : s * w[j] * t;
-      h += s * w[j] * Math.min(1 - base[j], Math.max(-base[j], v));
-    }
-    return h;
-  };
+  // s·w·δ(t): nondecreasing in t.
+  const reach = (t: number) => delta(t).reduce((h, v, j) => h + s * w[j] * v, 0);
   if (target === 0) return new Float32Array(w.length);
   // An upper end where every coordinate is clipped (or the target is reached).
   let hi = 1;

@@ -122,19 +122,7 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
     case 'conv2d': {
       const x = nhwc(get(node.inputs[0]));
       const w = tf.transpose(get(node.inputs[1]).t, [2, 3, 1, 0]) as tf.Tensor4D;
-      let y: tf.Tensor = tf.conv2d(
-        x,
-        w,
-        1,
-        node.pad === 0
-          ? 'valid'
-          : [
-              [0, 0],
-              [node.pad, node.pad],
-              [node.pad, node.pad],
-              [0, 0],
-            ],
-      );
+      let y: tf.Tensor = tf.conv2d(x, w, 1, nhwcPadding(node.pad));
       if (node.inputs[2]) y = tf.add(y, get(node.inputs[2]).t);
       return { t: y, nhwc: true };
     }
@@ -197,19 +185,7 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
       const dy = nhwc(get(node.inputs[1]));
       const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [I, H, W, N]
       const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Hy, Wy, N, O]
-      const r = tf.conv2d(
-        xt,
-        dyt,
-        1,
-        node.pad === 0
-          ? 'valid'
-          : [
-              [0, 0],
-              [node.pad, node.pad],
-              [node.pad, node.pad],
-              [0, 0],
-            ],
-      ); // [I, k, k, O]
+      const r = tf.conv2d(xt, dyt, 1, nhwcPadding(node.pad)); // [I, k, k, O]
       return { t: tf.transpose(r, [3, 0, 1, 2]), nhwc: false };
     }
     case 'padAxis': {
@@ -251,4 +227,16 @@ export function runGraph(graph: Graph, values: Record<string, tf.Tensor>): Recor
   const out: Record<string, tf.Tensor> = {};
   for (const o of graph.outputs) out[o.name] = nchw(get(o.value));
   return out;
+}
+
+/** tfjs conv2d padding for a symmetric spatial pad of an NHWC tensor. */
+function nhwcPadding(pad: number): 'valid' | [[number, number], [number, number], [number, number], [number, number]] {
+  return pad === 0
+    ? 'valid'
+    : [
+        [0, 0],
+        [pad, pad],
+        [pad, pad],
+        [0, 0],
+      ];
 }

@@ -1,4 +1,5 @@
 import { Random } from '@rdc/core';
+import { TrainConfig } from '../config.js';
 import { type Cifar10, loadCifar10 } from './cifar10.js';
 
 /**
@@ -25,6 +26,6 @@ export function trainValSplit(n: number, valSize: number, seed: number): { train
  */
 export function modelValidationSplit(model: { training?: unknown }, dir: string): { data: Cifar10; indices: Int32Array } {
   const data = loadCifar10(dir, 'train');
-  const train = (model.training ?? {}) as { train?: { valSize?: number; seed?: number } };
-  return { data, indices: trainValSplit(data.size, train.train?.valSize ?? 1000, train.train?.seed ?? 0).val };
+  const { valSize, seed } = TrainConfig.pick({ valSize: true, seed: true }).parse((model.training as { train?: unknown } | undefined)?.train ?? {});
+  return { data, indices: trainValSplit(data.size, valSize, seed).val };
 }
