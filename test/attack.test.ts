@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildClassifierGraph, CnnConfig, initWeights, writeModelFolder } from '@rdc/core';
+import { writeModelFolder } from '@rdc/core';
 import { tinyUNet } from '@rdc/core/testing';
 import { CIFAR10_CLASSES } from '@rdc/train';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +10,15 @@ const dir = tmp('rdc-attack-it-');
 const unet = join(dir, 'unet');
 const cnn = join(dir, 'cnn');
 
-beforeAll(() => {
+beforeAll(async () => {
   const { config, weights } = tinyUNet({ size: 32, classes: 10, seed: 2, attention: false });
   writeModelFolder(unet, { network: config, weights, classes: CIFAR10_CLASSES, temperature: 0.5, dc: { levels: 3 }, card: '# tiny' });
-  const network = CnnConfig.parse({ arch: 'cnn', widths: [8, 16] });
-  writeModelFolder(cnn, { network, weights: initWeights(buildClassifierGraph(network), 1), classes: CIFAR10_CLASSES, card: '# tiny cnn' });
+  // A small CNN trained for a few seconds: better than chance, so that attacks have something to break.
+  const run = join(dir, 'cnn-train');
+  expect(await rdc('train', '--arch', 'cnn', '--widths', '8,16', '--steps', '120', '--batch', '32', '--lr', '3e-3', '--val-every', '1000', '--run', run)).toBe(
+    0,
+  );
+  expect(await rdc('export', '--run', run, '--model', cnn, '--calibration-images', '64')).toBe(0);
 });
 
 const report = (out: string) => JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
@@ -36,7 +40,7 @@ describe('rdc attack', () => {
         '--queries',
         '30',
         '--limit',
-        '6',
+        '12',
         '--eps',
         '16/255',
         '--out',
@@ -44,15 +48,23 @@ describe('rdc attack', () => {
       ),
     ).toBe(0);
     const r = report(out);
-    expect(r.images).toBe(6);
+    expect(r.images).toBe(12);
     expect(Object.keys(r.attacks)).toEqual(['fgsm', 'pgd', 'apgd-ce', 'square']);
     expect(r.worstCase.correct).toBeLessThanOrEqual(Math.min(...Object.values(r.attacks).map((a) => (a as { correct: number }).correct)));
+    // The attacks work: robust accuracy is below clean accuracy. The null attack (the clean image
+    // itself, re-checked like the adversarials) would fail this: on a deterministic CNN it is clean accuracy.
+    expect(r.clean.correct).toBeGreaterThan(0);
+    expect(r.worstCase.correct).toBeLessThan(r.clean.correct);
+    expect(r.nullAttack).toEqual(r.clean);
+    expect(r.nullAttack.correct).not.toBeLessThan(r.clean.correct);
+    expect(r.rules.majority.worstCase.correct).toBe(r.worstCase.correct);
     expect(r.settings.threat).toEqual({ norm: 'linf', eps: 16 / 255 });
     expect(r.commit).toBeTruthy();
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toMatch(/\| \*\*worst case\*\*/);
+    expect(md).toMatch(/\| null attack/);
     expect(existsSync(join(out, 'examples.png'))).toBe(true);
-    expect(readFileSync(join(out, 'images.jsonl'), 'utf8').trim().split('\n').length).toBe(6);
+    expect(readFileSync(join(out, 'images.jsonl'), 'utf8').trim().split('\n').length).toBe(12);
   });
 
   it('resumes an interrupted run and gives the same report', async () => {

@@ -41,6 +41,9 @@ export function lossAndGrad(name: LossName, z: Float32Array, y: number, o: LossO
     const den = z[pi[0]] - z[pi[2]] + 1e-12;
     const num = z[y] - z[other];
     const value = -num / den;
+    // With the label third, num = −(den − 1e-12): the loss is the constant 1 and its gradient exactly
+    // 0 (as float32 autograd finds; the 1e-12 would otherwise leave a tiny gradient of random sign).
+    if (pi[2] === y) return { value, grad };
     // d(−num/den) = −dnum/den + num·dden/den²
     grad[y] -= 1 / den;
     grad[other] += 1 / den;
@@ -66,4 +69,11 @@ export function predicted(z: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < z.length; i++) if (z[i] > z[best]) best = i;
   return best;
+}
+
+/** The margin z_y − max_{i≠y} z_i: negative exactly when misclassified (Square's and FAB's loss is its negative). */
+export function margin(z: ArrayLike<number>, y: number): number {
+  let other = -Infinity;
+  for (let i = 0; i < z.length; i++) if (i !== y) other = Math.max(other, z[i]);
+  return z[y] - other;
 }

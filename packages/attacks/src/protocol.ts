@@ -9,12 +9,16 @@ import { Square } from './attacks/square.js';
 /**
  * Attack budgets (`--protocol`):
  * - `quick`: the labelled reduced CPU setting: APGD-CE and APGD-DLR, 20 iterations, 1 restart,
- *   25 σ levels, one fresh re-classification;
+ *   25 σ levels;
  * - `paper`: the authors' protocol in full (rdc-method.md §4): APGD-DLR, 100 iterations, 5 restarts,
- *   EOT 1, 125 σ levels, LM by BPDA, fresh noise at every call, one fresh re-classification
- *   (hours per image on a 2-core CPU: a GPU command);
- * - `strong`: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square, 100 iterations, EOT 4, and every surviving image
- *   re-classified 5 times with fresh noise (robust only if it survives every time).
+ *   EOT 1, 125 σ levels, LM by BPDA, fresh noise at every call (hours per image on a 2-core CPU: a
+ *   GPU command);
+ * - `strong`: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square, 100 iterations, EOT 4; its headline rule
+ *   is "all of 5": robust only if every fresh re-check is correct.
+ * Every protocol re-checks each clean and adversarial image with `recheck` = 5 fresh draws and
+ * reports the paper's rule (the first draw), the majority of the 5 and all of the 5, each beside
+ * the null attack under the same rule. Attacks stop early only on an iterate misclassified under
+ * `confirm` fresh draws (default 3 on a stochastic classifier, 1 on a deterministic one).
  * Any field can be overridden on the command line.
  *
  * @example
@@ -35,14 +39,31 @@ export const Protocol = z.object({
   eot: z.number().int().positive(),
   /** Fresh re-classifications of each adversarial (and clean) image. */
   recheck: z.number().int().positive(),
+  /** The rule of the headline figure: the paper's single re-check, or robust only if every re-check is correct. */
+  rule: z.enum(['single', 'majority', 'all']),
+  /** Confirmation draws before an attack may stop early (unset: 3 on a stochastic classifier, 1 otherwise; 0: never). */
+  confirm: z.number().int().nonnegative().optional(),
+  /** Fixed noise draws Square averages per query (EOT inside its search). */
+  squareDraws: z.number().int().positive(),
   /** apgd-t and fab-t target classes. */
   targets: z.number().int().positive(),
 });
 export type Protocol = z.infer<typeof Protocol>;
 
 const PRESETS: Record<Protocol['name'], Omit<Protocol, 'name'>> = {
-  quick: { attacks: ['apgd-ce', 'apgd-dlr'], iterations: 20, restarts: 1, queries: 200, levels: 25, eot: 1, recheck: 1, targets: 3 },
-  paper: { attacks: ['apgd-dlr'], iterations: 100, restarts: 5, queries: 5000, levels: 125, eot: 1, recheck: 1, targets: 9 },
+  quick: {
+    attacks: ['apgd-ce', 'apgd-dlr'],
+    iterations: 20,
+    restarts: 1,
+    queries: 200,
+    levels: 25,
+    eot: 1,
+    recheck: 5,
+    rule: 'single',
+    squareDraws: 1,
+    targets: 3,
+  },
+  paper: { attacks: ['apgd-dlr'], iterations: 100, restarts: 5, queries: 5000, levels: 125, eot: 1, recheck: 5, rule: 'single', squareDraws: 1, targets: 9 },
   strong: {
     attacks: ['apgd-ce', 'apgd-dlr', 'apgd-t', 'fab-t', 'square'],
     iterations: 100,
@@ -51,6 +72,8 @@ const PRESETS: Record<Protocol['name'], Omit<Protocol, 'name'>> = {
     levels: 125,
     eot: 4,
     recheck: 5,
+    rule: 'all',
+    squareDraws: 1,
     targets: 9,
   },
 };

@@ -7,7 +7,8 @@ import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
  * - `BpdaClassifier`: Backward Pass Differentiable Approximation: runs a preprocessing step (e.g.
  *   likelihood maximization) forward and treats it as the identity backward;
  * - `FixedNoiseClassifier`: the same noise on every call (a deterministic classifier), for
- *   score-based attacks such as Square that compare scores across queries.
+ *   score-based attacks such as Square that compare scores across queries; with `draws` = m > 1 it
+ *   averages m fixed draws (EOT inside a search, so the search does not overfit one draw).
  *
  * @example
  * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
@@ -26,6 +27,9 @@ export abstract class WrappedClassifier implements Classifier {
   }
   get temperature() {
     return this.inner.temperature;
+  }
+  get stochastic(): boolean {
+    return this.inner.stochastic;
   }
   get settings(): Record<string, unknown> {
     return this.inner.settings;
@@ -94,19 +98,26 @@ export class BpdaClassifier extends WrappedClassifier {
 }
 
 export class FixedNoiseClassifier extends WrappedClassifier {
+  private readonly averaged: EotClassifier;
   constructor(
     inner: Classifier,
     readonly seed: number,
+    readonly draws = 1,
   ) {
     super(inner);
+    this.averaged = new EotClassifier(inner, draws);
+  }
+  override get stochastic() {
+    return false;
   }
   override get settings() {
-    return { ...this.inner.settings, fixedNoiseSeed: this.seed };
+    return { ...this.inner.settings, fixedNoiseSeed: this.seed, fixedNoiseDraws: this.draws };
   }
+  // Every call restarts the stream at `seed`: the same m draws each time.
   logits(pixels: Tensor): Promise<Tensor> {
-    return this.inner.logits(pixels, new Random(this.seed));
+    return this.averaged.logits(pixels, new Random(this.seed));
   }
   gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
-    return this.inner.gradient(pixels, cotangent, new Random(this.seed));
+    return this.averaged.gradient(pixels, cotangent, new Random(this.seed));
   }
 }

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GmmConfig, UNetConfig } from './config/schema.js';
 import type { Weights } from './engines/engine.js';
 import { buildDenoiserGraph } from './nn/denoiser.js';
@@ -94,4 +97,22 @@ export function mixtureLogDensity(pixels: Float32Array, i: number, means: Float3
   const m = Math.max(...terms);
   const lse = m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0));
   return lse - Math.log(classes) - (d / 2) * Math.log(2 * Math.PI * std * std);
+}
+
+/**
+ * A folder of reference data in `../shared/fixtures/` beside the checkout (made with the reference
+ * implementations: AutoAttack, NVIDIA's EDM), or null when it is absent, with the reason printed;
+ * tests skip on null. In CI ($CI set) an absent fixture is an error: nothing skips there.
+ *
+ * @example
+ * const dir = sharedFixture('apgd');
+ * describe.skipIf(!dir)('APGD against AutoAttack', () => { ... });
+ */
+export function sharedFixture(name: string): string | null {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const dir = resolve(repo, '../shared/fixtures', name);
+  if (existsSync(dir)) return dir;
+  if (process.env.CI) throw new Error(`CI needs the reference data ${dir} (../shared/fixtures/${name} beside the checkout)`);
+  process.stderr.write(`skipping the tests on ../shared/fixtures/${name}: ${dir} is absent\n`);
+  return null;
 }

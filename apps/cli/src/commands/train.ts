@@ -18,6 +18,7 @@ export function trainCommand() {
     .option('--channel-mult <list>', 'UNet width multipliers per level, e.g. 1,2,2', parseIntList)
     .option('--num-blocks <n>', 'UNet residual blocks per level', parseIntArg)
     .option('--attn <list>', "UNet resolutions with self-attention, e.g. 16 (or '' for none)", parseIntList)
+    .option('--widths <list>', 'CNN widths per level, e.g. 32,64,128 (overrides --size)', parseIntList)
     .option('--dropout <p>', 'dropout rate', parseNumber)
     .option('--from <dir>', 'fine-tune from this model folder (the head count may differ)')
     .option('--teacher <dir>', 'distil from this teacher model folder')
@@ -84,6 +85,7 @@ export function trainCommand() {
           channelMult: o.channelMult,
           numBlocks: o.numBlocks,
           attnResolutions: o.attn,
+          widths: o.widths,
           dropout: o.dropout,
         }).filter(([, v]) => v !== undefined),
       );

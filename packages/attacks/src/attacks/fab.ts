@@ -1,16 +1,19 @@
-import type { Attack, AttackContext, AttackResult } from '../attack.js';
-import { predicted } from '../losses.js';
-import { type Norm, perturbation, project, randomStart } from '../threat.js';
+import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import { margin, predicted } from '../losses.js';
+import { type Norm, project, randomStart, type ThreatModel } from '../threat.js';
 
 /**
  * FAB-T (Croce & Hein 2020, AutoAttack's targeted `fab-t`), ℓ∞ and ℓ2: for each target class t (the
  * top-2… classes of the clean logits), linearise the decision boundary g = z_y − z_t at the iterate,
  * project both the iterate and the clean image onto that hyperplane inside [0, 1] (minimal norm, exact
  * for a linear boundary), step to a mix of the two projections biased towards the clean image
- * (α ≤ α_max, overshoot η), and when the step crosses the boundary keep the point if it is the
- * closest adversarial so far, then pull back towards the clean image (β). Unlike the minimum-norm
- * original, every iterate is also projected onto the ε ball, so the classifier only ever sees points
- * of the threat model and any adversarial found is one at radius ε.
+ * (α ≤ α_max, overshoot η), and when the step crosses the boundary pull back towards the clean
+ * image (β). Unlike the minimum-norm original, every iterate is also projected onto the ε ball, so
+ * the classifier only ever sees points of the threat model, and the answer is the best point inside
+ * the ball, not the minimal-norm one that sits on the boundary: every misclassified iterate is also
+ * tried with its perturbation scaled to the radius ε, and the answer is the point with the highest
+ * margin loss max_{i≠y} z_i − z_y that was seen misclassified, else the highest-loss one. The search uses
+ * its whole budget unless an iterate passes the confirmation draws (`AttackContext.confirm`).
  *
  * @example
  * await new Fab({ iterations: 100, targets: 9 }).run(x, y, ctx);
@@ -49,15 +52,12 @@ export class Fab implements Attack {
     const clean = (await clf.logits({ data: x0, dims }, ctx.rng)).data;
     let queries = 1;
     let iterations = 0;
-    if (predicted(clean) !== label) return { adv: Float32Array.from(x0), success: true, iterations, queries, bestLoss: 0 };
+    const best = new BestIterate(x0);
     const order = Array.from(clean.keys()).sort((a, b) => clean[b] - clean[a]);
     const targets = order.filter((c) => c !== label).slice(0, Math.min(this.targets, order.length - 1));
-    let last: Float32Array = Float32Array.from(x0);
     for (const target of targets) {
       for (let r = 0; r < this.restarts; r++) {
         let x: Float32Array = r === 0 ? Float32Array.from(x0) : randomStart({ ...ctx.threat, eps: ctx.threat.eps / 2 }, x0, ctx.rng);
-        let best: Float32Array | null = null;
-        let bestNorm = Infinity;
         const cot = new Float32Array(clf.numClasses);
         cot[label] = 1;
         cot[target] = -1;
@@ -78,22 +78,32 @@ export class Fab implements Attack {
           queries += 2;
           iterations++;
           ctx.onIteration?.(iterations, z[target] - z[label]);
+          const c = await offerAndConfirm(ctx, best, x, label, -margin(z, label), z);
+          queries += c.queries;
+          if (c.stop) return { adv: best.adv, success: true, confirmed: true, iterations, queries, bestLoss: best.loss };
           if (predicted(z) !== label) {
-            const p = perturbation(x, x0);
-            const norm = ctx.threat.norm === 'linf' ? p.linf : p.l2;
-            if (norm < bestNorm) {
-              bestNorm = norm;
-              best = Float32Array.from(x);
-            }
+            // Past the boundary: also try the same direction at the ball's radius, the deepest point along it.
+            const far = toRadius(ctx.threat, x, x0);
+            const zf = (await clf.logits({ data: far, dims }, ctx.rng)).data;
+            const cf = await offerAndConfirm(ctx, best, far, label, -margin(zf, label), zf);
+            queries += 1 + cf.queries;
+            if (cf.stop) return { adv: best.adv, success: true, confirmed: true, iterations, queries, bestLoss: best.loss };
             x = x.map((v, j) => (1 - this.beta) * x0[j] + this.beta * v);
           }
         }
-        if (best) return { adv: best, success: true, iterations, queries, bestLoss: -bestNorm };
-        last = x;
       }
     }
-    return { adv: last, success: false, iterations, queries, bestLoss: -Infinity };
+    return { adv: best.adv, success: best.misclassified, confirmed: false, iterations, queries, bestLoss: best.loss };
   }
+}
+
+/** x0 + δ scaled to the ball's radius (δ = x − x0), inside [0, 1]. */
+function toRadius(t: ThreatModel, x: Float32Array, x0: Float32Array): Float32Array {
+  const d = x.map((v, j) => v - x0[j]);
+  const n = size(t.norm, d);
+  const out = n > 0 ? x0.map((v, j) => v + (t.eps * d[j]) / n) : Float32Array.from(x);
+  project(t, out, x0);
+  return out;
 }
 
 function size(norm: Norm, d: Float32Array): number {

@@ -1,12 +1,13 @@
-import type { Attack, AttackContext, AttackResult } from '../attack.js';
-import { lossAt, lossGradient } from '../attack.js';
-import { predicted, type LossName } from '../losses.js';
+import { BestIterate, lossAt, lossGradient, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import type { LossName } from '../losses.js';
 import { ascentDirection, project, randomStart } from '../threat.js';
 
 /**
  * PGD (Madry et al. 2018), ℓ∞ or ℓ2: `steps` projected ascent steps of size `stepSize`
- * (default 2.5·ε/steps), from a random point of the ball (`randomStart`), `restarts` times. Returns
- * the first misclassified iterate found, else the iterate with the highest loss.
+ * (default 2.5·ε/steps), from a random point of the ball (`randomStart`), `restarts` times. Every
+ * restart runs all its steps unless an iterate passes the confirmation draws
+ * (`AttackContext.confirm`); the answer is the highest-loss misclassified iterate, else the
+ * highest-loss iterate.
  *
  * @example
  * new Pgd({ steps: 20, restarts: 2 }).run(x, y, ctx);
@@ -34,9 +35,15 @@ export class Pgd implements Attack {
 
   async run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult> {
     const alpha = this.opts.stepSize ?? (2.5 * ctx.threat.eps) / this.steps;
-    let best = { adv: Float32Array.from(x0), loss: -Infinity };
+    const best = new BestIterate(x0);
     let queries = 0;
     let iterations = 0;
+    const stop = async (x: Float32Array, value: number, logits: Float32Array) => {
+      const c = await offerAndConfirm(ctx, best, x, label, value, logits);
+      queries += c.queries;
+      return c.stop;
+    };
+    const confirmed = (): AttackResult => ({ adv: best.adv, success: true, confirmed: true, iterations, queries, bestLoss: best.loss });
     for (let r = 0; r < this.restarts; r++) {
       const x = this.randomStart ? randomStart(ctx.threat, x0, ctx.rng) : Float32Array.from(x0);
       for (let s = 0; s < this.steps; s++) {
@@ -44,18 +51,16 @@ export class Pgd implements Attack {
         queries++;
         iterations++;
         ctx.onIteration?.(iterations, g.value);
-        if (predicted(g.logits) !== label) return { adv: x, success: true, iterations, queries, bestLoss: Math.max(best.loss, g.value) };
-        if (g.value > best.loss) best = { adv: Float32Array.from(x), loss: g.value };
+        if (await stop(x, g.value, g.logits)) return confirmed();
         const dir = ascentDirection(ctx.threat.norm, g.grad);
         for (let i = 0; i < x.length; i++) x[i] += alpha * dir[i];
         project(ctx.threat, x, x0);
       }
-      // The last iterate is checked too (forward only).
+      // The last iterate is evaluated too (forward only).
       const g = await lossAt(ctx, x, label, this.loss);
       queries++;
-      if (predicted(g.logits) !== label) return { adv: x, success: true, iterations, queries, bestLoss: Math.max(best.loss, g.value) };
-      if (g.value > best.loss) best = { adv: Float32Array.from(x), loss: g.value };
+      if (await stop(x, g.value, g.logits)) return confirmed();
     }
-    return { adv: best.adv, success: false, iterations, queries, bestLoss: best.loss };
+    return { adv: best.adv, success: best.misclassified, confirmed: false, iterations, queries, bestLoss: best.loss };
   }
 }

@@ -1,5 +1,5 @@
-import type { Attack, AttackContext, AttackResult } from '../attack.js';
-import { predicted } from '../losses.js';
+import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import { margin } from '../losses.js';
 import { project } from '../threat.js';
 
 /**
@@ -8,7 +8,10 @@ import { project } from '../threat.js';
  * kept when the margin z_y − max_{i≠y} z_i decreases. For ℓ2 the window gets a random Gaussian
  * pattern and the whole perturbation is rescaled to the ε sphere (a square-window random search in
  * the ℓ2 ball). Compare scores across queries only with a deterministic classifier: run it through
- * `FixedNoiseClassifier` (the evaluation does), then re-check the result with fresh noise.
+ * `FixedNoiseClassifier` (the evaluation does: one fixed draw by default, or the average of m fixed
+ * draws with `--square-draws m`, so the search does not overfit one draw), then re-check the
+ * result with fresh noise. The search uses its whole budget unless an accepted candidate passes the
+ * confirmation draws of the real classifier (`AttackContext.judge`).
  *
  * @example
  * await new Square({ queries: 1000 }).run(x, y, { classifier: new FixedNoiseClassifier(clf, 0), threat, rng });
@@ -16,12 +19,6 @@ import { project } from '../threat.js';
 export interface SquareOptions {
   queries?: number;
   pInit?: number;
-}
-
-function margin(z: Float32Array, y: number): number {
-  let other = -Infinity;
-  for (let i = 0; i < z.length; i++) if (i !== y) other = Math.max(other, z[i]);
-  return z[y] - other;
 }
 
 /** AutoAttack's schedule of the fraction of pixels changed per query. */
@@ -64,7 +61,14 @@ export class Square implements Attack {
     let z = await score(best);
     let queries = 1;
     let bestMargin = margin(z, y);
-    if (predicted(z) !== y) return { adv: best, success: true, iterations: 0, queries, bestLoss: -bestMargin };
+    const answer = new BestIterate(x0);
+    const accept = async (x: Float32Array, logits: Float32Array) => {
+      const c = await offerAndConfirm(ctx, answer, x, y, -margin(logits, y), logits);
+      queries += c.queries;
+      return c.stop;
+    };
+    const confirmed = (it: number): AttackResult => ({ adv: answer.adv, success: true, confirmed: true, iterations: it, queries, bestLoss: answer.loss });
+    if (await accept(best, z)) return confirmed(0);
 
     for (let it = 1; it < this.queries; it++) {
       const p = squareP(this.pInit, it, this.queries);
@@ -109,9 +113,9 @@ export class Square implements Attack {
       if (m < bestMargin) {
         bestMargin = m;
         best = cand;
-        if (predicted(z) !== y) return { adv: best, success: true, iterations: it, queries, bestLoss: -bestMargin };
+        if (await accept(best, z)) return confirmed(it);
       }
     }
-    return { adv: best, success: false, iterations: this.queries - 1, queries, bestLoss: -bestMargin };
+    return { adv: answer.adv, success: answer.misclassified, confirmed: false, iterations: this.queries - 1, queries, bestLoss: answer.loss };
   }
 }

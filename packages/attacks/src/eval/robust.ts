@@ -6,38 +6,59 @@ import { EotClassifier, FixedNoiseClassifier } from '../wrappers.js';
 import { JsonlLog } from './log.js';
 
 /**
- * The robust-accuracy evaluation: for each image, a clean classification, then every attack run on
- * it independently (so per-attack numbers stand alone), and a final check of each adversarial image
- * with fresh noise, `recheck` times (it is robust only if classified correctly every time). The worst
- * case counts an image only if every attack failed. Gradient attacks see the classifier through EOT
- * (`eot` draws); score-based attacks (Square) see it with the noise fixed per image. Each image uses
- * its own seed (seed, index), so a resumed run reproduces the same records.
+ * The robust-accuracy evaluation. For each image: `recheck` = k fresh classifications of the clean
+ * image; then, if it is clean, every attack run on it independently (so per-attack numbers stand
+ * alone) and k fresh classifications of each adversarial image. What counts as correct is a
+ * re-check rule over those k fresh draws, and the report gives each:
+ * - `single`: the first fresh draw (the paper's rule; the default);
+ * - `majority`: more than half of the k draws;
+ * - `all`: every one of the k draws (`strong`'s rule).
+ * An image is robust (worst case) when it is clean and correct after every attack. An attack's own
+ * "success" never counts: only the fresh re-checks do.
+ *
+ * The **null attack** is the baseline that tells noise from attack success: the "attack" that
+ * returns the clean image, re-checked with the same rule and the same number of fresh draws as the
+ * worst case (k per attack). On a deterministic classifier it equals clean accuracy; on the DC and
+ * the RDC it is what robust accuracy would be if every attack did nothing.
+ *
+ * Gradient attacks see the classifier through EOT (`eot` draws); score-based attacks (Square) see
+ * it with the noise fixed per image (`squareDraws` fixed draws averaged). Attacks may stop early
+ * only on an iterate misclassified under `confirm` fresh draws. Each image uses its own seed
+ * (seed, index), so a resumed or sharded run reproduces the same records.
  *
  * @example
- * const summary = await evaluateRobustness({ classifier, attacks, threat, images, labels, log, seed: 0 });
+ * const summary = await evaluateRobustness({ classifier, attacks, threat, images, labels, indices, log, seed: 0 });
+ * summary.worstCase; summary.nullAttack; summary.rules.majority.worstCase;
  */
+export type RecheckRule = 'single' | 'majority' | 'all';
+export const RECHECK_RULES: readonly RecheckRule[] = ['single', 'majority', 'all'];
+
 export interface AttackRecord {
-  robust: boolean;
-  /** Predictions of the final re-checks of the adversarial image. */
+  /** Predictions of the k fresh re-checks of the adversarial image. */
   predictions: number[];
   linf: number;
   l2: number;
   queries: number;
   iterations: number;
   seconds: number;
-  /** Whether the attack itself saw a misclassification. */
+  /** Whether the attack itself saw a misclassification (not counted: only re-checks count). */
   found: boolean;
+  /** Whether the attack stopped early on an iterate that passed its confirmation draws. */
+  confirmed: boolean;
 }
 
 export interface ImageRecord {
   index: number;
   label: number;
+  /** The k fresh classifications of the clean image. */
   cleanPredictions: number[];
-  clean: boolean;
+  /** The null attack: for each attack, k fresh classifications of the clean image (empty when not attacked). */
+  nullPredictions: number[][];
+  /** Per attack; null when the image was not attacked (not clean under any rule). */
   attacks: Record<string, AttackRecord | null>;
-  /** Correct and not broken by any attack. */
-  robust: boolean;
   seconds: number;
+  /** The adversarial images (base64 float32), kept for the first few images (the report's grid). */
+  examples?: Record<string, string>;
 }
 
 export interface RobustOptions {
@@ -50,11 +71,18 @@ export interface RobustOptions {
   /** Dataset indices of the images (for the log and seeds). */
   indices: ArrayLike<number>;
   eot?: number;
+  /** k: fresh re-classifications of each clean and adversarial image (default 1). */
   recheck?: number;
+  /** Confirmation draws before an attack may stop early (default: 3 on a stochastic classifier, 1 otherwise; 0 never). */
+  confirm?: number;
+  /** Fixed noise draws Square averages per query (default 1). */
+  squareDraws?: number;
   seed?: number;
   log?: JsonlLog<ImageRecord>;
   /** Keep adversarial images of the first few images (for the report's grid). */
   keepAdversarial?: number;
+  /** Called when an image is attacked (not for images read back from the log). */
+  onAttack?: (index: number) => void;
   onImage?: (done: number, total: number, rec: ImageRecord) => void;
 }
 
@@ -65,108 +93,211 @@ export interface Rate {
   ci95: [number, number];
 }
 
+export interface RuleSummary {
+  clean: Rate;
+  attacks: Record<string, Rate>;
+  worstCase: Rate;
+  nullAttack: Rate;
+}
+
 export interface RobustSummary {
   images: number;
+  /** k. */
+  recheck: number;
+  /** Fresh draws the worst case needs per image (k per attack; the null attack uses as many). */
+  nullDraws: number;
+  /** Under the default rule (`single`). */
   clean: Rate;
   attacks: Record<string, Rate & { meanLinf: number; meanL2: number }>;
   worstCase: Rate;
+  nullAttack: Rate;
+  /** Every rule side by side. */
+  rules: Record<RecheckRule, RuleSummary>;
   secondsPerImage: number;
   records: ImageRecord[];
   adversarial: { index: number; label: number; clean: Float32Array; adv: Record<string, Float32Array> }[];
 }
 
-function rate(correct: number, total: number): Rate {
+export function rate(correct: number, total: number): Rate {
   const w = wilson(correct, total);
   return { correct, total, rate: w.rate, ci95: [w.low, w.high] };
 }
 
+/** Whether k fresh predictions count as correct under a rule. */
+export function correctUnder(rule: RecheckRule, predictions: readonly number[], label: number): boolean {
+  if (predictions.length === 0) return false;
+  if (rule === 'single') return predictions[0] === label;
+  const right = predictions.filter((p) => p === label).length;
+  return rule === 'all' ? right === predictions.length : 2 * right > predictions.length;
+}
+
+export const isClean = (r: ImageRecord, rule: RecheckRule): boolean => correctUnder(rule, r.cleanPredictions, r.label);
+
+/** Correct after `attack` under the rule (false when the image was not attacked). */
+export function survives(r: ImageRecord, attack: string, rule: RecheckRule): boolean {
+  const a = r.attacks[attack];
+  return isClean(r, rule) && !!a && correctUnder(rule, a.predictions, r.label);
+}
+
+/** Robust in the worst case: clean and correct after every attack. */
+export function isRobust(r: ImageRecord, attacks: readonly string[], rule: RecheckRule): boolean {
+  return isClean(r, rule) && attacks.every((a) => survives(r, a, rule));
+}
+
+/** Survives the null attack: clean and every re-check of the clean image correct. */
+export function survivesNull(r: ImageRecord, rule: RecheckRule): boolean {
+  return isClean(r, rule) && r.nullPredictions.length > 0 && r.nullPredictions.every((p) => correctUnder(rule, p, r.label));
+}
+
+/** The figures of a set of per-image records (a run, a resumed run or merged shards). */
+export function summarize(records: readonly ImageRecord[], attackNames: readonly string[], recheck: number) {
+  const n = records.length;
+  const count = (f: (r: ImageRecord) => boolean) => records.filter(f).length;
+  const byRule = (rule: RecheckRule): RuleSummary => ({
+    clean: rate(
+      count((r) => isClean(r, rule)),
+      n,
+    ),
+    attacks: Object.fromEntries(
+      attackNames.map((a) => [
+        a,
+        rate(
+          count((r) => survives(r, a, rule)),
+          n,
+        ),
+      ]),
+    ),
+    worstCase: rate(
+      count((r) => isRobust(r, attackNames, rule)),
+      n,
+    ),
+    nullAttack: rate(
+      count((r) => survivesNull(r, rule)),
+      n,
+    ),
+  });
+  const rules = Object.fromEntries(RECHECK_RULES.map((rule) => [rule, byRule(rule)])) as Record<RecheckRule, RuleSummary>;
+  const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
+  const attacked = (a: string) => records.map((r) => r.attacks[a]).filter((x): x is AttackRecord => !!x);
+  return {
+    images: n,
+    recheck,
+    nullDraws: recheck * attackNames.length,
+    clean: rules.single.clean,
+    attacks: Object.fromEntries(
+      attackNames.map((a) => [a, { ...rules.single.attacks[a], meanLinf: mean(attacked(a).map((x) => x.linf)), meanL2: mean(attacked(a).map((x) => x.l2)) }]),
+    ),
+    worstCase: rules.single.worstCase,
+    nullAttack: rules.single.nullAttack,
+    rules,
+    secondsPerImage: mean(records.map((r) => r.seconds)),
+  };
+}
+
+/** k fresh classifications (one call on a deterministic classifier, repeated). */
 async function recheck(clf: Classifier, x: Float32Array, times: number, rng: Random): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < times; i++) out.push(predicted((await clf.logits({ data: x, dims: [1, ...clf.imageDims] }, rng)).data));
+  for (let i = 0; i < times; i++) {
+    if (i > 0 && !clf.stochastic) {
+      out.push(out[0]);
+      continue;
+    }
+    out.push(predicted((await clf.logits({ data: x, dims: [1, ...clf.imageDims] }, rng)).data));
+  }
   return out;
+}
+
+export const encodePixels = (x: Float32Array): string => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+export function decodePixels(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
 export async function evaluateRobustness(o: RobustOptions): Promise<RobustSummary> {
   const clf = o.classifier;
-  const times = o.recheck ?? 1;
+  const k = o.recheck ?? 1;
   const seed = o.seed ?? 0;
   const done = o.log?.read() ?? new Map<number, ImageRecord>();
   const records: ImageRecord[] = [];
   const adversarial: RobustSummary['adversarial'] = [];
+  const names = o.attacks.map((a) => a.name);
   const n = o.labels.length;
   for (let p = 0; p < n; p++) {
     const index = o.indices[p];
     const label = o.labels[p];
-    const previous = done.get(index);
-    if (previous && (!o.keepAdversarial || adversarial.length >= o.keepAdversarial)) {
-      records.push(previous);
-      o.onImage?.(p + 1, n, previous);
+    const keep = p < (o.keepAdversarial ?? 0);
+    let rec = done.get(index);
+    if (!rec) {
+      o.onAttack?.(index);
+      rec = await attackImage(o, clf, index, label, o.images(p).data, k, seed, keep);
+      o.log?.append(rec);
+    }
+    records.push(rec);
+    if (keep && rec.examples) {
+      const adv = Object.fromEntries(Object.entries(rec.examples).map(([a, s]) => [a, decodePixels(s)]));
+      adversarial.push({ index, label, clean: o.images(p).data, adv });
+    }
+    o.onImage?.(p + 1, n, rec);
+  }
+  return { ...summarize(records, names, k), records, adversarial };
+}
+
+async function attackImage(
+  o: RobustOptions,
+  clf: Classifier,
+  index: number,
+  label: number,
+  x0: Float32Array,
+  k: number,
+  seed: number,
+  keep: boolean,
+): Promise<ImageRecord> {
+  const t0 = performance.now();
+  const rng = new Random((seed * 1_000_003 + index) | 0);
+  const cleanPredictions = await recheck(clf, x0, k, rng);
+  const partial = { index, label, cleanPredictions, nullPredictions: [] as number[][], attacks: {}, seconds: 0 };
+  const attacked = isClean(partial, 'single') || isClean(partial, 'majority');
+  const nullPredictions: number[][] = [];
+  if (attacked) for (let a = 0; a < o.attacks.length; a++) nullPredictions.push(clf.stochastic ? await recheck(clf, x0, k, rng) : [...cleanPredictions]);
+  const attacks: Record<string, AttackRecord | null> = {};
+  const examples: Record<string, string> = {};
+  for (const attack of o.attacks) {
+    if (!attacked) {
+      attacks[attack.name] = null;
       continue;
     }
-    const t0 = performance.now();
-    const rng = new Random((seed * 1_000_003 + index) | 0);
-    const x0 = o.images(p).data;
-    const cleanPredictions = await recheck(clf, x0, times, rng);
-    const clean = cleanPredictions.every((q) => q === label);
-    const attacks: Record<string, AttackRecord | null> = {};
-    const keep = o.keepAdversarial && adversarial.length < o.keepAdversarial ? { index, label, clean: x0, adv: {} as Record<string, Float32Array> } : null;
-    for (const attack of o.attacks) {
-      if (!clean) {
-        attacks[attack.name] = null;
-        continue;
-      }
-      const ta = performance.now();
-      const attackRng = rng.split();
-      // Square compares scores across queries: a deterministic classifier (noise fixed per image).
-      const seen = attack.name === 'square' ? new FixedNoiseClassifier(clf, attackRng.int(2 ** 31)) : o.eot && o.eot > 1 ? new EotClassifier(clf, o.eot) : clf;
-      const r = await attack.run(x0, label, { classifier: seen, threat: o.threat, rng: attackRng });
-      if (!inThreat(o.threat, r.adv, x0)) throw new Error(`${attack.name} left the threat model (a bug): refusing to report it`);
-      const predictions = await recheck(clf, r.adv, times, rng);
-      const size = perturbation(r.adv, x0);
-      attacks[attack.name] = {
-        robust: predictions.every((q) => q === label),
-        predictions,
-        linf: size.linf,
-        l2: size.l2,
-        queries: r.queries,
-        iterations: r.iterations,
-        seconds: (performance.now() - ta) / 1000,
-        found: r.success,
-      };
-      if (keep) keep.adv[attack.name] = r.adv;
-    }
-    const rec: ImageRecord = {
-      index,
-      label,
-      cleanPredictions,
-      clean,
-      attacks,
-      robust: clean && Object.values(attacks).every((a) => a?.robust),
-      seconds: (performance.now() - t0) / 1000,
+    const ta = performance.now();
+    const attackRng = rng.split();
+    // Square compares scores across queries: a deterministic classifier (noise fixed per image).
+    const seen =
+      attack.name === 'square'
+        ? new FixedNoiseClassifier(clf, attackRng.int(2 ** 31), o.squareDraws ?? 1)
+        : o.eot && o.eot > 1
+          ? new EotClassifier(clf, o.eot)
+          : clf;
+    const r = await attack.run(x0, label, { classifier: seen, judge: clf, confirm: o.confirm, threat: o.threat, rng: attackRng });
+    if (!inThreat(o.threat, r.adv, x0)) throw new Error(`${attack.name} left the threat model (a bug): refusing to report it`);
+    const predictions = await recheck(clf, r.adv, k, rng);
+    const size = perturbation(r.adv, x0);
+    attacks[attack.name] = {
+      predictions,
+      linf: size.linf,
+      l2: size.l2,
+      queries: r.queries,
+      iterations: r.iterations,
+      seconds: (performance.now() - ta) / 1000,
+      found: r.success,
+      confirmed: r.confirmed,
     };
-    if (!previous) o.log?.append(rec);
-    records.push(previous ?? rec);
-    if (keep) adversarial.push(keep);
-    o.onImage?.(p + 1, n, previous ?? rec);
+    if (keep) examples[attack.name] = encodePixels(r.adv);
   }
-  const attacked = (name: string) => records.filter((r) => r.attacks[name]);
-  const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
   return {
-    images: n,
-    clean: rate(records.filter((r) => r.clean).length, n),
-    attacks: Object.fromEntries(
-      o.attacks.map((a) => [
-        a.name,
-        {
-          ...rate(records.filter((r) => r.attacks[a.name]?.robust).length, n),
-          meanLinf: mean(attacked(a.name).map((r) => r.attacks[a.name]!.linf)),
-          meanL2: mean(attacked(a.name).map((r) => r.attacks[a.name]!.l2)),
-        },
-      ]),
-    ),
-    worstCase: rate(records.filter((r) => r.robust).length, n),
-    secondsPerImage: mean(records.map((r) => r.seconds)),
-    records,
-    adversarial,
+    index,
+    label,
+    cleanPredictions,
+    nullPredictions,
+    attacks,
+    seconds: (performance.now() - t0) / 1000,
+    ...(keep && Object.keys(examples).length ? { examples } : {}),
   };
 }

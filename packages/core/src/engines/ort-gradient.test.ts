@@ -109,11 +109,9 @@ describe('engines agree on the method', () => {
     const run = async (e: Engine) => new LikelihoodMaximizer(new Denoiser(e, config, weights), lmPreset('paper')).run(px, new Random(7));
     const a = await run(ort);
     const b = await run(tfjs);
-    // Adam steps are sign-like, so the two engines agree up to rare sign flips of near-zero gradients.
-    let same = 0;
-    a.data.forEach((v, i) => (same += Math.abs(v - b.data[i]) < 1e-4 ? 1 : 0));
-    expect(same / a.data.length).toBeGreaterThan(0.99);
-    expect(relativeError(a.data, b.data)).toBeLessThan(1e-3);
+    // LM moved the images (5 % of their norm); the engines agree to float32 rounding (~1e-7).
+    expect(relativeError(a.data, px.data)).toBeGreaterThan(1e-2);
+    expect(relativeError(a.data, b.data)).toBeLessThan(1e-5);
     // And ONNX Runtime alone repeats bit for bit.
     expect(Array.from((await run(ort)).data)).toEqual(Array.from(a.data));
   });
@@ -124,11 +122,16 @@ describe('reverse-pass graphs', () => {
     const graph = buildDenoiserGraph(config);
     const g = await ort.compileGradient(graph, { of: 'D', wrt: ['sigma'] }, { weights });
     const rng = new Random(8);
-    const r = await g.run(
-      { x: { data: rng.normal(192), dims: [1, 3, 8, 8] }, sigma: { data: Float32Array.of(0.7), dims: [1] } },
-      { cotangent: { data: rng.normal(4 * 192), dims: [1, 4, 3, 8, 8] } },
-    );
+    const feeds = { x: { data: rng.normal(192), dims: [1, 3, 8, 8] }, sigma: { data: Float32Array.of(0.7), dims: [1] } };
+    const cot = { data: rng.normal(4 * 192), dims: [1, 4, 3, 8, 8] };
+    const r = await g.run(feeds, { cotangent: cot });
     expect(r.grads.sigma.dims).toEqual([1]);
-    expect(Number.isFinite(r.grads.sigma.data[0])).toBe(true);
+    // Against a central difference of ⟨cotangent, D⟩ in σ.
+    const f = await ort.compile(graph, { weights });
+    const dot = async (s: number) =>
+      (await f.run({ x: feeds.x, sigma: { data: Float32Array.of(s), dims: [1] } })).D.data.reduce((a, v, i) => a + v * cot.data[i], 0);
+    const h = 1e-3;
+    const fd = ((await dot(0.7 + h)) - (await dot(0.7 - h))) / (2 * h);
+    expect(Math.abs(r.grads.sigma.data[0] - fd)).toBeLessThan(1e-2 * Math.abs(fd));
   });
 });

@@ -63,7 +63,7 @@ export class OrtEngine implements Engine {
     if (opts.weights) checkWeights(graph, opts.weights);
     const bytes = graphToOnnx(graph, { weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' } });
     const session = await ort.InferenceSession.create(bytes, this.sessionOptions);
-    return wrapSession(session, graph, !opts.weights);
+    return wrapSession(session, graph, !opts.weights && graph.params.length > 0);
   }
 
   /** Loads an ONNX file (its external data is resolved next to it). */

@@ -23,6 +23,11 @@ export interface Classifier {
   readonly imageDims: readonly [number, number, number];
   /** Softmax temperature for probabilities and cross-entropy (1 if not calibrated). */
   readonly temperature: number;
+  /**
+   * Whether two calls on the same pixels can disagree (fresh noise on every call: the DC and the
+   * RDC). Attacks and the evaluation confirm what they see on a stochastic classifier with fresh draws.
+   */
+  readonly stochastic: boolean;
   /** Logits [B, K] of pixels [B, C, H, W]. Randomness (noise) comes from `rng`. */
   logits(pixels: Tensor, rng: Random): Promise<Tensor>;
   /**
@@ -37,6 +42,7 @@ export interface Classifier {
 /** The diffusion classifier as a `Classifier`. */
 export class DcClassifier implements Classifier {
   readonly defense = 'dc' as const;
+  readonly stochastic = true;
   constructor(
     readonly dc: DiffusionClassifier,
     readonly temperature = 1,
@@ -65,6 +71,7 @@ export class DcClassifier implements Classifier {
  */
 export class RdcClassifier implements Classifier {
   readonly defense = 'rdc' as const;
+  readonly stochastic = true;
   constructor(
     readonly dc: DiffusionClassifier,
     readonly lm: LikelihoodMaximizer,
@@ -118,6 +125,7 @@ type OrtFiles = Engine & {
 /** A plain network (the baseline CNN) as a `Classifier`: deterministic, exact gradients. */
 export class NetworkClassifier implements Classifier {
   readonly defense = 'none' as const;
+  readonly stochastic = false;
   private forward: Promise<GraphFunction> | null = null;
   private backward: Promise<GradientFunction> | null = null;
 

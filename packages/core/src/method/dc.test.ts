@@ -138,12 +138,36 @@ describe('DC on the Gaussian-mixture oracle (exact denoiser)', () => {
     for (let i = 0; i < K; i++) expect(b.data[i]).toBeCloseTo(a.data[i], 5);
   });
 
-  it('guidance w scales the class heads as (1 + w)·D_y − w·D_∅', async () => {
-    // For the oracle, D_y − D_∅ = b(σ)·(μ_y − Σ p μ); a non-zero w must change the logits and w = 0 must not.
+  it('guidance w: the logits of (1 + w)·D_y − w·D_∅ match the Gaussian-mixture closed form', async () => {
+    // D_y(z) = (s²z + σ²μ_y)/(s² + σ²); D_∅(z) = Σ_y p(y | z)·D_y(z), p(y | z) ∝ exp(−‖z − μ_y‖²/(2(s² + σ²))).
     const { pixels } = sampleMixture(gmm.means, K, STD, 1, new Random(11));
-    const run = (w: number) => new DiffusionClassifier(ortDen, { levels: 8, guidance: w }).logits({ data: pixels, dims: [1, 3, 4, 4] }, { rng: new Random(2) });
-    const [a, b] = [await run(0), await run(1)];
-    expect(Array.from(a.data)).not.toEqual(Array.from(b.data));
+    const x = Array.from(pixels, (p) => 2 * p - 1);
+    for (const w of [0, 0.5, 2]) {
+      const dc = new DiffusionClassifier(ortDen, { levels: 6, guidance: w });
+      const noise = dc.drawNoise(new Random(12));
+      const got = (await dc.logits({ data: pixels, dims: [1, 3, 4, 4] }, { noise: [noise] })).data;
+      const want = new Float64Array(K);
+      dc.sigmas.forEach((sigma, i) => {
+        const z = x.map((v, j) => v + sigma * noise[i * D + j]);
+        const v = STD ** 2 + sigma ** 2;
+        const heads = Array.from({ length: K }, (_, y) => z.map((zj, j) => (STD ** 2 * zj + sigma ** 2 * gmm.means[y * D + j]) / v));
+        const e = heads.map((_, y) => -z.reduce((a, zj, j) => a + (zj - gmm.means[y * D + j]) ** 2, 0) / (2 * v));
+        const m = Math.max(...e);
+        const post = e.map((t) => Math.exp(t - m));
+        const total = post.reduce((a, b) => a + b, 0);
+        const uncond = z.map((_, j) => heads.reduce((a, h, y) => a + (post[y] / total) * h[j], 0));
+        for (let y = 0; y < K; y++) {
+          const mse = heads[y].reduce((a, h, j) => a + ((1 + w) * h - w * uncond[j] - x[j]) ** 2, 0) / D;
+          want[y] -= dc.weights[i] * mse;
+        }
+      });
+      for (let y = 0; y < K; y++) expect(Math.abs(got[y] - want[y])).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[y])));
+      // Guidance matters here: the closed forms for w and w = 0 differ by far more than the tolerance.
+      if (w > 0)
+        expect(
+          Math.abs(want[0] - (await new DiffusionClassifier(ortDen, { levels: 6 }).logits({ data: pixels, dims: [1, 3, 4, 4] }, { noise: [noise] })).data[0]),
+        ).toBeGreaterThan(1e-3);
+    }
   });
 
   it('rejects pixels outside [0, 1] and NaN with a clear error', async () => {

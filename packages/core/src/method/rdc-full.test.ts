@@ -4,6 +4,7 @@ import { Denoiser } from '../engines/denoiser.js';
 import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { Random } from '../rng/random.js';
+import { relativeError } from '../tensor.js';
 import { tinyUNet } from '../testing.js';
 import { gradientGraph } from '../nn/autodiff.js';
 import { lmObjectiveGraph } from '../nn/objectives.js';
@@ -38,9 +39,14 @@ describe('LM unrolled as one graph', () => {
         { data: noise, dims: [5, 3, 8, 8] },
         Float32Array.from(draws.sigma, (s) => s[0]),
       );
-      let close = 0;
-      out.data.forEach((v, i) => (close += Math.abs((v + 1) / 2 - ref.data[i]) < 1e-4 ? 1 : 0));
-      expect(close / 192).toBeGreaterThan(0.98);
+      const moved = relativeError(ref.data, px.data);
+      const err = relativeError(
+        Float32Array.from(out.data, (v) => (v + 1) / 2),
+        ref.data,
+      );
+      // LM moved the image (by 5–27 % of its norm), and the graph reproduces it to float32 rounding (~1e-7).
+      expect(moved).toBeGreaterThan(1e-2);
+      expect(err).toBeLessThan(1e-5);
     });
   }
 });

@@ -6,6 +6,7 @@ import { DcConfig, MethodName, NetworkConfig } from '../config/schema.js';
 import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
 import { buildNetworkGraphs, type GraphKind } from './graphs.js';
+import type { Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
@@ -63,8 +64,10 @@ export interface ModelFolder {
   dir: string;
   config: ModelConfig;
   weights: Weights;
-  /** Absolute paths of the ONNX graphs by kind. */
+  /** Absolute paths of the ONNX graphs by kind: only those this code emits identically (see `stale`). */
   onnx: Partial<Record<GraphKind, string>>;
+  /** ONNX files emitted by other graph code than this version's: not used; their graphs are compiled from the weights. */
+  stale: GraphKind[];
 }
 
 const ONNX_FILES: Record<GraphKind, string> = {
@@ -93,6 +96,19 @@ export interface WriteModelOptions {
   card: string;
 }
 
+/**
+ * The ONNX files this code emits for a network whose weights sit at `offsets` of model.safetensors.
+ * A folder's recorded sha256 of each file is therefore also the hash of the graph structure that
+ * emitted it: on reading, a file this code would not emit byte for byte is stale.
+ */
+function emitGraphs(graphs: Partial<Record<GraphKind, Graph>>, offsets: Record<string, { offset: number; length: number }>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const [kind, g] of Object.entries(graphs)) {
+    if (g) out[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g, { weights: { mode: 'external', location: 'model.safetensors', offsets }, name: kind });
+  }
+  return out;
+}
+
 /** Writes a model folder atomically (a half-written folder never replaces a good one). */
 export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelConfig {
   const target = resolve(dir);
@@ -107,11 +123,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
   const used: Weights = {};
   for (const g of Object.values(graphs)) if (g) for (const p of g.params) used[p.name] = opts.weights[p.name];
   files['model.safetensors'] = encodeSafetensors(used, { format: MODEL_FORMAT });
-  const { offsets } = decodeSafetensors(files['model.safetensors']);
-  for (const [kind, g] of Object.entries(graphs)) {
-    if (!g) continue;
-    files[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g, { weights: { mode: 'external', location: 'model.safetensors', offsets }, name: kind });
-  }
+  Object.assign(files, emitGraphs(graphs, decodeSafetensors(files['model.safetensors']).offsets));
   files['MODEL_CARD.md'] = Buffer.from(opts.card.endsWith('\n') ? opts.card : `${opts.card}\n`);
 
   const config = ModelConfig.parse({
@@ -140,8 +152,12 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
   return config;
 }
 
-/** Reads and verifies a model folder. */
-export function readModelFolder(dir: string): ModelFolder {
+/**
+ * Reads and verifies a model folder. ONNX files that this version of the graph code would emit
+ * differently (a fix since the folder was exported) are left unused, with a warning: their graphs
+ * are compiled from the weights instead, so a fix always applies.
+ */
+export function readModelFolder(dir: string, opts: { warn?: (message: string) => void } = {}): ModelFolder {
   const root = resolve(dir);
   const cfgPath = join(root, 'config.json');
   if (!existsSync(cfgPath)) throw new InputError(`'${root}' is not a model folder: config.json is missing (make one with 'rdc export')`, 'bad_model');
@@ -169,12 +185,24 @@ export function readModelFolder(dir: string): ModelFolder {
     }
   }
   if (!config.files['model.safetensors']) throw new InputError(`model folder ${root}: config.json lists no model.safetensors`, 'bad_model');
-  const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
+  const { tensors, offsets } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
   const graphs = buildNetworkGraphs(config.network);
   for (const g of Object.values(graphs)) if (g) checkWeights(g, tensors);
+  const current = emitGraphs(graphs, offsets);
   const onnx: ModelFolder['onnx'] = {};
-  for (const [kind, file] of Object.entries(ONNX_FILES)) if (config.files[file]) onnx[kind as GraphKind] = join(root, file);
-  return { dir: root, config, weights: tensors, onnx };
+  const stale: GraphKind[] = [];
+  for (const [kind, file] of Object.entries(ONNX_FILES) as [GraphKind, string][]) {
+    if (!config.files[file]) continue;
+    if (current[file] && sha256(current[file]) === config.files[file].sha256) onnx[kind] = join(root, file);
+    else stale.push(kind);
+  }
+  if (stale.length) {
+    const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    warn(
+      `model folder ${root}: ${stale.map((k) => ONNX_FILES[k]).join(', ')} ${stale.length > 1 ? 'were' : 'was'} emitted by another version of the graph code; compiling the current graphs from the weights instead (rdc reseal --model ${dir} rewrites them)`,
+    );
+  }
+  return { dir: root, config, weights: tensors, onnx, stale };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random } from '@rdc/core';
@@ -14,8 +14,13 @@ describe('CIFAR-10 reader', () => {
     expect(test.classes).toEqual(CIFAR10_CLASSES);
     const x = test.pixels([0, 199]);
     expect(x.dims).toEqual([2, 3, 32, 32]);
-    expect(Math.min(...x.data)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...x.data)).toBeLessThanOrEqual(1);
+    // Pixels are the file's bytes / 255, in CHW order: record i is a label byte and 3072 pixel bytes.
+    const raw = readFileSync(join(testDataDir(), 'test_batch.bin'));
+    for (const [img, rec] of [
+      [0, 0],
+      [1, 199],
+    ])
+      for (const j of [0, 1, 31, 32, 1023, 1024, 2047, 2048, 3071]) expect(x.data[img * 3072 + j]).toBe(Math.fround(raw[rec * 3073 + 1 + j] / 255));
     // The first test image of CIFAR-10 is a cat (label 3).
     expect(test.labels[0]).toBe(3);
     const counts = new Array(10).fill(0);
