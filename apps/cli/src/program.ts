@@ -12,6 +12,7 @@ import { benchCommand } from './commands/bench.js';
 import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
+import { resealCommand } from './commands/reseal.js';
 import { UsageError } from './util/output.js';
 import { setCommandLine } from './util/provenance.js';
 
@@ -40,6 +41,7 @@ export function createProgram(): Command {
     sampleCommand(),
     benchCommand(),
     downloadDataCommand(),
+    resealCommand(),
   ])
     program.addCommand(cmd.exitOverride());
   return program;

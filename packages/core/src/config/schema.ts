@@ -120,15 +120,16 @@ export function parseFraction(v: string | number): number {
 
 /**
  * Options of one classification request (HTTP API query/JSON fields and `rdc classify` options).
- * `levels` defaults to the model's calibrated σ grid and `method` to the model's LM preset; without `seed` the noise is fresh and the
- * answer reports the seed it drew.
+ * `levels` defaults to the model's calibrated σ grid and `method` to the model's LM preset; without
+ * `seed` the noise is fresh and the answer reports the seed it drew. Strict: unknown fields, wrong
+ * types and unknown values are errors (the API turns query strings of digits into integers first).
  */
-export const ClassifyOptions = z.object({
+export const ClassifyOptions = z.strictObject({
   defense: z.enum(['dc', 'rdc']).default('rdc'),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
   method: MethodName.optional(),
-  levels: z.coerce.number().int().min(1).max(1000).optional(),
-  seed: z.coerce
+  levels: z.number().int().min(1).max(1000).optional(),
+  seed: z
     .number()
     .int()
     .min(0)

@@ -59,11 +59,12 @@ export class DiffusionClassifier {
     return [{ data: noise.subarray(a * d, b * d), dims: [b - a, c, h, w] }, this.sigmas.subarray(a, b), this.weights.subarray(a, b)];
   }
 
-  /** Logits [K] of one image in model units, given its noise. */
-  async logitsModel(x: Tensor, noise: Float32Array): Promise<Float32Array> {
+  /** Logits [K] of one image in model units, given its noise. `signal` cancels between σ chunks. */
+  async logitsModel(x: Tensor, noise: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
     const k = this.numClasses;
     const total = new Float32Array(k);
     for (const [a, b] of this.chunks()) {
+      signal?.throwIfAborted();
       const part = await this.denoiser.dcChunk(x, ...this.chunkArgs(noise, a, b), this.config.guidance);
       for (let y = 0; y < k; y++) total[y] += part[y];
     }
@@ -72,9 +73,13 @@ export class DiffusionClassifier {
 
   /**
    * Logits [B, K] of pixels [B, C, H, W] in [0, 1]. Noise comes from `rng` (one draw per image, in
-   * order) unless given per image in `noise`.
+   * order) unless given per image in `noise`. An aborted `signal` stops the work at the next σ chunk
+   * (throwing its reason).
    */
-  async logits(pixels: Tensor, opts: { rng?: Random; noise?: Float32Array[]; onProgress?: (done: number, total: number) => void }): Promise<Tensor> {
+  async logits(
+    pixels: Tensor,
+    opts: { rng?: Random; noise?: Float32Array[]; onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
+  ): Promise<Tensor> {
     const [c, h, w] = this.denoiser.imageDims;
     assertShape('dc: pixels', pixels, [-1, c, h, w]);
     checkPixels(pixels.data);
@@ -87,9 +92,9 @@ export class DiffusionClassifier {
       let row: Float32Array;
       if (this.noiseMode === 'independent') {
         row = new Float32Array(k);
-        for (let y = 0; y < k; y++) row[y] = (await this.logitsModel(x, this.noiseFor(i, opts)))[y];
+        for (let y = 0; y < k; y++) row[y] = (await this.logitsModel(x, this.noiseFor(i, opts), opts.signal))[y];
       } else {
-        row = await this.logitsModel(x, this.noiseFor(i, opts));
+        row = await this.logitsModel(x, this.noiseFor(i, opts), opts.signal);
       }
       out.set(row, i * k);
       opts.onProgress?.(i + 1, n);

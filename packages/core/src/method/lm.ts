@@ -60,9 +60,10 @@ export class LikelihoodMaximizer {
 
   /**
    * Runs LM on pixels [B, C, H, W] in [0, 1] and returns the new pixels (in [0, 1]).
-   * `onStep` sees the per-image objective before each step (for logs and tests).
+   * `onStep` sees the per-image objective before each step (for logs and tests); an aborted `signal`
+   * stops before the next step.
    */
-  async run(pixels: Tensor, rng?: Random, onStep?: (step: number, loss: Float32Array) => void): Promise<Tensor> {
+  async run(pixels: Tensor, rng?: Random, onStep?: (step: number, loss: Float32Array) => void, signal?: AbortSignal): Promise<Tensor> {
     const [c, h, w] = this.denoiser.imageDims;
     assertShape('lm: pixels', pixels, [-1, c, h, w]);
     checkPixels(pixels.data);
@@ -82,6 +83,7 @@ export class LikelihoodMaximizer {
     const draws = this.draws(b, rng);
 
     for (let t = 1; t <= cfg.steps; t++) {
+      signal?.throwIfAborted();
       const sigma = draws.sigma[t - 1];
       const noise = draws.noise[t - 1];
       const { loss, grad } = await this.denoiser.lmObjective({ data: x, dims: [b, c, h, w] }, { data: noise, dims: [b, c, h, w] }, sigma);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DcConfig, MethodName, NetworkConfig } from '../config/schema.js';
@@ -29,6 +29,9 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 export const MODEL_FORMAT = 'rdc-model';
 
+/** A file of a model folder: a plain name inside it, never a path (no '/', no '..', not hidden). */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 export const FileEntry = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
 
 export const Calibration = z.object({
@@ -45,7 +48,7 @@ export const ModelConfig = z.object({
   format: z.literal(MODEL_FORMAT),
   version: z.literal(1),
   network: NetworkConfig,
-  classes: z.array(z.string()).min(1),
+  classes: z.array(z.string().min(1)).min(1),
   /** The DC settings the model was calibrated with (and serves by default). */
   dc: DcConfig,
   /** Softmax temperature fitted on a validation split (null: not calibrated, T = 1). */
@@ -53,10 +56,13 @@ export const ModelConfig = z.object({
   /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
   lmMethod: MethodName.default('released'),
   calibration: Calibration.nullable().default(null),
-  /** How the weights were made: command, data, steps, wall time, machine, commit. */
+  /** How the weights were made: command, data, steps, wall time, machine, commit (paths relative or omitted). */
   training: z.record(z.string(), z.unknown()).default({}),
   createdAt: z.string(),
+  /** The other files of the folder (plain names inside it) with their sha256. */
   files: z.record(z.string(), FileEntry),
+  /** sha256 of this config's canonical JSON without this field (`configChecksum`): any change to config.json is detected. */
+  configSha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type ModelConfig = z.infer<typeof ModelConfig>;
 
@@ -79,8 +85,53 @@ const ONNX_FILES: Record<GraphKind, string> = {
   classifierVjp: 'classifier_vjp.onnx',
 };
 
-function sha256(bytes: Uint8Array): string {
+function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** JSON with object keys sorted at every level: the same bytes for the same content, however it was formatted. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** The checksum config.json carries of itself: sha256 of its canonical JSON without `configSha256`. */
+export function configChecksum(config: Omit<ModelConfig, 'configSha256'> & { configSha256?: string }): string {
+  const { configSha256: _, ...rest } = config;
+  return sha256(canonicalJson(rest));
+}
+
+/**
+ * Absolute paths (two or more components) inside recorded text (commands, data folders) replaced by their last component, so
+ * that nothing a model folder records names a directory of the machine that made it.
+ *
+ * @example
+ * relativePaths('--data-dir /home/me/cifar') // '--data-dir cifar'
+ */
+export function relativePaths<T>(value: T): T {
+  const strip = (s: string) => s.replace(/(?<![\w.:/~-])(?:\/[^\s"'`/]+){2,}\/?/g, (m) => m.replace(/\/$/, '').split('/').pop() || '.');
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return strip(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+/** Writes config.json (with its checksum) and the card atomically: each through a temporary file. */
+function writeConfigAndCard(root: string, config: ModelConfig, card?: Uint8Array): void {
+  const pending: [string, string | Uint8Array][] = [];
+  if (card) pending.push([join(root, 'MODEL_CARD.md'), card]);
+  pending.push([join(root, 'config.json'), `${JSON.stringify(config, null, 2)}\n`]);
+  for (const [path, bytes] of pending) writeFileSync(`${path}.tmp-${process.pid}`, bytes);
+  for (const [path] of pending) renameSync(`${path}.tmp-${process.pid}`, path);
 }
 
 export interface WriteModelOptions {
@@ -92,8 +143,18 @@ export interface WriteModelOptions {
   lmMethod?: MethodName;
   calibration?: Calibration | null;
   training?: Record<string, unknown>;
+  /** Kept by `resealModelFolder`; default now. */
+  createdAt?: string;
+  /** Keep the old folder's other entries (e.g. samples/): for re-sealing the same weights. */
+  keepOtherFiles?: boolean;
   /** MODEL_CARD.md text. */
   card: string;
+}
+
+function checkClasses(config: Pick<ModelConfig, 'classes' | 'network'>, where = 'model'): void {
+  if (config.classes.length !== config.network.numClasses)
+    throw new InputError(`${where}: ${config.classes.length} class names for a network with ${config.network.numClasses} classes`, 'bad_model');
+  if (new Set(config.classes).size !== config.classes.length) throw new InputError(`${where}: the class names are not distinct`, 'bad_model');
 }
 
 /**
@@ -124,9 +185,10 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
   for (const g of Object.values(graphs)) if (g) for (const p of g.params) used[p.name] = opts.weights[p.name];
   files['model.safetensors'] = encodeSafetensors(used, { format: MODEL_FORMAT });
   Object.assign(files, emitGraphs(graphs, decodeSafetensors(files['model.safetensors']).offsets));
-  files['MODEL_CARD.md'] = Buffer.from(opts.card.endsWith('\n') ? opts.card : `${opts.card}\n`);
+  const card = relativePaths(opts.card);
+  files['MODEL_CARD.md'] = Buffer.from(card.endsWith('\n') ? card : `${card}\n`);
 
-  const config = ModelConfig.parse({
+  const unsealed = {
     format: MODEL_FORMAT,
     version: 1,
     network: opts.network,
@@ -135,16 +197,18 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
     temperature: opts.temperature ?? null,
     lmMethod: opts.lmMethod ?? 'released',
     calibration: opts.calibration ?? null,
-    training: opts.training ?? {},
-    createdAt: new Date().toISOString(),
+    training: relativePaths(opts.training ?? {}),
+    createdAt: opts.createdAt ?? new Date().toISOString(),
     files: Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, { sha256: sha256(bytes), bytes: bytes.length }])),
-  });
-  if (config.classes.length !== config.network.numClasses) {
-    throw new InputError(`model: ${config.classes.length} class names for a network with ${config.network.numClasses} classes`);
-  }
+  };
+  const config = ModelConfig.parse({ ...unsealed, configSha256: configChecksum(ModelConfig.omit({ configSha256: true }).parse(unsealed)) });
+  checkClasses(config);
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(tmp, name), bytes);
   writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
+  // Other entries of the old folder (a samples/ folder the card links to) move along when asked.
+  if (opts.keepOtherFiles && existsSync(target))
+    for (const entry of readdirSync(target)) if (!(entry in files) && entry !== 'config.json') renameSync(join(target, entry), join(tmp, entry));
   const old = `${tmp}.old`;
   if (existsSync(target)) renameSync(target, old);
   renameSync(tmp, target);
@@ -167,14 +231,25 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
   } catch (err) {
     throw new InputError(`${cfgPath}: not valid JSON (${(err as Error).message})`, 'bad_model');
   }
+  const reseal = `run 'rdc reseal --model ${dir}' if you made or trust this folder`;
+  if (raw && typeof raw === 'object' && !('configSha256' in raw))
+    throw new InputError(`${cfgPath} has no checksum of its own (written before config.json was sealed): ${reseal}`, 'bad_model');
   const parsed = ModelConfig.safeParse(raw);
   if (!parsed.success) {
     throw new InputError(`${cfgPath}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
   }
   const config = parsed.data;
+  if (configChecksum(raw as ModelConfig) !== config.configSha256)
+    throw new InputError(`${cfgPath} was changed after it was written (its checksum does not match its content): re-export the model, or ${reseal}`, 'bad_model');
+  checkClasses(config, cfgPath);
+  const realRoot = realpathSync(root);
   for (const [name, entry] of Object.entries(config.files)) {
+    if (!FILE_NAME.test(name))
+      throw new InputError(`${cfgPath} lists the file '${name.slice(0, 80)}': only plain file names inside the model folder are allowed (no paths)`, 'bad_model');
     const path = join(root, name);
     if (!existsSync(path)) throw new InputError(`model folder ${root}: ${name} is missing`, 'bad_model');
+    if (lstatSync(path).isSymbolicLink() && dirname(realpathSync(path)) !== realRoot)
+      throw new InputError(`model folder ${root}: ${name} is a link to a file outside the folder; copy the file into the folder`, 'bad_model');
     const bytes = readFileSync(path);
     const got = sha256(bytes);
     if (got !== entry.sha256) {
@@ -220,13 +295,53 @@ export function updateModelCardSection(dir: string, name: string, markdown: stri
   const a = card.indexOf(open);
   const b = card.indexOf(close);
   const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
-  const bytes = Buffer.from(next);
-  const config = { ...model.config, files: { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } } };
-  const tmpCard = `${cardPath}.tmp-${process.pid}`;
+  const bytes = Buffer.from(relativePaths(next));
+  const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
+  const config = { ...model.config, files };
+  writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
+}
+
+/**
+ * Re-seals a model folder: re-emits its ONNX graphs from the weights with this version's code,
+ * makes recorded paths relative, and writes config.json with its own checksum. The weights and
+ * every recorded setting stay as they are. For folders written before config.json carried a
+ * checksum (they are refused until re-sealed) and folders with stale graphs.
+ *
+ * @example
+ * resealModelFolder('models/default');
+ */
+export function resealModelFolder(dir: string): ModelConfig {
+  const root = resolve(dir);
   const cfgPath = join(root, 'config.json');
-  const tmpCfg = `${cfgPath}.tmp-${process.pid}`;
-  writeFileSync(tmpCard, bytes);
-  writeFileSync(tmpCfg, `${JSON.stringify(config, null, 2)}\n`);
-  renameSync(tmpCard, cardPath);
-  renameSync(tmpCfg, cfgPath);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${cfgPath}: cannot be read as JSON (${(err as Error).message})`, 'bad_model');
+  }
+  const { configSha256: _, ...unsealed } = raw;
+  const config = ModelConfig.omit({ configSha256: true }).safeParse(unsealed);
+  if (!config.success) throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
+  const c = config.data;
+  // The weights and the card must still be the files config.json recorded.
+  for (const name of ['model.safetensors', 'MODEL_CARD.md']) {
+    const entry = c.files[name];
+    const path = join(root, name);
+    if (!entry || !existsSync(path) || sha256(readFileSync(path)) !== entry.sha256)
+      throw new InputError(`model folder ${root}: ${name} is missing or does not match config.json; re-export the model instead`, 'bad_model');
+  }
+  const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
+  return writeModelFolder(root, {
+    network: c.network,
+    weights: tensors,
+    classes: c.classes,
+    dc: c.dc,
+    temperature: c.temperature,
+    lmMethod: c.lmMethod,
+    calibration: c.calibration,
+    training: c.training,
+    createdAt: c.createdAt,
+    card: readFileSync(join(root, 'MODEL_CARD.md'), 'utf8'),
+    keepOtherFiles: true,
+  });
 }

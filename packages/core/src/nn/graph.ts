@@ -571,28 +571,48 @@ export function parameterCount(g: Graph): number {
   return g.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
 }
 
+type SizeOf = (shape: Shape) => number;
+
+function sizer(symbols: Record<string, number>): SizeOf {
+  return (shape) => shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (symbols[d] ?? 1)), 1);
+}
+
+/** Multiply–accumulates of one conv2d or matmul node (0 for other ops). */
+function nodeMacs(g: Graph, n: Node, size: SizeOf): number {
+  if (n.op === 'conv2d') {
+    const w = g.shapes[n.inputs[1]] as number[];
+    return size(g.shapes[n.output]) * w[1] * w[2] * w[3];
+  }
+  if (n.op === 'matmul') {
+    const a = g.shapes[n.inputs[0]];
+    return size(g.shapes[n.output]) * size([n.transA ? a[a.length - 2] : a[a.length - 1]]);
+  }
+  return 0;
+}
+
 /**
  * Floating-point operations of one forward pass, with every symbolic dimension set to 1
  * (so: per image). Counts multiply–adds as 2 FLOPs for conv and matmul; elementwise ops as 1 per
  * output element.
  */
 export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): number {
-  const size = (shape: Shape): number => shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (symbols[d] ?? 1)), 1);
+  const size = sizer(symbols);
   let flops = 0;
   for (const n of g.nodes) {
     const out = g.shapes[n.output];
-    if (n.op === 'conv2d') {
-      const w = g.shapes[n.inputs[1]] as number[];
-      flops += 2 * size(out) * w[1] * w[2] * w[3];
-    } else if (n.op === 'matmul') {
-      const a = g.shapes[n.inputs[0]];
-      const k = n.transA ? a[a.length - 2] : a[a.length - 1];
-      flops += 2 * size(out) * (typeof k === 'number' ? k : (symbols[k] ?? 1));
-    } else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') {
-      flops += 5 * size(out);
-    } else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat') {
-      flops += size(out);
-    }
+    if (n.op === 'conv2d' || n.op === 'matmul') flops += 2 * nodeMacs(g, n, size);
+    else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') flops += 5 * size(out);
+    else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat') flops += size(out);
   }
   return flops;
+}
+
+/**
+ * Multiply–accumulates of one forward pass per image (every symbolic dimension 1): convolutions
+ * (C_out·C_in·k²·H_out·W_out) and matrix products, which is how EDM's and the papers' MAC counts are
+ * made (norms, activations and additions are not counted).
+ */
+export function forwardMacs(g: Graph, symbols: Record<string, number> = {}): number {
+  const size = sizer(symbols);
+  return g.nodes.reduce((a, n) => a + nodeMacs(g, n, size), 0);
 }
