@@ -106,7 +106,7 @@ describe('POST /v1/classify', () => {
       ['wrong content type', await post('/v1/classify', 'hello', 'text/plain'), 415, 'unsupported_media_type'],
       ['no content type', await handle.app.request('/v1/classify', { method: 'POST', body: new Uint8Array([1, 2]) }), 415, 'unsupported_media_type'],
       ['invalid JSON', await post('/v1/classify', '{"image":', 'application/json'), 400, 'bad_json'],
-      ['JSON without image', await json('/v1/classify', { defense: 'dc' }), 400, 'missing_image'],
+      ['JSON without image', await json('/v1/classify', { defense: 'dc' }), 400, 'bad_json'],
       [
         'NaN pixels',
         await json('/v1/classify', {

@@ -4,37 +4,34 @@ import { dirname, join } from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ClassifyOptions, InputError, type Tensor } from '@rdc/core/runtime';
+import { cors } from 'hono/cors';
+import { InputError, type ClassifyOptions, type Tensor } from '@rdc/core/runtime';
 import { ServeConfig } from './config.js';
-import { decodeImage, decodeJsonPixels, IMAGE_TYPES, type JsonPixels } from './image.js';
+import { decodeImage, decodeJsonPixels } from './image.js';
 import type { InferenceService } from './inference.js';
 import { Metrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { PAGE_HTML } from './page.js';
-import { QueueFullError, TimeoutError, WorkQueue } from './queue.js';
+import { QueueFullError, ShutdownError, TimeoutError, WorkQueue } from './queue.js';
+import { BatchBody, brief, ClassifyBody, IMAGE_TYPES, optionsFromText, parseBody, parseOptions, RequestError } from './request.js';
 
 /**
  * The HTTP API (Hono): classify images with the DC or the RDC on ONNX Runtime.
  *
  * Routes: `POST /v1/classify`, `POST /v1/classify/batch`, `GET /v1/model`, `GET /healthz`,
  * `GET /readyz`, `GET /metrics` (Prometheus), `GET /openapi.json`, `GET /docs`, and a page at `/`.
- * Every error is JSON `{ error: { code, message } }` with a 4xx status for bad input, 413 for bodies
- * over the limit, 503 (with Retry-After) when the work queue is full or a request times out.
+ * Every error is JSON `{ error: { code, message } }`: 400 for bad input (named field, short echo),
+ * 403 for cross-origin browser requests unless allowed (`cors`), 404, 413 for bodies or batches
+ * over the limit, 415 for other content types and image formats, 503 (with Retry-After) when the
+ * work queue is full or a request timed out. A request whose estimated work is over the limit is
+ * refused (400) before any work; a timed-out one is cancelled. Internal errors never leak details.
  *
  * @example
  * const { app } = createApp(await InferenceService.load('models/default'));
  * const res = await app.request('/v1/classify?defense=dc', { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
  */
-export class HttpError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 413 | 415 | 422 | 503,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+/** The client went away before its request was read: nobody is left to answer (logged as 499). */
+class ClientGoneError extends Error {}
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
@@ -42,6 +39,8 @@ export interface AppHandle {
   app: OpenAPIHono;
   queue: WorkQueue;
   metrics: Metrics;
+  /** The work limit of one request (multiply–accumulates). */
+  maxWorkMacs: number;
   /** Marks the service ready (after warm-up) or not (while shutting down). */
   setReady(ready: boolean): void;
 }
@@ -50,26 +49,43 @@ function mediaType(c: Context): string {
   return (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
 }
 
-async function readJson(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
+/** Reads the body; a client that hangs up while sending it becomes a ClientGoneError. */
+async function readBody<T>(c: Context, read: () => Promise<T>, invalid: RequestError): Promise<T> {
   try {
-    body = await c.req.json();
-  } catch {
-    throw new HttpError(400, 'bad_json', 'the body is not valid JSON');
+    return await read();
+  } catch (err) {
+    if (c.req.raw.signal.aborted) throw new ClientGoneError();
+    if (err instanceof RequestError || err instanceof InputError) throw err;
+    throw invalid;
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'bad_json', 'the JSON body must be an object');
-  return body as Record<string, unknown>;
 }
 
-function parseOptions(query: Record<string, string>, json: Record<string, unknown> = {}): ClassifyOptions {
-  const raw: Record<string, unknown> = {};
-  for (const k of ['defense', 'method', 'levels', 'seed']) {
-    const v = json[k] ?? query[k];
-    if (v !== undefined) raw[k] = v;
+const readJson = (c: Context) => readBody(c, () => c.req.json() as Promise<unknown>, new RequestError(400, 'bad_json', 'the body is not valid JSON'));
+
+async function readForm(c: Context): Promise<Record<string, (string | File)[]>> {
+  const form = await readBody(
+    c,
+    () => c.req.parseBody({ all: true }),
+    new RequestError(400, 'bad_multipart', 'the multipart/form-data body cannot be parsed (a missing or wrong boundary, or a truncated body)'),
+  );
+  return Object.fromEntries(Object.entries(form).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+}
+
+/** A form's text fields (one value each) apart from its file fields. */
+function textFields(form: Record<string, (string | File)[]>, files: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, values] of Object.entries(form)) {
+    if (files.includes(k)) continue;
+    if (values.length !== 1 || typeof values[0] !== 'string') throw new RequestError(400, 'bad_multipart', `field ${brief(k, 40)}: expected one text value`);
+    out[k] = values[0];
   }
-  const parsed = ClassifyOptions.safeParse(raw);
-  if (!parsed.success) throw new HttpError(400, 'bad_options', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  return parsed.data;
+  return out;
+}
+
+function formFiles(form: Record<string, (string | File)[]>, field: string): File[] {
+  const values = form[field] ?? [];
+  if (values.some((v) => typeof v === 'string')) throw new RequestError(400, 'bad_multipart', `field '${field}' must be a file`);
+  return values as File[];
 }
 
 export function createApp(service: InferenceService, config: Partial<ServeConfig> = {}): AppHandle {
@@ -77,6 +93,7 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
   const metrics = new Metrics(queue);
   const dims = service.imageDims;
+  const maxWorkMacs = cfg.maxWorkMacs ?? service.cost({ defense: 'rdc' }, cfg.maxBatch);
   let ready = false;
   const app = new OpenAPIHono();
 
@@ -86,69 +103,93 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
     await next();
     const route = c.req.routePath ?? 'unmatched';
     end({ route });
-    metrics.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
+    metrics.requests.inc({ route, method: c.req.method, status: c.req.raw.signal.aborted && c.res.status >= 400 ? '499' : String(c.res.status) });
+  });
+
+  // Browsers: cross-origin requests only from the allowed origins, and refused before any work.
+  if (cfg.cors.length) app.use('*', cors({ origin: cfg.cors.includes('*') ? '*' : cfg.cors, allowMethods: ['GET', 'POST', 'OPTIONS'] }));
+  app.use('*', async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origin !== undefined && origin !== new URL(c.req.url).origin && !cfg.cors.includes('*') && !cfg.cors.includes(origin))
+      return c.json(
+        errorBody(
+          'cross_origin',
+          `cross-origin requests from ${brief(origin, 60)} are refused (the server allows ${cfg.cors.length ? cfg.cors.join(', ') : 'none: start it with --cors ORIGIN'})`,
+        ),
+        403,
+      );
+    await next();
   });
 
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json(errorBody(err.code, err.message), err.status, err.headers);
+    if (err instanceof RequestError) return c.json(errorBody(err.code, err.message), err.status);
     if (err instanceof InputError) return c.json(errorBody(err.code, err.message), 400);
+    if (err instanceof ClientGoneError) return c.json(errorBody('client_closed', 'the client closed the connection'), 400);
     if (err instanceof QueueFullError)
       return c.json(errorBody('busy', `${err.message}; retry after ${err.retryAfterSeconds} s`), 503, { 'Retry-After': String(err.retryAfterSeconds) });
     if (err instanceof TimeoutError) return c.json(errorBody('timeout', err.message), 503, { 'Retry-After': '5' });
+    if (err instanceof ShutdownError) return c.json(errorBody('shutting_down', err.message), 503, { 'Retry-After': '5' });
     // Never leak internals: log the error, answer a generic message.
     process.stderr.write(`${JSON.stringify({ level: 50, msg: 'internal error', error: String(err), stack: (err as Error).stack })}\n`);
     return c.json(errorBody('internal', 'internal error'), 500);
   });
-  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${brief(c.req.method, 20)} ${brief(c.req.path, 80)}`), 404));
 
   const limit = bodyLimit({
     maxSize: cfg.maxBodyBytes,
     onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${cfg.maxBodyBytes} bytes`), 413),
   });
 
+  const ACCEPTED = 'send image/png, image/jpeg, image/webp (or application/octet-stream), multipart/form-data or application/json';
+
   /** One image from the request body, in any of the accepted forms. */
   async function readOne(c: Context): Promise<{ pixels: Tensor; opts: ClassifyOptions }> {
     const type = mediaType(c);
-    const query = c.req.query();
-    if ((IMAGE_TYPES as readonly string[]).includes(type)) {
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      return { pixels: await decodeImage(bytes, dims), opts: parseOptions(query) };
+    if ((IMAGE_TYPES as readonly string[]).includes(type) || type === 'application/octet-stream') {
+      const text = optionsFromText(c.req.query());
+      const bytes = new Uint8Array(await readBody(c, () => c.req.arrayBuffer(), new RequestError(400, 'bad_body', 'the body could not be read')));
+      return { pixels: await decodeImage(bytes, dims, type), opts: parseOptions(text) };
     }
     if (type === 'multipart/form-data') {
-      const form = await c.req.parseBody();
-      const file = form.image ?? form.file;
-      if (!(file instanceof File)) throw new HttpError(400, 'missing_image', "the form needs a file field named 'image'");
-      const fields = Object.fromEntries(Object.entries(form).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-      return { pixels: await decodeImage(new Uint8Array(await file.arrayBuffer()), dims), opts: parseOptions(query, fields) };
+      const form = await readForm(c);
+      const files = formFiles(form, 'image');
+      if (files.length !== 1) throw new RequestError(400, 'missing_image', "the form needs exactly one file field named 'image'");
+      const opts = parseOptions({ ...optionsFromText(c.req.query()), ...optionsFromText(textFields(form, ['image']), 'form') });
+      return { pixels: await decodeImage(new Uint8Array(await files[0].arrayBuffer()), dims, files[0].type || undefined), opts };
     }
     if (type === 'application/json') {
-      const body = await readJson(c);
-      if (!body.image || typeof body.image !== 'object')
-        throw new HttpError(400, 'missing_image', "the JSON body needs 'image': { data, dtype, shape, layout }");
-      return { pixels: await decodeJsonPixels(body.image as JsonPixels, dims), opts: parseOptions(query, body) };
+      const body = parseBody(ClassifyBody, await readJson(c));
+      const { image, ...options } = body;
+      return { pixels: await decodeJsonPixels(image, dims), opts: parseOptions(optionsFromText(c.req.query()), stripUndefined(options)) };
     }
-    if (!type)
-      throw new HttpError(
-        415,
-        'unsupported_media_type',
-        'missing content-type: send image/png, image/jpeg, image/webp, multipart/form-data or application/json',
-      );
-    throw new HttpError(
+    throw new RequestError(
       415,
       'unsupported_media_type',
-      `content-type '${type}' is not accepted: send image/png, image/jpeg, image/webp, multipart/form-data or application/json`,
+      type ? `content-type ${brief(type, 60)} is not accepted: ${ACCEPTED}` : `missing content-type: ${ACCEPTED}`,
     );
+  }
+
+  /** Refuses work over the limit before any is done. */
+  function checkWork(opts: ClassifyOptions, images: number): void {
+    const macs = service.cost(opts, images);
+    if (macs > maxWorkMacs)
+      throw new RequestError(
+        400,
+        'too_much_work',
+        `this request needs about ${(macs / 1e9).toFixed(1)} GMAC (${images} image${images > 1 ? 's' : ''} × ${opts.levels ?? service.model.config.dc.levels} σ levels × ${service.passesPerLevel} network pass${service.passesPerLevel > 1 ? 'es' : ''} per level${opts.defense === 'rdc' ? ', plus LM' : ''}, ${(service.macsPerPass / 1e6).toFixed(1)} M MACs per pass), more than this server's limit of ${(maxWorkMacs / 1e9).toFixed(1)} GMAC per request: ask for fewer σ levels or images`,
+      );
   }
 
   app.post('/v1/classify', limit, async (c) => {
     const t0 = performance.now();
     const { pixels, opts } = await readOne(c);
+    checkWork(opts, 1);
     const decodeMs = performance.now() - t0;
     const queued = performance.now();
     let started = 0;
-    const r = await queue.run(() => {
+    const r = await queue.run((signal) => {
       started = performance.now();
-      return service.classify(pixels, opts);
+      return service.classify(pixels, opts, signal);
     }, cfg.timeoutMs);
     return c.json({ ...r, timings: { decodeMs, queueMs: started - queued, ...r.timings, totalMs: performance.now() - t0 } });
   });
@@ -156,35 +197,36 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
   app.post('/v1/classify/batch', limit, async (c) => {
     const t0 = performance.now();
     const type = mediaType(c);
-    let images: Tensor[] = [];
+    const tooMany = new RequestError(413, 'too_many_images', `at most ${cfg.maxBatch} images per batch`);
+    let images: Tensor[];
     let opts: ClassifyOptions;
     if (type === 'multipart/form-data') {
-      const form = await c.req.parseBody({ all: true });
-      const files = Object.values(form)
-        .flat()
-        .filter((v): v is File => v instanceof File);
-      if (files.length === 0) throw new HttpError(400, 'missing_image', "the form needs one or more file fields named 'images'");
-      if (files.length > cfg.maxBatch) throw new HttpError(413, 'too_many_images', `at most ${cfg.maxBatch} images per batch`);
-      images = await Promise.all(files.map(async (f) => decodeImage(new Uint8Array(await f.arrayBuffer()), dims)));
-      opts = parseOptions(c.req.query(), Object.fromEntries(Object.entries(form).filter(([, v]) => typeof v === 'string')) as Record<string, string>);
+      const form = await readForm(c);
+      const files = formFiles(form, 'images');
+      if (files.length === 0) throw new RequestError(400, 'missing_image', "the form needs one or more file fields named 'images'");
+      if (files.length > cfg.maxBatch) throw tooMany;
+      opts = parseOptions({ ...optionsFromText(c.req.query()), ...optionsFromText(textFields(form, ['images']), 'form') });
+      checkWork(opts, files.length);
+      images = await Promise.all(files.map(async (f) => decodeImage(new Uint8Array(await f.arrayBuffer()), dims, f.type || undefined)));
     } else if (type === 'application/json') {
-      const body = await readJson(c);
-      if (!Array.isArray(body.images) || body.images.length === 0)
-        throw new HttpError(400, 'missing_image', "the JSON body needs 'images': [{ data, dtype, shape, layout }, ...]");
-      if (body.images.length > cfg.maxBatch) throw new HttpError(413, 'too_many_images', `at most ${cfg.maxBatch} images per batch`);
-      images = await Promise.all(body.images.map((p) => decodeJsonPixels(p as JsonPixels, dims)));
-      opts = parseOptions(c.req.query(), body);
+      const raw = await readJson(c);
+      if (raw && typeof raw === 'object' && Array.isArray((raw as { images?: unknown }).images) && (raw as { images: unknown[] }).images.length > cfg.maxBatch)
+        throw tooMany;
+      const { images: pixels, ...options } = parseBody(BatchBody, raw);
+      opts = parseOptions(optionsFromText(c.req.query()), stripUndefined(options));
+      checkWork(opts, pixels.length);
+      images = await Promise.all(pixels.map((p) => decodeJsonPixels(p, dims)));
     } else {
-      throw new HttpError(415, 'unsupported_media_type', 'send multipart/form-data with image files, or application/json with { images: [...] }');
+      throw new RequestError(415, 'unsupported_media_type', 'send multipart/form-data with image files, or application/json with { images: [...] }');
     }
     const decodeMs = performance.now() - t0;
-    const results = await queue.run(async () => {
+    // One time limit for the whole batch; one seed for it: image i uses seed + i.
+    const results = await queue.run(async (signal) => {
       const out = [];
-      // One seed for the batch: image i uses seed + i, so each answer is reproducible on its own.
       const base = opts.seed;
-      for (let i = 0; i < images.length; i++) out.push(await service.classify(images[i], { ...opts, seed: base === undefined ? undefined : base + i }));
+      for (let i = 0; i < images.length; i++) out.push(await service.classify(images[i], { ...opts, seed: base === undefined ? undefined : base + i }, signal));
       return out;
-    }, cfg.timeoutMs * images.length);
+    }, cfg.timeoutMs);
     return c.json({ results, timings: { decodeMs, totalMs: performance.now() - t0 } });
   });
 
@@ -196,7 +238,7 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
     } catch {
       card = '';
     }
-    return c.json({ config, card });
+    return c.json({ config, card, limits: { maxBodyBytes: cfg.maxBodyBytes, maxBatch: cfg.maxBatch, maxWorkMacs, timeoutMs: cfg.timeoutMs } });
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -216,5 +258,9 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
 <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });</script></body></html>`),
   );
 
-  return { app, queue, metrics, setReady: (r) => (ready = r) };
+  return { app, queue, metrics, maxWorkMacs, setReady: (r) => (ready = r) };
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

@@ -1,8 +1,13 @@
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { InputError, type Tensor } from '@rdc/core/runtime';
+import { checkImageBytes, type JsonPixels } from './request.js';
 
 /**
  * Turning uploads into model input: pixels [1, C, H, W] in [0, 1].
+ *
+ * Accepted: PNG, JPEG and WebP, recognised by their magic bytes (which must agree with the declared
+ * type); nothing else is handed to the decoder (SVG is never rendered), and a file the decoder warns
+ * about (truncated data, a header that claims more pixels than the data holds) is refused.
  *
  * Resizing rule (documented in the README): images that are not exactly the model's size are scaled
  * so that they cover it (the shorter side matches), with Lanczos-3, then centre-cropped; an alpha
@@ -13,9 +18,8 @@ import { InputError, type Tensor } from '@rdc/core/runtime';
  * const x = await decodeImage(pngBytes, [3, 32, 32]);
  */
 
-export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
 /** Refuse images larger than this many pixels before decoding them (decompression bombs). */
-const MAX_INPUT_PIXELS = 40_000_000;
+export const MAX_INPUT_PIXELS = 40_000_000;
 
 async function toTensor(pipeline: Sharp, dims: readonly [number, number, number]): Promise<Tensor> {
   const [c, h, w] = dims;
@@ -39,30 +43,19 @@ async function toTensor(pipeline: Sharp, dims: readonly [number, number, number]
   return { data: out, dims: [1, c, h, w] };
 }
 
-/** Decodes PNG, JPEG or WebP bytes. */
-export async function decodeImage(bytes: Uint8Array, dims: readonly [number, number, number]): Promise<Tensor> {
-  if (bytes.length === 0) throw new InputError('the request has an empty body; send an image', 'empty_body');
-  return toTensor(sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }), dims);
+/** Decodes PNG, JPEG or WebP bytes; `declared` is the type the client gave them, if any. */
+export async function decodeImage(bytes: Uint8Array, dims: readonly [number, number, number], declared?: string): Promise<Tensor> {
+  checkImageBytes(bytes, declared);
+  return toTensor(sharp(bytes, { failOn: 'warning', limitInputPixels: MAX_INPUT_PIXELS, pages: 1 }), dims);
 }
 
-/** JSON pixels: base64 of uint8 (0–255) or float32 (0–1) values with a shape [C, H, W] (layout CHW) or [H, W, C] (layout HWC). */
-export interface JsonPixels {
-  data: string;
-  dtype?: 'uint8' | 'float32';
-  shape: number[];
-  layout?: 'CHW' | 'HWC';
-}
-
+/** Turns validated JSON pixels (`JsonPixels`) into model input. */
 export async function decodeJsonPixels(p: JsonPixels, dims: readonly [number, number, number]): Promise<Tensor> {
-  const dtype = p.dtype ?? 'uint8';
-  const layout = p.layout ?? 'CHW';
-  if (!Array.isArray(p.shape) || p.shape.length !== 3 || !p.shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new InputError(`shape must be three positive integers (${layout}), got ${JSON.stringify(p.shape)}`, 'bad_shape');
-  }
+  const { dtype, layout } = p;
   const [c, h, w] = layout === 'CHW' ? p.shape : [p.shape[2], p.shape[0], p.shape[1]];
   if (c !== 1 && c !== 3) throw new InputError(`images need 1 or 3 channels, got ${c}`, 'bad_shape');
   if (h * w > MAX_INPUT_PIXELS) throw new InputError(`the image has ${h * w} pixels, more than the limit ${MAX_INPUT_PIXELS}`, 'too_large');
-  if (typeof p.data !== 'string' || !/^[A-Za-z0-9+/=\s]*$/.test(p.data)) throw new InputError('data must be a base64 string', 'bad_pixels');
+  if (!/^[A-Za-z0-9+/=\s]*$/.test(p.data)) throw new InputError('data must be a base64 string', 'bad_pixels');
   const bytes = Buffer.from(p.data, 'base64');
   const n = c * h * w;
   const want = dtype === 'uint8' ? n : 4 * n;

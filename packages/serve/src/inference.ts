@@ -1,8 +1,10 @@
 import { randomInt } from 'node:crypto';
 import {
   argmax,
+  buildDenoiserGraph,
   ClassifyOptions,
   Denoiser,
+  forwardMacs,
   DiffusionClassifier,
   InputError,
   LikelihoodMaximizer,
@@ -36,6 +38,8 @@ export class InferenceService {
   private readonly dcs = new Map<number, DiffusionClassifier>();
   private readonly lms = new Map<string, LikelihoodMaximizer>();
   private readonly denoiser: Denoiser;
+  /** Multiply–accumulates of one denoiser pass per image. */
+  readonly macsPerPass: number;
 
   private constructor(
     readonly model: ModelFolder,
@@ -44,6 +48,23 @@ export class InferenceService {
     const net = model.config.network;
     if (net.arch === 'cnn') throw new InputError(`${model.dir} is a CNN classifier; the API serves diffusion models (DC and RDC)`, 'bad_model');
     this.denoiser = new Denoiser(engine, net, model.weights, model.onnx);
+    this.macsPerPass = forwardMacs(buildDenoiserGraph(net));
+  }
+
+  /**
+   * The estimated work of classifying `images` images with these options, in multiply–accumulates:
+   * images × (levels × passes per level + LM's passes) × MACs per pass. The multi-head network
+   * needs one pass per σ level; each LM step is a forward and a backward pass (about 3 passes).
+   */
+  cost(opts: ClassifyOptions, images: number): number {
+    const levels = opts.levels ?? this.model.config.dc.levels;
+    const lmSteps = opts.defense === 'rdc' ? lmPreset(opts.method ?? this.model.config.lmMethod).steps : 0;
+    return images * (levels * this.passesPerLevel + 3 * lmSteps) * this.macsPerPass;
+  }
+
+  /** Denoiser passes per σ level of the DC: one for the multi-head network. */
+  get passesPerLevel(): number {
+    return 1;
   }
 
   static async load(dir: string, opts: { threads?: number } = {}): Promise<InferenceService> {
@@ -86,8 +107,8 @@ export class InferenceService {
     return lm;
   }
 
-  /** Classifies one image [1, C, H, W] of pixels in [0, 1]. */
-  async classify(pixels: Tensor, opts: ClassifyOptions): Promise<ClassifyResult> {
+  /** Classifies one image [1, C, H, W] of pixels in [0, 1]; an aborted `signal` stops it at the next σ chunk or LM step. */
+  async classify(pixels: Tensor, opts: ClassifyOptions, signal?: AbortSignal): Promise<ClassifyResult> {
     const levels = opts.levels ?? this.model.config.dc.levels;
     const seed = opts.seed ?? randomInt(2 ** 31 - 1);
     const rng = new Random(seed);
@@ -97,11 +118,11 @@ export class InferenceService {
     const method = opts.method ?? this.model.config.lmMethod;
     if (opts.defense === 'rdc') {
       const t = performance.now();
-      input = await this.lm(method).run(pixels, rng);
+      input = await this.lm(method).run(pixels, rng, undefined, signal);
       lmMs = performance.now() - t;
     }
     const t = performance.now();
-    const logits = (await dc.logits(input, { rng })).data;
+    const logits = (await dc.logits(input, { rng, signal })).data;
     const dcMs = performance.now() - t;
     const k = this.classes.length;
     const probs = softmax(

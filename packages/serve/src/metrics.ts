@@ -19,7 +19,7 @@ export class Metrics {
   readonly queueDepth: Gauge;
   readonly inFlight: Gauge;
 
-  constructor(queue: { depth: number; active: number }) {
+  constructor(queue: { depth: number; runningJobs: number }) {
     this.queueDepth = new Gauge({
       name: 'rdc_queue_depth',
       help: 'classification jobs waiting',
@@ -33,7 +33,7 @@ export class Metrics {
       help: 'classification jobs running',
       registers: [this.registry],
       collect() {
-        this.set(queue.active);
+        this.set(queue.runningJobs);
       },
     });
   }

@@ -97,7 +97,7 @@ describe('the API over real HTTP', () => {
       // A bad file shows the API's error message.
       await page.locator('#file').setInputFiles({ name: 'bad.png', mimeType: 'image/png', buffer: Buffer.from('nope') });
       await page.waitForFunction(() => (document.querySelector('#error')?.textContent ?? '').startsWith('Error:'), null, { timeout: 30_000 });
-      expect(await page.locator('#error').textContent()).toMatch(/could not be decoded/);
+      expect(await page.locator('#error').textContent()).toMatch(/not a PNG, JPEG or WebP/);
     } finally {
       await browser.close();
     }

@@ -1,12 +1,18 @@
-import { serve, type ServerType } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { ServeConfig } from './config.js';
 import { createApp, type AppHandle } from './app.js';
 import { InferenceService } from './inference.js';
+import { ShutdownError } from './queue.js';
 
 /**
- * Starts the API on a port: loads the model, warms it up (then /readyz answers 200), and on
- * SIGTERM/SIGINT stops accepting connections, finishes in-flight requests, and resolves `closed`.
+ * Starts the API on a port: loads the model, listens (so /healthz answers), warms the model up (then
+ * /readyz answers 200; if loading or warm-up fails, the port is closed and the error thrown). Requests
+ * that Node's HTTP parser refuses (a bad method, a bad header, headers too large, a request not
+ * received within `bodyTimeoutMs`) get the same JSON error body as every other error. On
+ * SIGTERM/SIGINT it stops accepting connections, lets in-flight requests finish for up to
+ * `drainTimeoutMs`, then cancels what is left, closes every connection, and resolves `closed`.
  *
  * @example
  * const s = await startServer('models/default', { port: 8080 });
@@ -15,9 +21,30 @@ import { InferenceService } from './inference.js';
 export interface RunningServer extends AppHandle {
   port: number;
   service: InferenceService;
-  /** Stops accepting, waits for in-flight work, closes. */
+  /** Stops accepting, waits for in-flight work up to the drain deadline, closes. */
   close(): Promise<void>;
   closed: Promise<void>;
+}
+
+/** How often Node checks request timeouts (its default, 30 s, would let a slow body run long past the limit). */
+const CHECK_INTERVAL_MS = 1000;
+
+/** Answers a request Node's parser refused, in the API's error shape, and closes the connection. */
+function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request was not received in time']
+        : [400, 'bad_request', 'the request is not valid HTTP (a bad method, URL or header)'];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export async function startServer(
@@ -28,12 +55,30 @@ export async function startServer(
   const log = config.onLog ?? (() => undefined);
   const service = await InferenceService.load(modelDir, { threads: config.threads });
   const handle = createApp(service, cfg);
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: handle.app.fetch, port: cfg.port, hostname: cfg.host }, () => resolve(s));
+  // The request listener of @hono/node-server, with an error handler of ours for requests it cannot
+  // turn into a Request (a backslash in the path, a bad Host header): the same JSON error shape.
+  const listener = getRequestListener(handle.app.fetch, {
+    hostname: cfg.host,
+    errorHandler: () => Response.json({ error: { code: 'bad_request', message: 'the request URL or Host header is not valid' } }, { status: 400 }),
   });
-  const port = (server.address() as AddressInfo).port;
+  const http: Server = createServer(
+    { requestTimeout: cfg.bodyTimeoutMs, headersTimeout: Math.min(cfg.bodyTimeoutMs, 60_000), connectionsCheckingInterval: CHECK_INTERVAL_MS },
+    listener,
+  );
+  http.on('clientError', refuseRaw);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(cfg.port, cfg.host, () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
   log({ msg: 'listening', port, host: cfg.host, model: service.model.dir });
-  await service.warmUp();
+  try {
+    await service.warmUp();
+  } catch (err) {
+    http.closeAllConnections();
+    await new Promise((r) => http.close(() => r(undefined)));
+    throw err;
+  }
   handle.setReady(true);
   log({ msg: 'ready' });
 
@@ -43,13 +88,28 @@ export async function startServer(
   const close = () => {
     closing ??= (async () => {
       handle.setReady(false);
-      log({ msg: 'shutting down: finishing in-flight requests', waiting: handle.queue.depth, running: handle.queue.active });
-      const stopped = new Promise<void>((r) => server.close(() => r()));
-      await handle.queue.drain();
-      // Let the last responses flush, then drop idle keep-alive connections.
-      await new Promise((r) => setTimeout(r, 50));
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      await stopped;
+      log({
+        msg: 'shutting down: finishing in-flight requests',
+        waiting: handle.queue.depth,
+        running: handle.queue.runningJobs,
+        deadlineMs: cfg.drainTimeoutMs,
+      });
+      const stopped = new Promise<void>((r) => http.close(() => r()));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((r) => (timer = setTimeout(() => r('deadline'), cfg.drainTimeoutMs)));
+      if ((await Promise.race([handle.queue.drain().then(() => 'drained' as const), deadline])) === 'drained') {
+        // Let the last responses flush, then drop idle keep-alive connections; a client still
+        // sending a request keeps its connection until the deadline.
+        await new Promise((r) => setTimeout(r, 50));
+        http.closeIdleConnections();
+      }
+      if ((await Promise.race([stopped.then(() => 'stopped' as const), deadline])) === 'deadline') {
+        log({ msg: 'drain deadline passed: cancelling the remaining work and closing every connection', running: handle.queue.runningJobs });
+        handle.queue.abortAll(new ShutdownError());
+        http.closeAllConnections();
+        await stopped;
+      }
+      clearTimeout(timer);
       log({ msg: 'stopped' });
       resolveClosed();
     })();

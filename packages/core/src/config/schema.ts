@@ -124,8 +124,8 @@ export function parseFraction(v: string | number): number {
  * `seed` the noise is fresh and the answer reports the seed it drew. Strict: unknown fields, wrong
  * types and unknown values are errors (the API turns query strings of digits into integers first).
  */
-export const ClassifyOptions = z.strictObject({
-  defense: z.enum(['dc', 'rdc']).default('rdc'),
+export const ClassifyFields = z.strictObject({
+  defense: z.enum(['dc', 'rdc']).optional(),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
   method: MethodName.optional(),
   levels: z.number().int().min(1).max(1000).optional(),
@@ -136,4 +136,5 @@ export const ClassifyOptions = z.strictObject({
     .max(2 ** 31 - 1)
     .optional(),
 });
+export const ClassifyOptions = ClassifyFields.extend({ defense: z.enum(['dc', 'rdc']).default('rdc') });
 export type ClassifyOptions = z.infer<typeof ClassifyOptions>;

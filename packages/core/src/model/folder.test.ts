@@ -163,7 +163,11 @@ describe('model folder integrity', () => {
   });
 
   it('class names must match the network, one per class', () => {
-    for (const classes of [['a', 'b'], ['a', 'b', 'c', 'd'], ['a', 'a', 'b']]) {
+    for (const classes of [
+      ['a', 'b'],
+      ['a', 'b', 'c', 'd'],
+      ['a', 'a', 'b'],
+    ]) {
       const dir = fresh();
       edit(dir, (c) => (c.classes = classes), true);
       expect(() => readModelFolder(dir)).toThrow(/class names/);
@@ -212,7 +216,15 @@ describe('model folder integrity', () => {
     const other = tinyUNet({ seed: 5, attention: false }).config;
     const wrong = graphToOnnx(dcChunkGraph(other), { weights: { mode: 'inline', values: initWeights(dcChunkGraph(other), 1) } });
     writeFileSync(join(dir, 'dc_chunk.onnx'), wrong);
-    edit(dir, (c) => ((c.files as Record<string, { sha256: string; bytes: number }>)['dc_chunk.onnx'] = { sha256: createHash('sha256').update(wrong).digest('hex'), bytes: wrong.length }), true);
+    edit(
+      dir,
+      (c) =>
+        ((c.files as Record<string, { sha256: string; bytes: number }>)['dc_chunk.onnx'] = {
+          sha256: createHash('sha256').update(wrong).digest('hex'),
+          bytes: wrong.length,
+        }),
+      true,
+    );
     const warnings: string[] = [];
     const m = readModelFolder(dir, { warn: (w) => warnings.push(w) });
     expect(m.stale).toEqual(['dcChunk']);

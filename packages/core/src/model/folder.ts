@@ -240,12 +240,18 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
   }
   const config = parsed.data;
   if (configChecksum(raw as ModelConfig) !== config.configSha256)
-    throw new InputError(`${cfgPath} was changed after it was written (its checksum does not match its content): re-export the model, or ${reseal}`, 'bad_model');
+    throw new InputError(
+      `${cfgPath} was changed after it was written (its checksum does not match its content): re-export the model, or ${reseal}`,
+      'bad_model',
+    );
   checkClasses(config, cfgPath);
   const realRoot = realpathSync(root);
   for (const [name, entry] of Object.entries(config.files)) {
     if (!FILE_NAME.test(name))
-      throw new InputError(`${cfgPath} lists the file '${name.slice(0, 80)}': only plain file names inside the model folder are allowed (no paths)`, 'bad_model');
+      throw new InputError(
+        `${cfgPath} lists the file '${name.slice(0, 80)}': only plain file names inside the model folder are allowed (no paths)`,
+        'bad_model',
+      );
     const path = join(root, name);
     if (!existsSync(path)) throw new InputError(`model folder ${root}: ${name} is missing`, 'bad_model');
     if (lstatSync(path).isSymbolicLink() && dirname(realpathSync(path)) !== realRoot)
@@ -321,7 +327,8 @@ export function resealModelFolder(dir: string): ModelConfig {
   }
   const { configSha256: _, ...unsealed } = raw;
   const config = ModelConfig.omit({ configSha256: true }).safeParse(unsealed);
-  if (!config.success) throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
+  if (!config.success)
+    throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
   const c = config.data;
   // The weights and the card must still be the files config.json recorded.
   for (const name of ['model.safetensors', 'MODEL_CARD.md']) {

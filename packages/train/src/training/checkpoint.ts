@@ -98,3 +98,64 @@ export function loadCheckpoint(runDir: string): Checkpoint {
   const state = JSON.parse(read('state.json').toString('utf8')) as TrainState;
   return { weights, ema, m, v, state };
 }
+
+/** Whether a process with this id is running (on this machine). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what killed checkpoint writes left behind: `checkpoints/step-N.tmp-PID` folders and
+ * `latest.json.tmp-PID` files of processes that no longer run. Returns what it removed.
+ */
+export function removeStaleCheckpointWrites(runDir: string): string[] {
+  const removed: string[] = [];
+  const stale = (name: string) => {
+    const m = /\.tmp-(\d+)$/.exec(name);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  };
+  const root = join(runDir, 'checkpoints');
+  if (existsSync(root))
+    for (const d of readdirSync(root).filter(stale)) {
+      rmSync(join(root, d), { recursive: true, force: true });
+      removed.push(`checkpoints/${d}`);
+    }
+  if (existsSync(runDir))
+    for (const f of readdirSync(runDir).filter((f) => f.startsWith('latest.json.tmp-') && stale(f))) {
+      rmSync(join(runDir, f), { force: true });
+      removed.push(f);
+    }
+  return removed;
+}
+
+/**
+ * Cuts log.jsonl back to the checkpoint a run resumes from: the records a killed session wrote after
+ * its last checkpoint (steps that are now done again) are dropped, so every step appears once.
+ * Returns the number of lines dropped.
+ */
+export function truncateLogToCheckpoint(runDir: string, step: number): number {
+  const path = join(runDir, 'log.jsonl');
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
+  let last = -1;
+  lines.forEach((l, i) => {
+    try {
+      const r = JSON.parse(l) as { event?: string; step?: number };
+      if (r.event === 'checkpoint' && r.step === step) last = i;
+    } catch {
+      // a torn line: dropped below if it follows the checkpoint
+    }
+  });
+  if (last < 0 || last === lines.length - 1) return 0;
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeSynced(tmp, `${lines.slice(0, last + 1).join('\n')}\n`);
+  renameSync(tmp, path);
+  return lines.length - 1 - last;
+}

@@ -107,6 +107,33 @@ describe('training', () => {
     const r = await trainer({ config: cfg(), runDir: dir, resume: true }).run();
     expect(r.step).toBe(6);
     expect(readdirSync(join(dir, 'checkpoints')).filter((d) => /^step-\d+$/.test(d))).toEqual(['step-00000003', 'step-00000006']);
+    // The killed write's temporary folder is cleaned up on start.
+    expect(readdirSync(join(dir, 'checkpoints')).filter((d) => d.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('after a kill past its last checkpoint, the resumed log has every step once', async () => {
+    const dir = runDir();
+    // A session killed after step 5, its last checkpoint at step 3: the log has steps 4 and 5 it must redo.
+    await trainer({ config: cfg({ steps: 5, ckptEvery: 3 }), runDir: dir }).run();
+    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n');
+    const stopAt = lines.findIndex((l) => l.includes('"event":"stop"'));
+    writeFileSync(join(dir, 'log.jsonl'), `${lines.slice(0, stopAt).join('\n')}\n${'{"event":"step","step":5'}`);
+    // The kill lost the step-5 checkpoint: latest still says step 3 (as it would after a kill between 3 and 6).
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify({ checkpoint: 'checkpoints/step-00000003', step: 3 }));
+    await trainer({ config: cfg({ steps: 6, ckptEvery: 3 }), runDir: dir, resume: true }).run();
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const resume = log.find((r) => r.event === 'resume');
+    expect(resume).toMatchObject({ step: 3 });
+    expect(resume.droppedLogLines).toBeGreaterThan(0);
+    const steps = log.filter((r) => r.event === 'step' || r.event === 'checkpoint').map((r) => `${r.event}@${r.step}`);
+    expect(new Set(steps).size).toBe(steps.length);
+    expect(steps).toContain('checkpoint@6');
+    // The killed session's records after step 3 are gone; the new session's replace them.
+    expect(steps).not.toContain('checkpoint@5');
+    expect(log.findIndex((r) => r.event === 'resume')).toBeGreaterThan(log.findIndex((r) => r.event === 'checkpoint' && r.step === 3));
   });
 
   it('refuses to resume a folder without a checkpoint', async () => {

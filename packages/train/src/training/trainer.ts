@@ -21,7 +21,7 @@ import type { Cifar10 } from '../data/cifar10.js';
 import { AdamW, clipScale, globalNorm } from '../optim/adamw.js';
 import { Ema } from '../optim/ema.js';
 import { learningRate } from '../optim/schedule.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, removeStaleCheckpointWrites, saveCheckpoint, truncateLogToCheckpoint, type TrainState } from './checkpoint.js';
 import { EpochSampler } from './sampler.js';
 import { sigmaSampler } from './sigma.js';
 import { validationAccuracy } from './validate.js';
@@ -121,6 +121,7 @@ export class Trainer {
     const graph = inferenceGraph(network);
     const resuming = this.opts.resume && hasCheckpoint(runDir);
     if (this.opts.resume && !resuming) throw new InputError(`nothing to resume in '${runDir}': it has no checkpoint`, 'no_checkpoint');
+    const cleaned = removeStaleCheckpointWrites(runDir);
 
     let weights: Weights;
     let ema: Ema;
@@ -141,7 +142,15 @@ export class Trainer {
       state = ck.state;
       sampler = new EpochSampler(split.train, cfg.seed, ck.state.sampler);
       rng = Random.fromState(ck.state.rng);
-      this.log({ event: 'resume', step: state.step, imagesSeen: state.imagesSeen, command: this.opts.provenance?.command });
+      const dropped = truncateLogToCheckpoint(runDir, state.step);
+      this.log({
+        event: 'resume',
+        step: state.step,
+        imagesSeen: state.imagesSeen,
+        command: this.opts.provenance?.command,
+        droppedLogLines: dropped,
+        removed: cleaned,
+      });
     } else {
       weights = this.opts.init ?? initWeights(graph, cfg.seed);
       for (const p of graph.params) if (!weights[p.name]) throw new Error(`initial weights lack '${p.name}'`);
