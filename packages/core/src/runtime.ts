@@ -32,4 +32,5 @@ export * from './config/presets.js';
 export * from './method/stats.js';
 export * from './method/classifier.js';
 export * from './model/load.js';
+export * from './model/migrate.js';
 export * from './method/sampler.js';

@@ -38,9 +38,10 @@ const Result = z
   .openapi('ClassifyResult');
 
 const errors = {
-  400: { description: 'bad image, pixels, shape or options', content: { 'application/json': { schema: ErrorBody } } },
-  413: { description: 'body too large', content: { 'application/json': { schema: ErrorBody } } },
-  415: { description: 'unsupported content type', content: { 'application/json': { schema: ErrorBody } } },
+  400: { description: 'bad image, pixels, shape, options or JSON; too much work', content: { 'application/json': { schema: ErrorBody } } },
+  403: { description: 'a cross-origin browser request (CORS is off unless the server allows the origin)', content: { 'application/json': { schema: ErrorBody } } },
+  413: { description: 'body too large or too many images', content: { 'application/json': { schema: ErrorBody } } },
+  415: { description: 'unsupported content type or image format', content: { 'application/json': { schema: ErrorBody } } },
   503: { description: 'busy (queue full) or timed out; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },
 };
 
@@ -52,7 +53,7 @@ export function registerOpenApi(app: OpenAPIHono, cfg: ServeConfig): void {
     method: 'post',
     path: '/v1/classify',
     summary: 'Classify one image',
-    description: `Send the image as a raw PNG/JPEG/WebP body, as multipart/form-data (field \`image\`), or as JSON \`{ image: Pixels, ...options }\`. Images that are not the model's size are scaled to cover it (Lanczos-3) and centre-cropped; alpha is composited onto white. Bodies up to ${cfg.maxBodyBytes} bytes.`,
+    description: `Send the image as a raw PNG/JPEG/WebP body (the format is checked against the bytes; application/octet-stream: read from the bytes), as multipart/form-data (one file field \`image\`), or as JSON \`{ image: Pixels, ...options }\`. Fields are validated strictly (unknown fields and values are 400s). Images that are not the model's size are scaled to cover it (Lanczos-3) and centre-cropped; alpha is composited onto white. Bodies up to ${cfg.maxBodyBytes} bytes; requests whose estimated work exceeds the server's limit (GET /v1/model) are refused with 400; each request or batch has ${cfg.timeoutMs} ms.`,
     request: {
       query,
       body: {
@@ -60,6 +61,7 @@ export function registerOpenApi(app: OpenAPIHono, cfg: ServeConfig): void {
           'image/png': { schema: z.string().openapi({ format: 'binary' }) },
           'image/jpeg': { schema: z.string().openapi({ format: 'binary' }) },
           'image/webp': { schema: z.string().openapi({ format: 'binary' }) },
+          'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) },
           'multipart/form-data': { schema: z.object({ image: z.string().openapi({ format: 'binary' }) }) },
           'application/json': { schema: z.object({ image: Pixels, ...Options }) },
         },

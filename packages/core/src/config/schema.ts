@@ -16,22 +16,46 @@ export const ImageSpec = z.object({
 });
 export type ImageSpec = z.infer<typeof ImageSpec>;
 
-/** The multi-head UNet (EDM DDPM++ layout). */
+/**
+ * EDM's SongUNet (the DDPM++ configuration of NVIDIA's `training/networks.py`), with EDM's parameter
+ * names, as one configurable builder:
+ * - `conditioning`: `multihead` emits (K + 1)·C channels, K class heads and an unconditional head
+ *   (this project's multi-head network); `label` takes a one-hot label input and emits C channels
+ *   (EDM's class-conditional network); `none` emits C channels without labels (EDM's unconditional one).
+ * - Layout options, EDM's by default; `resample: 'pool'`, `middleBlocks: 1`, `decoderAttention: 'all'`,
+ *   `normEps: 1e-5`, `embeddingOrder: 'cos-sin'`, `attentionHeads: 0` describe networks trained by
+ *   this project before it used EDM's layout (models/default).
+ */
 export const UNetConfig = z.object({
   arch: z.literal('unet'),
   image: ImageSpec.prefault({}),
   numClasses: z.number().int().min(1).default(10),
+  conditioning: z.enum(['multihead', 'label', 'none']).default('multihead'),
   /** Base width; level i has modelChannels·channelMult[i] channels. */
   modelChannels: z.number().int().positive().default(32),
   channelMult: z.array(z.number().int().positive()).min(1).default([1, 2, 2]),
   /** Residual blocks per level in the encoder (the decoder has one more). */
   numBlocks: z.number().int().positive().default(1),
-  /** Resolutions (e.g. 16) with self-attention after each block. */
+  /** Resolutions (e.g. 16) with self-attention. */
   attnResolutions: z.array(z.number().int().positive()).default([]),
   dropout: z.number().min(0).max(0.9).default(0),
-  /** Embedding width = modelChannels·embMult. */
+  /** Embedding width = modelChannels·embMult (EDM's channel_mult_emb). */
   embMult: z.number().int().positive().default(4),
+  /** EDM's augment_dim: the augmentation-label mapping (stored, unused at inference). */
+  augmentDim: z.number().int().nonnegative().default(0),
+  /** Attention heads (EDM: 1); 0: one head per `channelsPerHead` channels (the layout before EDM's). */
+  attentionHeads: z.number().int().nonnegative().default(1),
   channelsPerHead: z.number().int().positive().default(64),
+  /** Down/up-sampling: EDM's UNet blocks with the [1, 1] resample filter, or bare pooling/upsampling between levels. */
+  resample: z.enum(['block', 'pool']).default('block'),
+  /** EDM: two middle blocks (the first with attention); 1: one, with attention where its resolution has it. */
+  middleBlocks: z.union([z.literal(1), z.literal(2)]).default(2),
+  /** Decoder attention on the last block of an attention resolution (EDM) or on all of them. */
+  decoderAttention: z.enum(['last', 'all']).default('last'),
+  /** GroupNorm ε (EDM: 1e-6). */
+  normEps: z.number().positive().default(1e-6),
+  /** The halves of the positional noise embedding: EDM swaps them to sin first. */
+  embeddingOrder: z.enum(['sin-cos', 'cos-sin']).default('sin-cos'),
 });
 export type UNetConfig = z.infer<typeof UNetConfig>;
 

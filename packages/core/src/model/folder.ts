@@ -6,6 +6,7 @@ import { DcConfig, MethodName, NetworkConfig } from '../config/schema.js';
 import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
 import { buildNetworkGraphs, type GraphKind } from './graphs.js';
+import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
 import type { Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -234,6 +235,8 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
   const reseal = `run 'rdc reseal --model ${dir}' if you made or trust this folder`;
   if (raw && typeof raw === 'object' && !('configSha256' in raw))
     throw new InputError(`${cfgPath} has no checksum of its own (written before config.json was sealed): ${reseal}`, 'bad_model');
+  if (isLegacyUNet((raw as { network?: unknown }).network))
+    throw new InputError(`${cfgPath} describes its network in the layout before EDM's (written by an older version): ${reseal}`, 'bad_model');
   const parsed = ModelConfig.safeParse(raw);
   if (!parsed.success) {
     throw new InputError(`${cfgPath}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
@@ -309,9 +312,11 @@ export function updateModelCardSection(dir: string, name: string, markdown: stri
 
 /**
  * Re-seals a model folder: re-emits its ONNX graphs from the weights with this version's code,
- * makes recorded paths relative, and writes config.json with its own checksum. The weights and
- * every recorded setting stay as they are. For folders written before config.json carried a
- * checksum (they are refused until re-sealed) and folders with stale graphs.
+ * makes recorded paths relative, and writes config.json with its own checksum. The weights' values
+ * and every recorded setting stay as they are; a network in the layout before EDM's is described
+ * with the layout options that reproduce it and its weights get EDM's names (`migrate.ts`). For
+ * folders written before config.json carried a checksum (they are refused until re-sealed), folders
+ * of that older layout, and folders with stale graphs.
  *
  * @example
  * resealModelFolder('models/default');
@@ -326,6 +331,8 @@ export function resealModelFolder(dir: string): ModelConfig {
     throw new InputError(`${cfgPath}: cannot be read as JSON (${(err as Error).message})`, 'bad_model');
   }
   const { configSha256: _, ...unsealed } = raw;
+  const legacy = isLegacyUNet(unsealed.network);
+  if (legacy) unsealed.network = { ...(unsealed.network as object), ...LEGACY_LAYOUT };
   const config = ModelConfig.omit({ configSha256: true }).safeParse(unsealed);
   if (!config.success)
     throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
@@ -338,9 +345,11 @@ export function resealModelFolder(dir: string): ModelConfig {
       throw new InputError(`model folder ${root}: ${name} is missing or does not match config.json; re-export the model instead`, 'bad_model');
   }
   const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
+  const res = c.network.image.height;
   return writeModelFolder(root, {
     network: c.network,
-    weights: tensors,
+    // Old names to EDM's; the values as they are.
+    weights: legacy ? Object.fromEntries(Object.entries(tensors).map(([k, w]) => [legacyParamName(k, res), w])) : tensors,
     classes: c.classes,
     dc: c.dc,
     temperature: c.temperature,

@@ -161,6 +161,11 @@ function vjp(b: GraphBuilder, node: Node, dy: V, val: (name: string) => V, needs
         return r;
       });
     }
+    case 'repeat': {
+      // The copies' gradients summed: [t·n, …] → [t, n, …] → Σ over t.
+      const rest = x[0].shape.slice(1) as number[];
+      return [reshapeTo(b, b.reduceSum(b.reshape(dy, [node.times, -1, ...rest]), [0]), x[0].shape)];
+    }
     case 'slice': {
       const axis = node.axis < 0 ? node.axis + x[0].shape.length : node.axis;
       const d = x[0].shape[axis] as number;

@@ -58,6 +58,8 @@ export type Node =
   | { op: 'transpose'; inputs: [string]; output: string; perm: number[] }
   | { op: 'reshape'; inputs: [string]; output: string; shape: number[] }
   | { op: 'concat'; inputs: string[]; output: string; axis: number }
+  /** `times` copies of the input stacked along axis 0: out[t·n + i] = x[i]. */
+  | { op: 'repeat'; inputs: [string]; output: string; times: number }
   | { op: 'slice'; inputs: [string]; output: string; axis: number; start: number; end: number }
   | { op: 'reduceSum' | 'reduceMean'; inputs: [string]; output: string; axes: number[]; keepDims: boolean }
   // Ops the reverse pass uses (autodiff.ts):
@@ -282,6 +284,11 @@ export function inferShape(node: Node, shapeOf: (name: string) => Shape): Dim[] 
       const out = [...s[0]];
       out[axis] = total;
       return out;
+    }
+    case 'repeat': {
+      if (!Number.isInteger(node.times) || node.times < 1) throw new Error(`repeat: times must be a positive integer, got ${node.times}`);
+      const m = monomial(s[0][0]);
+      return [toDim({ k: m.k * node.times, syms: m.syms }), ...s[0].slice(1)];
     }
     case 'slice': {
       const axis = normAxis(node.axis, s[0].length, 'slice');
@@ -542,6 +549,12 @@ export class GraphBuilder {
     return this.node({ op: 'concat', inputs: xs.map((x) => x.name), axis });
   }
 
+  /** `times` copies of x stacked along axis 0. */
+  repeat(x: V, times: number): V {
+    if (times === 1) return x;
+    return this.node({ op: 'repeat', inputs: [x.name], times });
+  }
+
   slice(x: V, axis: number, start: number, end: number): V {
     return this.node({ op: 'slice', inputs: [x.name], axis, start, end });
   }
@@ -602,7 +615,7 @@ export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): nu
     const out = g.shapes[n.output];
     if (n.op === 'conv2d' || n.op === 'matmul') flops += 2 * nodeMacs(g, n, size);
     else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') flops += 5 * size(out);
-    else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat') flops += size(out);
+    else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat' && n.op !== 'repeat') flops += size(out);
   }
   return flops;
 }

@@ -1,7 +1,7 @@
 import type { DenoiserNetworkConfig, LmConfig } from '../config/schema.js';
 import { appendReverse } from './autodiff.js';
 import { SIGMA_DATA } from '../edm/precond.js';
-import { denoiserBuilder } from './denoiser.js';
+import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser.js';
 import { GraphBuilder, type Graph, type V } from './graph.js';
 
 /**
@@ -15,6 +15,10 @@ import { GraphBuilder, type Graph, type V } from './graph.js';
  *
  *   logits_y = − Σ_i w_i · mean_pixels((D^w(x + σ_i·n_i; σ_i, y) − x)²),
  *   D^w_y = (1 + w)·D_y − w·D_∅   (w = `guidance`, 0 by default)
+ *
+ * A multi-head network gives every D_y in one pass per level. A label-conditional network (EDM's)
+ * takes K passes per level, batched as K·S images with the same noise for every class; guidance
+ * needs an unconditional head, so there it must be 0.
  *
  * Inputs: `x` [1, C, H, W] (clean, model units), `noise` [S, C, H, W], `sigma` [S], `weights` [S],
  * `guidance` [1]. Output: `logits` [1, K]. Differentiating `logits` with respect to `x` gives the
@@ -30,15 +34,31 @@ export function dcChunkGraph(cfg: DenoiserNetworkConfig): Graph {
   const weights = g.input('weights', ['S']);
   const guidance = g.input('guidance', [1]);
   const xs = g.add(x, g.mul(g.reshape(sigma, [-1, 1, 1, 1]), noise));
-  const d = denoiserBuilder(cfg)(g, xs, sigma);
-  const cls = g.slice(d, 1, 0, k);
-  const unc = g.slice(d, 1, k, k + 1);
-  const guided = g.add(cls, g.mul(g.sub(cls, unc), guidance));
-  const diff = g.sub(guided, g.reshape(x, [1, 1, c, h, w]));
-  const err = g.reduceMean(g.square(diff), [2, 3, 4]); // [S, K]
-  const logits = g.neg(g.matmul(g.reshape(weights, [1, -1]), err)); // [1, K]
-  g.output('logits', logits);
+  let err: V; // [S, K]
+  if (takesLabels(cfg)) {
+    // Class-major batch: row y·S + s is level s with label y; the identity [K, 1, K] broadcast over S.
+    const eye = g.constant(Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)), [k, 1, k]);
+    const labels = g.reshape(g.add(eye, g.mul(g.reshape(sigma, [1, -1, 1]), 0)), [-1, k]);
+    const d = denoiserBuilder(cfg)(g, g.repeat(xs, k), g.repeat(sigma, k), { labels }); // [K·S, 1, C, H, W]
+    const diff = g.sub(g.reshape(d, [k, -1, c, h, w]), g.reshape(x, [1, 1, c, h, w])); // [K, S, C, H, W]
+    err = g.transpose(g.reduceMean(g.square(diff), [2, 3, 4]), [1, 0]);
+  } else {
+    const d = denoiserBuilder(cfg)(g, xs, sigma);
+    const cls = g.slice(d, 1, 0, k);
+    const unc = g.slice(d, 1, k, k + 1);
+    const guided = g.add(cls, g.mul(g.sub(cls, unc), guidance));
+    err = g.reduceMean(g.square(g.sub(guided, g.reshape(x, [1, 1, c, h, w]))), [2, 3, 4]);
+  }
+  g.output('logits', g.neg(g.matmul(g.reshape(weights, [1, -1]), err))); // [1, K]
   return g.build();
+}
+
+/** The unconditional head of D [N, heads, C, H, W] as [N, C, H, W] (LM's denoiser). */
+function unconditional(g: GraphBuilder, cfg: DenoiserNetworkConfig, d: V): V {
+  const u = unconditionalHead(cfg);
+  if (u === null) throw new Error('lm: a label-conditional network has no unconditional head; give LM an unconditional network');
+  const { channels: c, height: h, width: w } = cfg.image;
+  return g.reshape(g.slice(d, 1, u, u + 1), [0, c, h, w]);
 }
 
 /**
@@ -50,37 +70,37 @@ export function dcChunkGraph(cfg: DenoiserNetworkConfig): Graph {
 export function lmObjectiveGraph(cfg: DenoiserNetworkConfig): Graph {
   const g = new GraphBuilder();
   const { channels: c, height: h, width: w } = cfg.image;
-  const k = cfg.numClasses;
   const x = g.input('x', ['B', c, h, w]);
   const noise = g.input('noise', ['B', c, h, w]);
   const sigma = g.input('sigma', ['B']);
   const xs = g.add(x, g.mul(g.reshape(sigma, [-1, 1, 1, 1]), noise));
-  const d = denoiserBuilder(cfg)(g, xs, sigma);
-  const unc = g.reshape(g.slice(d, 1, k, k + 1), [0, c, h, w]);
+  const unc = unconditional(g, cfg, denoiserBuilder(cfg)(g, xs, sigma));
   g.output('loss', g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]));
   return g.build();
 }
 
 /**
  * The EDM training loss (rdc-method.md §1) over a batch:
- *   loss = mean_n Σ_k mask[n, k] · λ(σ_n) · mean_pixels((D(x_n + σ_n·n_n; σ_n)[k] − target[n, k])²)
- * For training from data, target[n, k] = x_n and mask selects the true class and the unconditional
- * head; for distillation, target holds the teacher's D and mask is all ones.
- * Inputs: `x`, `noise` [N, C, H, W], `sigma` [N], `target` [N, K+1, C, H, W], `mask` [N, K+1].
- * Output: `loss` (a scalar).
+ *   loss = mean_n Σ_h mask[n, h] · λ(σ_n) · mean_pixels((D(x_n + σ_n·n_n; σ_n)[h] − target[n, h])²)
+ * over the network's heads h. For training a multi-head network from data, target[n, h] = x_n and
+ * mask selects the true class and the unconditional head; for distillation, target holds the
+ * teacher's D and mask is all ones. A label-conditional network has one head and a `labels` input.
+ * Inputs: `x`, `noise` [N, C, H, W], `sigma` [N], `target` [N, heads, C, H, W], `mask` [N, heads]
+ * (and `labels` [N, K]). Output: `loss` (a scalar).
  */
 export function edmLossGraph(cfg: DenoiserNetworkConfig, opts: { training?: boolean } = {}): Graph {
   const g = new GraphBuilder();
   const { channels: c, height: h, width: w } = cfg.image;
-  const k = cfg.numClasses;
+  const heads = denoiserHeads(cfg);
   const x = g.input('x', ['N', c, h, w]);
   const noise = g.input('noise', ['N', c, h, w]);
   const sigma = g.input('sigma', ['N']);
-  const target = g.input('target', ['N', k + 1, c, h, w]);
-  const mask = g.input('mask', ['N', k + 1]);
+  const target = g.input('target', ['N', heads, c, h, w]);
+  const mask = g.input('mask', ['N', heads]);
+  const labels = takesLabels(cfg) ? g.input('labels', ['N', cfg.numClasses]) : undefined;
   const xs = g.add(x, g.mul(g.reshape(sigma, [-1, 1, 1, 1]), noise));
-  const d = denoiserBuilder(cfg)(g, xs, sigma, opts);
-  const err = g.reduceMean(g.square(g.sub(d, target)), [2, 3, 4]); // [N, K+1]
+  const d = denoiserBuilder(cfg)(g, xs, sigma, { ...opts, labels });
+  const err = g.reduceMean(g.square(g.sub(d, target)), [2, 3, 4]); // [N, heads]
   const sd2 = SIGMA_DATA * SIGMA_DATA;
   const s2 = g.square(sigma);
   const lambda = g.div(g.add(s2, sd2), g.mul(s2, sd2)); // [N]
@@ -115,7 +135,6 @@ function projectGraph(g: GraphBuilder, x: V, x0: V, ball: 'linf' | 'l2', radius:
 export function lmUnrolledGraph(cfg: DenoiserNetworkConfig, lm: LmConfig): Graph {
   const g = new GraphBuilder();
   const { channels: c, height: h, width: w } = cfg.image;
-  const k = cfg.numClasses;
   const n = lm.steps;
   const x0 = g.input('x', [1, c, h, w]);
   const noise = g.input('noise', [n, c, h, w]);
@@ -129,8 +148,7 @@ export function lmUnrolledGraph(cfg: DenoiserNetworkConfig, lm: LmConfig): Graph
     const marker = g.nodeCount;
     const s = g.slice(sigma, 0, t - 1, t);
     const xs = g.add(x, g.mul(g.reshape(s, [-1, 1, 1, 1]), g.slice(noise, 0, t - 1, t)));
-    const d = denoiserBuilder(cfg)(g, xs, s);
-    const unc = g.reshape(g.slice(d, 1, k, k + 1), [0, c, h, w]);
+    const unc = unconditional(g, cfg, denoiserBuilder(cfg)(g, xs, s));
     const loss = g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]);
     const grad = appendReverse(g, g.nodesSince(marker), new Map([[loss.name, g.constant([1], [1])]]), [x.name]).get(x.name);
     if (!grad) throw new Error('lmUnrolledGraph: the objective does not depend on x');

@@ -183,6 +183,11 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
     case 'concat':
       e.emit('Concat', n.inputs, out, [attrInt('axis', n.axis)]);
       return;
+    case 'repeat': {
+      const reps = [n.times, ...new Array(rankOf(n.inputs[0]) - 1).fill(1)];
+      e.emit('Tile', [n.inputs[0], e.int64(reps)], out);
+      return;
+    }
     case 'slice':
       e.emit('Slice', [n.inputs[0], e.int64([n.start]), e.int64([n.end]), e.int64([n.axis])], out);
       return;

@@ -157,6 +157,10 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
       }
       return { t: tf.concat(vals.map(nchw), axis), nhwc: false };
     }
+    case 'repeat': {
+      const v = get(node.inputs[0]);
+      return { t: tf.tile(v.t, [node.times, ...new Array(v.t.rank - 1).fill(1)]), nhwc: v.nhwc };
+    }
     case 'slice': {
       const x = nchw(get(node.inputs[0]));
       const begin = x.shape.map(() => 0);
