@@ -101,7 +101,7 @@ describe('EDM preconditioning in the graph', () => {
   it('with a zero last layer, every head is c_skip(σ)·x', async () => {
     const { config, weights } = tinyUNet();
     const zeroed = { ...weights };
-    for (const k of ['out.conv.weight', 'out.conv.bias']) zeroed[k] = { data: new Float32Array(weights[k].data.length), dims: weights[k].dims };
+    for (const k of ['dec.8x8_aux_conv.weight', 'dec.8x8_aux_conv.bias']) zeroed[k] = { data: new Float32Array(weights[k].data.length), dims: weights[k].dims };
     const sig = [0.002, 0.5, 2.5];
     const feeds = randomFeeds({ x: [3, 3, 8, 8] }, 11);
     feeds.sigma = { data: Float32Array.from(sig), dims: [3] };
@@ -124,7 +124,7 @@ describe('engine input checks', () => {
     );
     const { bias, ...rest } = { bias: 0, ...weights };
     void bias;
-    delete (rest as Weights)['enc.conv_in.weight'];
-    await expect(tfjs.compile(buildDenoiserGraph(config), { weights: rest as Weights })).rejects.toThrow(/missing weight 'enc.conv_in.weight'/);
+    delete (rest as Weights)['enc.8x8_conv.weight'];
+    await expect(tfjs.compile(buildDenoiserGraph(config), { weights: rest as Weights })).rejects.toThrow(/missing weight 'enc.8x8_conv.weight'/);
   });
 });

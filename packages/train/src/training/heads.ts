@@ -25,7 +25,7 @@ export function adaptWeights(
     if (s && s.dims.length === w.dims.length && s.dims.every((d, i) => d === w.dims[i])) {
       out[name] = { data: Float32Array.from(s.data), dims: [...w.dims] };
       copied++;
-    } else if (s && network.arch === 'unet' && (name === 'out.conv.weight' || name === 'out.conv.bias')) {
+    } else if (s && network.arch === 'unet' && network.conditioning === 'multihead' && /^dec\.\d+x\d+_aux_conv\.(weight|bias)$/.test(name)) {
       out[name] = remapHeads(s, w, sourceNet.numClasses, network.numClasses, network.image.channels);
       adapted.push(name);
     } else if (s) {

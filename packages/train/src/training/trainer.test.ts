@@ -32,7 +32,6 @@ const net = (classes = 10) =>
     channelMult: [1, 2],
     numBlocks: 1,
     attnResolutions: [16],
-    channelsPerHead: 8,
     dropout: 0.1,
   });
 
@@ -206,11 +205,11 @@ describe('training', () => {
   it('fine-tunes from a model with another head count, keeping the shared heads', async () => {
     const src = await trainer({ network: net(4), config: cfg({ steps: 1 }), runDir: runDir() }).run();
     const { weights, copied, adapted } = adaptWeights(src.weights, net(4), net(10), 0);
-    expect(adapted).toEqual(['out.conv.weight', 'out.conv.bias']);
+    expect(adapted).toEqual(['dec.32x32_aux_conv.weight', 'dec.32x32_aux_conv.bias']);
     expect(copied).toBe(Object.keys(weights).length - 2);
-    const per = (weights['out.conv.weight'].data.length / 33) * 3; // one head = 3 output channels
-    const srcOut = src.weights['out.conv.weight'].data;
-    const out = weights['out.conv.weight'].data;
+    const per = (weights['dec.32x32_aux_conv.weight'].data.length / 33) * 3; // one head = 3 output channels
+    const srcOut = src.weights['dec.32x32_aux_conv.weight'].data;
+    const out = weights['dec.32x32_aux_conv.weight'].data;
     expect(Array.from(out.subarray(0, 4 * per))).toEqual(Array.from(srcOut.subarray(0, 4 * per))); // class heads 0..3
     expect(Array.from(out.subarray(10 * per, 11 * per))).toEqual(Array.from(srcOut.subarray(4 * per, 5 * per))); // unconditional
     const r = await trainer({ config: cfg({ steps: 2 }), runDir: runDir(), init: weights }).run();
