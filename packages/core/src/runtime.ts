@@ -34,3 +34,7 @@ export * from './method/classifier.js';
 export * from './model/load.js';
 export * from './model/migrate.js';
 export * from './method/sampler.js';
+export * from './import/pickle.js';
+export * from './import/source.js';
+export * from './import/torch.js';
+export * from './import/edm.js';

@@ -93,7 +93,7 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
   const metrics = new Metrics(queue);
   const dims = service.imageDims;
-  const maxWorkMacs = cfg.maxWorkMacs ?? service.cost({ defense: 'rdc' }, cfg.maxBatch);
+  const maxWorkMacs = cfg.maxWorkMacs ?? service.cost({ defense: service.hasLm ? 'rdc' : 'dc' }, cfg.maxBatch);
   let ready = false;
   const app = new OpenAPIHono();
 

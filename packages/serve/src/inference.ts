@@ -9,6 +9,7 @@ import {
   InputError,
   LikelihoodMaximizer,
   lmPreset,
+  modelDenoisers,
   OrtEngine,
   Random,
   readModelFolder,
@@ -38,8 +39,10 @@ export class InferenceService {
   private readonly dcs = new Map<number, DiffusionClassifier>();
   private readonly lms = new Map<string, LikelihoodMaximizer>();
   private readonly denoiser: Denoiser;
-  /** Multiply–accumulates of one denoiser pass per image. */
+  private readonly lmDenoiser: Denoiser | null;
+  /** Multiply–accumulates of one pass per image of the DC's network, and of LM's. */
   readonly macsPerPass: number;
+  readonly lmMacsPerPass: number;
 
   private constructor(
     readonly model: ModelFolder,
@@ -47,24 +50,33 @@ export class InferenceService {
   ) {
     const net = model.config.network;
     if (net.arch === 'cnn') throw new InputError(`${model.dir} is a CNN classifier; the API serves diffusion models (DC and RDC)`, 'bad_model');
-    this.denoiser = new Denoiser(engine, net, model.weights, model.onnx);
+    const { main, lm } = modelDenoisers(model, engine);
+    this.denoiser = main;
+    this.lmDenoiser = lm;
     this.macsPerPass = forwardMacs(buildDenoiserGraph(net));
+    this.lmMacsPerPass = lm ? forwardMacs(buildDenoiserGraph(lm.config)) : 0;
   }
 
   /**
    * The estimated work of classifying `images` images with these options, in multiply–accumulates:
-   * images × (levels × passes per level + LM's passes) × MACs per pass. The multi-head network
-   * needs one pass per σ level; each LM step is a forward and a backward pass (about 3 passes).
+   * images × (levels × passes per level × MACs per pass + LM steps × 3 × MACs per LM pass). The
+   * multi-head network needs one pass per σ level, a label-conditional one K; each LM step is a
+   * forward and a backward pass (about 3 passes).
    */
   cost(opts: ClassifyOptions, images: number): number {
     const levels = opts.levels ?? this.model.config.dc.levels;
     const lmSteps = opts.defense === 'rdc' ? lmPreset(opts.method ?? this.model.config.lmMethod).steps : 0;
-    return images * (levels * this.passesPerLevel + 3 * lmSteps) * this.macsPerPass;
+    return images * (levels * this.passesPerLevel * this.macsPerPass + 3 * lmSteps * this.lmMacsPerPass);
   }
 
-  /** Denoiser passes per σ level of the DC: one for the multi-head network. */
+  /** Whether the model can run the RDC (it has an unconditional network or head for LM). */
+  get hasLm(): boolean {
+    return this.lmDenoiser !== null;
+  }
+
+  /** Network passes per σ level of the DC. */
   get passesPerLevel(): number {
-    return 1;
+    return this.denoiser.passesPerLevel;
   }
 
   static async load(dir: string, opts: { threads?: number } = {}): Promise<InferenceService> {
@@ -86,7 +98,7 @@ export class InferenceService {
   async warmUp(): Promise<void> {
     const [c, h, w] = this.imageDims;
     const x = { data: new Float32Array(c * h * w).fill(0.5), dims: [1, c, h, w] };
-    await this.classify(x, ClassifyOptions.parse({ defense: 'rdc', levels: 2, seed: 0 }));
+    await this.classify(x, ClassifyOptions.parse({ defense: this.lmDenoiser ? 'rdc' : 'dc', levels: 2, seed: 0 }));
   }
 
   private dc(levels: number): DiffusionClassifier {
@@ -101,7 +113,8 @@ export class InferenceService {
   private lm(method: 'released' | 'paper'): LikelihoodMaximizer {
     let lm = this.lms.get(method);
     if (!lm) {
-      lm = new LikelihoodMaximizer(this.denoiser, lmPreset(method));
+      if (!this.lmDenoiser) throw new InputError('this model has no unconditional network for LM: use defense dc', 'bad_defense');
+      lm = new LikelihoodMaximizer(this.lmDenoiser, lmPreset(method));
       this.lms.set(method, lm);
     }
     return lm;

@@ -1,5 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
-import { buildNetworkGraphs, createEngine, forwardFlops, OrtEngine, parameterCount, readModelFolder, resolveEngineChoice } from '@rdc/core';
+import { buildNetworkGraphs, createEngine, forwardFlops, OrtEngine, parameterCount, forwardMacs, readModelFolder, resolveEngineChoice } from '@rdc/core';
 import { provenance } from '../util/provenance.js';
 import { writeJson } from '../util/output.js';
 
@@ -15,13 +15,15 @@ export function infoCommand() {
       let modelReport: Record<string, unknown> | undefined;
       if (opts.model) {
         const m = readModelFolder(opts.model);
-        const graphs = buildNetworkGraphs(m.config.network);
-        const g = graphs.denoiser ?? graphs.classifier!;
+        const graphs = buildNetworkGraphs(m.config.network, m.config.lmNetwork);
+        const g = (graphs.denoiser ?? graphs.classifier!).graph;
         modelReport = {
           dir: m.dir,
           network: m.config.network,
+          lmNetwork: m.config.lmNetwork,
           parameters: parameterCount(g),
           flopsPerImage: forwardFlops(g),
+          macsPerPass: forwardMacs(g),
           temperature: m.config.temperature,
           dc: m.config.dc,
           files: m.config.files,

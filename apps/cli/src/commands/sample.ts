@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { createEngine, Denoiser, edmSample, Random, readModelFolder, resolveEngineChoice, InputError, updateModelCardSection } from '@rdc/core';
+import { createEngine, modelDenoisers, edmSample, Random, readModelFolder, resolveEngineChoice, InputError, updateModelCardSection } from '@rdc/core';
 import { modelValidationSplit, perSigmaLoss, resolveDataDir } from '@rdc/train';
 import { writeImageGrid } from '../util/image.js';
 import { writeJson } from '../util/output.js';
@@ -29,7 +29,7 @@ export function sampleCommand() {
       const network = model.config.network;
       if (network.arch === 'cnn') throw new InputError(`${o.model} is a CNN; sampling needs a diffusion model`);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
-      const den = new Denoiser(engine, network, model.weights, engine.info.engine === 'ort' ? model.onnx : {});
+      const den = modelDenoisers(model, engine).main;
       const rng = new Random(o.seed);
       const k = network.numClasses;
       const bar = progressBar('sample', k + 1, { unit: 'rows' });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
-import { cnnPreset, createEngine, Denoiser, readModelFolder, resolveEngineChoice, unetPreset, type NetworkConfig } from '@rdc/core';
+import { cnnPreset, createEngine, modelDenoisers, readModelFolder, resolveEngineChoice, unetPreset, type NetworkConfig } from '@rdc/core';
 import { adaptWeights, loadCifar10, readRunConfig, resolveDataDir, Trainer, TrainConfig, trainValSplit } from '@rdc/train';
 import { createLogger } from '../util/log.js';
 import { writeJson } from '../util/output.js';
@@ -116,7 +116,9 @@ export function trainCommand() {
       if (config.teacher) {
         const t = readModelFolder(config.teacher);
         if (t.config.network.arch === 'cnn') throw new Error('the teacher must be a diffusion model');
-        teacher = new Denoiser(forward, t.config.network, t.weights, t.onnx);
+        // A label-conditional teacher (EDM's) with its unconditional network: every class head regresses
+        // the teacher's D for its class, the unconditional head the unconditional network's.
+        teacher = modelDenoisers(t, forward).main;
       }
 
       const bar = progressBar('train', config.steps, { unit: 'steps', fields: ['loss', 'img_s', 'val'] });

@@ -1,5 +1,6 @@
 import type { DenoiserNetworkConfig } from '../config/schema.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { InputError } from '../errors.js';
+import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } from '../nn/denoiser.js';
 import type { Graph } from '../nn/graph.js';
 import { dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
 import type { LmConfig } from '../config/schema.js';
@@ -7,10 +8,14 @@ import { assertShape, type Tensor } from '../tensor.js';
 import type { Engine, EngineInfo, GradientFunction, GraphFunction, Weights } from './engine.js';
 
 /**
- * A multi-head denoiser on an engine: the network config, its weights, and the compiled graphs the
- * method needs (compiled on first use).
+ * A denoiser on an engine: the network config, its weights, and the compiled graphs the method
+ * needs (compiled on first use). The network is the multi-head UNet (every class head and the
+ * unconditional head in one pass), or EDM's label-conditional network (one pass per class; its
+ * unconditional head comes from a companion unconditional network, `unconditional`), or an
+ * unconditional network alone (LM's).
  *
- * - `denoise`: x_σ [B, C, H, W] (model units) and σ [B] → D for every head [B, K+1, C, H, W].
+ * - `denoise`: x_σ [B, C, H, W] (model units), σ [B] (and one-hot labels for a label-conditional
+ *   network) → D [B, heads, C, H, W]; `denoiseHead` / `denoiseAllHeads` give one head or all K + 1.
  * - `dcChunk` / `dcChunkVjp`: the DC's partial logits over a chunk of σ levels for one image, and
  *   their exact vector–Jacobian product with respect to the image (differentiable engines).
  * - `lmObjective`: LM's per-image objective and its input gradient (differentiable engines).
@@ -31,7 +36,19 @@ export class Denoiser {
     readonly config: DenoiserNetworkConfig,
     readonly weights: Weights,
     private readonly files: Partial<Record<'denoiser' | 'dcChunk' | 'dcVjp' | 'lmGrad', string>> = {},
+    /** The unconditional network that gives a label-conditional network its unconditional head. */
+    readonly unconditional?: Denoiser,
   ) {}
+
+  /** Heads of one pass: K + 1 (multi-head) or 1. */
+  get heads(): number {
+    return denoiserHeads(this.config);
+  }
+
+  /** Network passes per σ level of the DC: 1 for a multi-head network, K for a label-conditional one. */
+  get passesPerLevel(): number {
+    return takesLabels(this.config) ? this.numClasses : 1;
+  }
 
   get info(): EngineInfo {
     return this.engine.info;
@@ -72,13 +89,57 @@ export class Denoiser {
     return f;
   }
 
-  /** D for every head: x_σ [B, C, H, W], σ [B] → [B, K+1, C, H, W]. */
-  async denoise(x: Tensor, sigma: Float32Array): Promise<Tensor> {
+  /** D [B, heads, C, H, W] of x_σ [B, C, H, W] at σ [B]; `labels` (one-hot [B, K]) for a label-conditional network. */
+  async denoise(x: Tensor, sigma: Float32Array, labels?: Tensor): Promise<Tensor> {
     const [c, h, w] = this.imageDims;
     assertShape('denoise: x', x, [-1, c, h, w]);
     if (sigma.length !== x.dims[0]) throw new Error(`denoise: ${x.dims[0]} images but ${sigma.length} noise levels`);
+    const feeds: Record<string, Tensor> = { x, sigma: { data: sigma, dims: [sigma.length] } };
+    if (takesLabels(this.config)) {
+      if (!labels) throw new Error('denoise: a label-conditional network needs one-hot labels');
+      assertShape('denoise: labels', labels, [x.dims[0], this.numClasses]);
+      feeds.labels = labels;
+    }
     const f = await this.forward('denoiser', () => buildDenoiserGraph(this.config));
-    return (await f.run({ x, sigma: { data: sigma, dims: [sigma.length] } })).D;
+    return (await f.run(feeds)).D;
+  }
+
+  /** One head, D [B, C, H, W]: a class 0..K−1, or K for the unconditional head. */
+  async denoiseHead(x: Tensor, sigma: Float32Array, head: number): Promise<Float32Array> {
+    const k = this.numClasses;
+    if (!Number.isInteger(head) || head < 0 || head > k) throw new InputError(`denoise: head must be in 0..${k} (${k}: unconditional)`);
+    const b = x.dims[0];
+    const d = this.imageSize;
+    if (takesLabels(this.config)) {
+      if (head === k) {
+        if (!this.unconditional) throw new InputError('this label-conditional network has no unconditional network beside it');
+        return this.unconditional.denoiseHead(x, sigma, this.unconditional.numClasses);
+      }
+      const labels = new Float32Array(b * k);
+      for (let i = 0; i < b; i++) labels[i * k + head] = 1;
+      return (await this.denoise(x, sigma, { data: labels, dims: [b, k] })).data;
+    }
+    const D = (await this.denoise(x, sigma)).data;
+    const heads = this.heads;
+    const index = heads === 1 ? 0 : head;
+    const out = new Float32Array(b * d);
+    for (let i = 0; i < b; i++) out.set(D.subarray((i * heads + index) * d, (i * heads + index + 1) * d), i * d);
+    return out;
+  }
+
+  /** Every head, D [B, K + 1, C, H, W]: one pass of a multi-head network, K + 1 passes otherwise. */
+  async denoiseAllHeads(x: Tensor, sigma: Float32Array): Promise<Tensor> {
+    const [c, h, w] = this.imageDims;
+    const k = this.numClasses;
+    if (this.heads === k + 1) return this.denoise(x, sigma);
+    const b = x.dims[0];
+    const d = this.imageSize;
+    const out = new Float32Array(b * (k + 1) * d);
+    for (let head = 0; head <= k; head++) {
+      const D = await this.denoiseHead(x, sigma, head);
+      for (let i = 0; i < b; i++) out.set(D.subarray(i * d, (i + 1) * d), (i * (k + 1) + head) * d);
+    }
+    return { data: out, dims: [b, k + 1, c, h, w] };
   }
 
   private dcFeeds(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance: number): Record<string, Tensor> {
@@ -98,6 +159,7 @@ export class Denoiser {
 
   /** Partial DC logits [K] of one image x [1, C, H, W] over the σ levels of this chunk. */
   async dcChunk(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance = 0): Promise<Float32Array> {
+    this.checkGuidance(guidance);
     const f = await this.forward('dcChunk', () => dcChunkGraph(this.config));
     return (await f.run(this.dcFeeds(x, noise, sigma, weights, guidance))).logits.data;
   }
@@ -113,9 +175,20 @@ export class Denoiser {
   ): Promise<{ logits: Float32Array; grad: Tensor }> {
     const k = this.numClasses;
     if (cotangent.length !== k) throw new Error(`dc: cotangent has ${cotangent.length} entries, expected ${k}`);
+    this.checkGuidance(guidance);
     const f = await this.gradient('dcVjp', () => dcChunkGraph(this.config), 'logits');
     const r = await f.run(this.dcFeeds(x, noise, sigma, weights, guidance), { cotangent: { data: cotangent, dims: [1, k] } });
     return { logits: r.value.data, grad: r.grads.x };
+  }
+
+  private checkGuidance(guidance: number): void {
+    if (guidance !== 0 && takesLabels(this.config))
+      throw new InputError('guidance needs an unconditional head in the same pass: it is not available for a label-conditional network (use guidance 0)');
+  }
+
+  /** Whether this network has an unconditional head for LM. */
+  get hasUnconditionalHead(): boolean {
+    return unconditionalHead(this.config) !== null;
   }
 
   /** LM objective per image [B] and the gradient of its sum with respect to x [B, C, H, W]. */

@@ -39,7 +39,7 @@ export interface GradientRequest {
   /** The graph output to differentiate: summed, or weighted elementwise by the cotangent. */
   of: string;
   /** Graph inputs or parameter names to differentiate with respect to. */
-  wrt: string[];
+  wrt: readonly string[];
 }
 
 /** A compiled graph with its gradient. */

@@ -97,7 +97,7 @@ export class RdcClassifier implements Classifier {
     }
     assertShape('rdc: pixels', pixels, [1, ...this.imageDims]);
     checkPixels(pixels.data);
-    const den = this.dc.denoiser;
+    const den = this.lm.denoiser;
     const dims = pixels.dims;
     const draws = this.lm.draws(1, rng);
     const [c, h, w] = this.imageDims;

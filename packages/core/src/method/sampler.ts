@@ -5,8 +5,8 @@ import type { Tensor } from '../tensor.js';
 /**
  * EDM's deterministic sampler (Karras et al. 2022, Algorithm 1: Heun's 2nd-order method on the
  * probability-flow ODE, σ_i = (σ_max^(1/ρ) + i/(N−1)·(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ, then σ_N = 0),
- * using one head of the multi-head denoiser: a class head y (class-conditional samples) or the
- * unconditional head K. With guidance w the class head becomes (1 + w)·D_y − w·D_∅.
+ * using one head of the denoiser: a class head y (class-conditional samples) or the unconditional
+ * head K. With guidance w the class head becomes (1 + w)·D_y − w·D_∅.
  *
  * @example
  * const images = await edmSample(denoiser, { head: 3, count: 8, rng: new Random(0) }); // pixels in [0, 1]
@@ -44,16 +44,12 @@ export async function edmSample(den: Denoiser, opts: SampleOptions): Promise<Ten
   const x = opts.rng.normal(n * d).map((v) => v * sig[0]);
 
   const denoise = async (xs: Float32Array, s: number): Promise<Float32Array> => {
-    const D = (await den.denoise({ data: xs, dims: [n, c, h, w] }, new Float32Array(n).fill(s))).data;
-    const out = new Float32Array(n * d);
-    for (let i = 0; i < n; i++) {
-      const base = i * (k + 1) * d;
-      for (let j = 0; j < d; j++) {
-        const y = D[base + opts.head * d + j];
-        out[i * d + j] = g && opts.head < k ? (1 + g) * y - g * D[base + k * d + j] : y;
-      }
-    }
-    return out;
+    const input = { data: xs, dims: [n, c, h, w] };
+    const sigma = new Float32Array(n).fill(s);
+    const y = await den.denoiseHead(input, sigma, opts.head);
+    if (!g || opts.head === k) return y;
+    const u = await den.denoiseHead(input, sigma, k);
+    return y.map((v, j) => (1 + g) * v - g * u[j]);
   };
 
   for (let i = 0; i + 1 < sig.length; i++) {

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DcConfig, MethodName, NetworkConfig } from '../config/schema.js';
+import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig, type DenoiserNetworkConfig } from '../config/schema.js';
 import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
-import { buildNetworkGraphs, type GraphKind } from './graphs.js';
+import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
 import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
 import type { Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
@@ -52,6 +52,8 @@ export const ModelConfig = z.object({
   classes: z.array(z.string().min(1)).min(1),
   /** The DC settings the model was calibrated with (and serves by default). */
   dc: DcConfig,
+  /** A separate unconditional network for LM (weights in lm.safetensors), or null: LM uses the network's own unconditional head. */
+  lmNetwork: z.union([UNetConfig, GmmConfig]).nullable().default(null),
   /** Softmax temperature fitted on a validation split (null: not calibrated, T = 1). */
   temperature: z.number().positive().nullable(),
   /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
@@ -71,6 +73,8 @@ export interface ModelFolder {
   dir: string;
   config: ModelConfig;
   weights: Weights;
+  /** The weights of the separate LM network, if any. */
+  lmWeights: Weights | null;
   /** Absolute paths of the ONNX graphs by kind: only those this code emits identically (see `stale`). */
   onnx: Partial<Record<GraphKind, string>>;
   /** ONNX files emitted by other graph code than this version's: not used; their graphs are compiled from the weights. */
@@ -138,6 +142,9 @@ function writeConfigAndCard(root: string, config: ModelConfig, card?: Uint8Array
 export interface WriteModelOptions {
   network: NetworkConfig;
   weights: Weights;
+  /** A separate unconditional network for LM, and its weights. */
+  lmNetwork?: DenoiserNetworkConfig | null;
+  lmWeights?: Weights;
   classes: string[];
   dc?: Partial<DcConfig>;
   temperature?: number | null;
@@ -163,29 +170,46 @@ function checkClasses(config: Pick<ModelConfig, 'classes' | 'network'>, where = 
  * A folder's recorded sha256 of each file is therefore also the hash of the graph structure that
  * emitted it: on reading, a file this code would not emit byte for byte is stale.
  */
-function emitGraphs(graphs: Partial<Record<GraphKind, Graph>>, offsets: Record<string, { offset: number; length: number }>): Record<string, Uint8Array> {
+function emitGraphs(graphs: Partial<Record<GraphKind, FolderGraph>>, offsets: Record<string, Record<string, { offset: number; length: number }>>): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const [kind, g] of Object.entries(graphs)) {
-    if (g) out[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g, { weights: { mode: 'external', location: 'model.safetensors', offsets }, name: kind });
+    if (g) out[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g.graph, { weights: { mode: 'external', location: g.weights, offsets: offsets[g.weights] }, name: kind });
   }
   return out;
+}
+
+/** Checks the weights of every graph, each against its weights file. */
+function checkGraphWeights(graphs: Partial<Record<GraphKind, FolderGraph>>, weights: Record<string, Weights | undefined>): void {
+  for (const g of Object.values(graphs)) {
+    if (!g) continue;
+    const w = weights[g.weights];
+    if (!w) throw new InputError(`model: ${g.weights} is needed by the graphs but missing`, 'bad_model');
+    checkWeights(g.graph, w);
+  }
 }
 
 /** Writes a model folder atomically (a half-written folder never replaces a good one). */
 export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelConfig {
   const target = resolve(dir);
-  const graphs = buildNetworkGraphs(opts.network);
-  for (const g of Object.values(graphs)) if (g) checkWeights(g, opts.weights);
+  const lmNetwork = opts.lmNetwork ?? null;
+  if (lmNetwork && !opts.lmWeights) throw new InputError('model: a separate LM network needs its weights', 'bad_model');
+  const graphs = buildNetworkGraphs(opts.network, lmNetwork);
+  checkGraphWeights(graphs, { 'model.safetensors': opts.weights, 'lm.safetensors': opts.lmWeights });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
 
   const files: Record<string, Uint8Array> = {};
-  // Only the parameters the network uses, once.
-  const used: Weights = {};
-  for (const g of Object.values(graphs)) if (g) for (const p of g.params) used[p.name] = opts.weights[p.name];
-  files['model.safetensors'] = encodeSafetensors(used, { format: MODEL_FORMAT });
-  Object.assign(files, emitGraphs(graphs, decodeSafetensors(files['model.safetensors']).offsets));
+  // Only the parameters the graphs use, once per weights file.
+  const offsets: Record<string, Record<string, { offset: number; length: number }>> = {};
+  for (const [file, source] of [['model.safetensors', opts.weights], ['lm.safetensors', opts.lmWeights]] as const) {
+    const used: Weights = {};
+    for (const g of Object.values(graphs)) if (g?.weights === file) for (const p of g.graph.params) used[p.name] = source![p.name];
+    if (!Object.keys(used).length) continue;
+    files[file] = encodeSafetensors(used, { format: MODEL_FORMAT });
+    offsets[file] = decodeSafetensors(files[file]).offsets;
+  }
+  Object.assign(files, emitGraphs(graphs, offsets));
   const card = relativePaths(opts.card);
   files['MODEL_CARD.md'] = Buffer.from(card.endsWith('\n') ? card : `${card}\n`);
 
@@ -195,6 +219,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
     network: opts.network,
     classes: opts.classes,
     dc: DcConfig.parse(opts.dc ?? {}),
+    lmNetwork,
     temperature: opts.temperature ?? null,
     lmMethod: opts.lmMethod ?? 'released',
     calibration: opts.calibration ?? null,
@@ -269,10 +294,13 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
     }
   }
   if (!config.files['model.safetensors']) throw new InputError(`model folder ${root}: config.json lists no model.safetensors`, 'bad_model');
-  const { tensors, offsets } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
-  const graphs = buildNetworkGraphs(config.network);
-  for (const g of Object.values(graphs)) if (g) checkWeights(g, tensors);
-  const current = emitGraphs(graphs, offsets);
+  const read = (file: string) => (config.files[file] ? decodeSafetensors(readFileSync(join(root, file)), join(root, file)) : null);
+  const main = read('model.safetensors')!;
+  const lm = read('lm.safetensors');
+  if (config.lmNetwork && !lm) throw new InputError(`model folder ${root}: config.json names an LM network but lists no lm.safetensors`, 'bad_model');
+  const graphs = buildNetworkGraphs(config.network, config.lmNetwork);
+  checkGraphWeights(graphs, { 'model.safetensors': main.tensors, 'lm.safetensors': lm?.tensors });
+  const current = emitGraphs(graphs, { 'model.safetensors': main.offsets, ...(lm ? { 'lm.safetensors': lm.offsets } : {}) });
   const onnx: ModelFolder['onnx'] = {};
   const stale: GraphKind[] = [];
   for (const [kind, file] of Object.entries(ONNX_FILES) as [GraphKind, string][]) {
@@ -286,7 +314,7 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
       `model folder ${root}: ${stale.map((k) => ONNX_FILES[k]).join(', ')} ${stale.length > 1 ? 'were' : 'was'} emitted by another version of the graph code; compiling the current graphs from the weights instead (rdc reseal --model ${dir} rewrites them)`,
     );
   }
-  return { dir: root, config, weights: tensors, onnx, stale };
+  return { dir: root, config, weights: main.tensors, lmWeights: lm?.tensors ?? null, onnx, stale };
 }
 
 /**
@@ -346,8 +374,13 @@ export function resealModelFolder(dir: string): ModelConfig {
   }
   const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
   const res = c.network.image.height;
+  const lmPath = join(root, 'lm.safetensors');
+  if (c.lmNetwork && (!c.files['lm.safetensors'] || !existsSync(lmPath) || sha256(readFileSync(lmPath)) !== c.files['lm.safetensors'].sha256))
+    throw new InputError(`model folder ${root}: lm.safetensors is missing or does not match config.json; re-export the model instead`, 'bad_model');
   return writeModelFolder(root, {
     network: c.network,
+    lmNetwork: c.lmNetwork,
+    lmWeights: c.lmNetwork ? decodeSafetensors(readFileSync(lmPath), lmPath).tensors : undefined,
     // Old names to EDM's; the values as they are.
     weights: legacy ? Object.fromEntries(Object.entries(tensors).map(([k, w]) => [legacyParamName(k, res), w])) : tensors,
     classes: c.classes,

@@ -18,7 +18,7 @@ import { GraphBuilder, type Dim, type Graph, type Node, type V } from './graph.j
  */
 export interface GradientSpec {
   of: string;
-  wrt: string[];
+  wrt: readonly string[];
 }
 
 export const COTANGENT = 'cotangent';

@@ -590,8 +590,13 @@ function sizer(symbols: Record<string, number>): SizeOf {
   return (shape) => shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (symbols[d] ?? 1)), 1);
 }
 
-/** Multiply–accumulates of one conv2d or matmul node (0 for other ops). */
+/**
+ * Multiply–accumulates of one node: conv2d and matmul, and the fixed 2×2 resampling filters (EDM's
+ * count: C·4 per output pixel down, per input pixel up); 0 for other ops.
+ */
 function nodeMacs(g: Graph, n: Node, size: SizeOf): number {
+  if (n.op === 'avgpool2') return 4 * size(g.shapes[n.output]);
+  if (n.op === 'upsample2') return size(g.shapes[n.output]);
   if (n.op === 'conv2d') {
     const w = g.shapes[n.inputs[1]] as number[];
     return size(g.shapes[n.output]) * w[1] * w[2] * w[3];
@@ -614,6 +619,7 @@ export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): nu
   for (const n of g.nodes) {
     const out = g.shapes[n.output];
     if (n.op === 'conv2d' || n.op === 'matmul') flops += 2 * nodeMacs(g, n, size);
+    else if (n.op === 'avgpool2' || n.op === 'upsample2') flops += nodeMacs(g, n, size);
     else if (n.op === 'groupnorm' || n.op === 'softmax' || n.op === 'logsoftmax') flops += 5 * size(out);
     else if (n.op !== 'reshape' && n.op !== 'transpose' && n.op !== 'slice' && n.op !== 'concat' && n.op !== 'repeat') flops += size(out);
   }
@@ -622,8 +628,8 @@ export function forwardFlops(g: Graph, symbols: Record<string, number> = {}): nu
 
 /**
  * Multiply–accumulates of one forward pass per image (every symbolic dimension 1): convolutions
- * (C_out·C_in·k²·H_out·W_out) and matrix products, which is how EDM's and the papers' MAC counts are
- * made (norms, activations and additions are not counted).
+ * (C_out·C_in·k²·H_out·W_out), matrix products and the 2×2 resampling filters, as EDM's MAC counts
+ * are made (norms, activations and additions are not counted).
  */
 export function forwardMacs(g: Graph, symbols: Record<string, number> = {}): number {
   const size = sizer(symbols);

@@ -101,6 +101,8 @@ export class Trainer {
     this.opts = opts;
     const { network, teacher } = opts;
     if (teacher && network.arch === 'cnn') throw new Error('distillation needs a diffusion network (--arch unet)');
+    if (network.arch === 'unet' && network.conditioning !== 'multihead')
+      throw new Error("training makes the multi-head network; EDM's label-conditional and unconditional networks come from 'rdc import edm'");
     if (teacher && teacher.numClasses !== network.numClasses)
       throw new Error(`the teacher has ${teacher.numClasses} classes, the student ${network.numClasses}`);
   }
@@ -298,7 +300,7 @@ export class Trainer {
       const xs = new Float32Array(n * d);
       // float32 arithmetic, in the graph's order (σ·n, then + x), so the teacher sees the student's exact input
       for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xs[i * d + j] = Math.fround(x[i * d + j] + Math.fround(sigma[i] * noise[i * d + j]));
-      target = (await this.opts.teacher.denoise({ data: xs, dims: [n, channels, height, width] }, sigma)).data;
+      target = (await this.opts.teacher.denoiseAllHeads({ data: xs, dims: [n, channels, height, width] }, sigma)).data;
       mask.fill(2 / heads); // the same total weight per image as the two heads of training from data
     } else {
       target = new Float32Array(n * heads * d);
