@@ -13,6 +13,7 @@ import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
 import { resealCommand } from './commands/reseal.js';
+import { importCommand } from './commands/import.js';
 import { UsageError } from './util/output.js';
 import { setCommandLine } from './util/provenance.js';
 
@@ -42,6 +43,7 @@ export function createProgram(): Command {
     benchCommand(),
     downloadDataCommand(),
     resealCommand(),
+    importCommand(),
   ])
     program.addCommand(cmd.exitOverride());
   return program;

@@ -12,6 +12,8 @@ import {
   type Engine,
   type MethodName,
   type ModelConfig,
+  type NetworkConfig,
+  type Weights,
   writeModelFolder,
 } from '@rdc/core';
 import type { Cifar10 } from './data/cifar10.js';
@@ -69,6 +71,43 @@ function runSummary(runDir: string): { steps: number; imagesSeen: number; wallSe
   return { steps: ckpt.step, imagesSeen: ckpt.imagesSeen, wallSeconds: ckpt.elapsedSeconds, validation, resumes };
 }
 
+/**
+ * The softmax temperature of a network's logits fitted on the first `images` images of the
+ * validation split carved from the training batches (never the test batch), and its record.
+ */
+export async function calibrateOnValidation(o: {
+  network: NetworkConfig;
+  weights: Weights;
+  engine: Engine;
+  data: Cifar10;
+  images: number;
+  valSize: number;
+  seed: number;
+  dc: Partial<DcConfig> & { levels: number };
+  onProgress?: (done: number, total: number) => void;
+}): Promise<{ temperature: number | null; calibration: Calibration | null }> {
+  const split = trainValSplit(o.data.size, o.valSize, o.seed);
+  const n = Math.min(o.images, split.val.length);
+  if (n <= 0) return { temperature: null, calibration: null };
+  const idx = split.val.subarray(0, n);
+  const labels = o.data.labelsAt(idx);
+  const k = o.network.numClasses;
+  const logits = (await networkLogits(o.network, o.weights, o.engine, o.data.pixels(idx), o.dc.levels, o.seed, o.dc, o.onProgress)).data;
+  const temperature = fitTemperature(logits, labels, k);
+  const pred = argmax(logits, k);
+  return {
+    temperature,
+    calibration: {
+      images: n,
+      split: `validation (${o.valSize} images held out of the training batches, seed ${o.seed})`,
+      levels: o.network.arch === 'cnn' ? 1 : o.dc.levels,
+      nllBefore: meanNll(logits, labels, k),
+      nllAfter: meanNll(logits, labels, k, 1 / temperature),
+      accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / n,
+    },
+  };
+}
+
 export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
   const run = readRunConfig(opts.runDir);
   const { network } = run;
@@ -78,27 +117,19 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
   const train = run.train;
 
   // Temperature on the run's own validation split.
-  const split = trainValSplit(opts.data.size, train.valSize, train.seed);
-  const n = Math.min(opts.calibrationImages ?? 256, split.val.length);
-  let calibration: Calibration | null = null;
-  let temperature: number | null = null;
   const dcDefaults = { ...opts.dc };
   const levels = dcDefaults.levels ?? 125;
-  if (n > 0) {
-    const idx = split.val.subarray(0, n);
-    const labels = opts.data.labelsAt(idx);
-    const logits = (await networkLogits(network, weights, opts.engine, opts.data.pixels(idx), levels, train.seed, dcDefaults, opts.onProgress)).data;
-    temperature = fitTemperature(logits, labels, network.numClasses);
-    const pred = argmax(logits, network.numClasses);
-    calibration = {
-      images: n,
-      split: `validation (${train.valSize} images held out of the training batches, seed ${train.seed})`,
-      levels: network.arch === 'cnn' ? 1 : levels,
-      nllBefore: meanNll(logits, labels, network.numClasses),
-      nllAfter: meanNll(logits, labels, network.numClasses, 1 / temperature),
-      accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / n,
-    };
-  }
+  const { temperature, calibration } = await calibrateOnValidation({
+    network,
+    weights,
+    engine: opts.engine,
+    data: opts.data,
+    images: opts.calibrationImages ?? 256,
+    valSize: train.valSize,
+    seed: train.seed,
+    dc: { ...dcDefaults, levels },
+    onProgress: opts.onProgress,
+  });
 
   const graph = inferenceGraph(network);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'} (${cpuArch()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;

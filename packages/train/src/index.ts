@@ -14,3 +14,4 @@ export * from './training/validate.js';
 export * from './training/heads.js';
 export * from './export.js';
 export * from './diagnostics.js';
+export * from './import-edm.js';

@@ -1,15 +1,16 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { readModelFolder, unetPreset, InputError, type UNetConfig } from '@rdc/core';
+import { readModelFolder, paperNetwork, unetPreset, InputError, type UNetConfig } from '@rdc/core';
 import { benchBackbone } from '../bench/backbone.js';
 import { benchAttacks } from '../bench/attacks.js';
 import { benchGradients } from '../bench/gradients.js';
 import { benchServe } from '../bench/serve.js';
+import { benchNetwork } from '../bench/network.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
-const SUITES = ['backbone', 'gradients', 'attacks', 'serve'] as const;
+const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network'] as const;
 
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
@@ -17,10 +18,16 @@ export function benchCommand() {
     .description(
       'benchmarks (JSON on stdout): UNet forward and training images/s per engine with GFLOP/s against reference kernels, DC gradient and RDC prediction seconds',
     )
-    .addOption(new Option('--suite <list>', `comma-separated: ${SUITES.join(', ')}, or all`).default('all'))
+    .addOption(new Option('--suite <list>', `comma-separated: ${SUITES.join(', ')}, or all (default: all but network; with --size paper: network)`))
     .addOption(
       new Option('--size <size>', 'network size (random weights) when no --model').choices(['tiny', 'small', 'paper'] as const).default('tiny' as const),
     )
+    .addOption(
+      new Option('--net <kind>', "network suite at --size paper: the authors' class-conditional EDM network, the unconditional one, or the multi-head network of that size")
+        .choices(['cond', 'uncond', 'multihead'] as const)
+        .default('cond' as const),
+    )
+    .option('--sample-levels <n>', 'network suite: σ levels measured for the DC time (scaled to --levels)', parseIntArg, 2)
     .option('--model <dir>', 'benchmark this model folder instead')
     .option('--batch <n>', 'batch for forward and training throughput', parseIntArg, 32)
     .option('--levels <n>', 'σ levels for DC and RDC timings', parseIntArg, 125)
@@ -32,7 +39,8 @@ export function benchCommand() {
     .option('--threads <n>', 'serve suite: ONNX Runtime threads of the server', parseIntArg)
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
-      const suites = o.suite === 'all' ? [...SUITES] : o.suite.split(',');
+      const suites =
+        o.suite === undefined ? (o.size === 'paper' && !o.model ? ['network'] : SUITES.filter((x) => x !== 'network')) : o.suite === 'all' ? [...SUITES] : o.suite.split(',');
       for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new InputError(`unknown suite '${s}'; choose from ${SUITES.join(', ')}`);
       let network: UNetConfig = unetPreset(o.size);
       let weights;
@@ -53,6 +61,8 @@ export function benchCommand() {
       if (suites.includes('gradients')) step('attacks');
       if (suites.includes('attacks')) report.attacks = await benchAttacks(network, { levels: o.levels, minSeconds: o.minSeconds, weights, tfjs: o.tfjs });
       if (suites.includes('attacks')) step('serve');
+      if (suites.includes('network'))
+        report.network = await benchNetwork(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, { batch: o.batch, minSeconds: o.minSeconds, levels: o.levels, sampleLevels: o.sampleLevels });
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
         report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };

@@ -30,3 +30,24 @@ export function unetPreset(size: SizeName, overrides: Partial<UNetConfig> = {}):
 export function cnnPreset(size: SizeName, overrides: Partial<CnnConfig> = {}): CnnConfig {
   return CnnConfig.parse({ arch: 'cnn', ...CNN_SIZES[size], ...overrides });
 }
+
+/**
+ * The authors' full-size CIFAR-10 networks (huanranchen/DiffusionClassifier `get_edm_nets.py`:
+ * NVIDIA's EDM DDPM++ with 128 channels, multipliers 2-2-2, 4 blocks, attention at 16², augment_dim 9):
+ * `cond` (label input, EDM's class-conditional network, 55.7 M parameters), `uncond`, or the
+ * multi-head network of the same size (`multihead`, K + 1 output heads).
+ *
+ * @example
+ * const net = paperNetwork('cond'); // 21.2 G MACs per pass
+ */
+export function paperNetwork(kind: 'cond' | 'uncond' | 'multihead'): UNetConfig {
+  return UNetConfig.parse({
+    arch: 'unet',
+    conditioning: kind === 'cond' ? 'label' : kind === 'uncond' ? 'none' : 'multihead',
+    modelChannels: 128,
+    channelMult: [2, 2, 2],
+    numBlocks: 4,
+    attnResolutions: [16],
+    augmentDim: kind === 'multihead' ? 0 : 9,
+  });
+}

@@ -251,6 +251,14 @@ export function unpickle(source: ByteSource, opts: UnpickleOptions): { value: un
       case 0x8e: // BINBYTES8
         stack.push(bin(u64()));
         break;
+      case 0x53: {
+        // STRING (protocol 0: a quoted Python string literal)
+        const t = line();
+        const q = t[0];
+        if ((q !== "'" && q !== '"') || t[t.length - 1] !== q) fail('a malformed STRING');
+        stack.push(t.slice(1, -1).replace(/\\(.)/g, '$1'));
+        break;
+      }
       case 0x54: // BINSTRING (protocol 1 str)
         stack.push(Buffer.from(bytes(i32())).toString('latin1'));
         break;
