@@ -13,7 +13,14 @@ describe('the shipped default model', () => {
     const m = readModelFolder(folder, { warn: (w) => warnings.push(w) });
     expect(warnings).toEqual([]);
     expect(m.stale).toEqual([]);
-    expect(m.config.network).toMatchObject({ arch: 'unet', conditioning: 'multihead', resample: 'pool', middleBlocks: 1, decoderAttention: 'all', normEps: 1e-5 });
+    expect(m.config.network).toMatchObject({
+      arch: 'unet',
+      conditioning: 'multihead',
+      resample: 'pool',
+      middleBlocks: 1,
+      decoderAttention: 'all',
+      normEps: 1e-5,
+    });
     const engine = await OrtEngine.create({ threads: 2 });
     const dc = new DiffusionClassifier(modelDenoisers(m, engine).main, { ...m.config.dc, levels: 25 });
     const test = loadCifar10(testDataDir(), 'test', { limit: 32 });

@@ -43,7 +43,15 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     const m = readModelFolder(model);
     expect(m.config.network).toMatchObject({ arch: 'unet', conditioning: 'label', modelChannels: 16 });
     expect(m.config.lmNetwork).toMatchObject({ arch: 'unet', conditioning: 'none' });
-    expect(Object.keys(m.config.files).sort()).toEqual(['MODEL_CARD.md', 'dc_chunk.onnx', 'dc_vjp.onnx', 'denoiser.onnx', 'lm.safetensors', 'lm_grad.onnx', 'model.safetensors']);
+    expect(Object.keys(m.config.files).sort()).toEqual([
+      'MODEL_CARD.md',
+      'dc_chunk.onnx',
+      'dc_vjp.onnx',
+      'denoiser.onnx',
+      'lm.safetensors',
+      'lm_grad.onnx',
+      'model.safetensors',
+    ]);
     expect(m.config.temperature).toBeGreaterThan(0);
     const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
     const sha = (f: string) => readEdmCheckpoint(join(fixtures!, f));
@@ -88,7 +96,8 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
       const labels = new Float32Array(20);
       labels[head] = labels[10 + head] = 1;
       const one = (await main.denoise(x, sigma, { data: labels, dims: [2, 10] })).data;
-      for (let i = 0; i < 2; i++) expect(Array.from(all.subarray((i * 11 + head) * d, (i * 11 + head + 1) * d))).toEqual(Array.from(one.subarray(i * d, (i + 1) * d)));
+      for (let i = 0; i < 2; i++)
+        expect(Array.from(all.subarray((i * 11 + head) * d, (i * 11 + head + 1) * d))).toEqual(Array.from(one.subarray(i * d, (i + 1) * d)));
     }
     const u = (await lm!.denoise(x, sigma)).data;
     for (let i = 0; i < 2; i++) expect(Array.from(all.subarray((i * 11 + 10) * d, (i * 11 + 11) * d))).toEqual(Array.from(u.subarray(i * d, (i + 1) * d)));
@@ -115,7 +124,11 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
       withModel({ ...weights, 'enc.32x32_block0.conv1.weight': { data: new Float32Array(16 * 16), dims: [16, 16, 1, 1] } }),
       /key 'model\.enc\.32x32_block0\.conv1\.weight' has shape \[16, 16, 1, 1\], the network needs \[16, 16, 3, 3\]/,
     ]);
-    cases.push(['extra.safetensors', withModel({ ...weights, 'nope.weight': { data: new Float32Array(2), dims: [2] } }), /unexpected key 'model\.nope\.weight'/]);
+    cases.push([
+      'extra.safetensors',
+      withModel({ ...weights, 'nope.weight': { data: new Float32Array(2), dims: [2] } }),
+      /unexpected key 'model\.nope\.weight'/,
+    ]);
     for (const [name, bytes, message] of cases) {
       const file = join(dir, name);
       writeFileSync(file, typeof bytes === 'function' ? bytes() : bytes);

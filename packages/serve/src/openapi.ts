@@ -39,7 +39,10 @@ const Result = z
 
 const errors = {
   400: { description: 'bad image, pixels, shape, options or JSON; too much work', content: { 'application/json': { schema: ErrorBody } } },
-  403: { description: 'a cross-origin browser request (CORS is off unless the server allows the origin)', content: { 'application/json': { schema: ErrorBody } } },
+  403: {
+    description: 'a cross-origin browser request (CORS is off unless the server allows the origin)',
+    content: { 'application/json': { schema: ErrorBody } },
+  },
   413: { description: 'body too large or too many images', content: { 'application/json': { schema: ErrorBody } } },
   415: { description: 'unsupported content type or image format', content: { 'application/json': { schema: ErrorBody } } },
   503: { description: 'busy (queue full) or timed out; see Retry-After', content: { 'application/json': { schema: ErrorBody } } },

@@ -52,11 +52,15 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
   const cond = readEdmCheckpoint(o.cond);
   const uncond = o.uncond ? readEdmCheckpoint(o.uncond) : null;
   try {
-    if (cond.network.conditioning !== 'label') throw new InputError(`${o.cond}: --cond must be a class-conditional network (label_dim > 0); this one is unconditional`, 'bad_checkpoint');
-    if (uncond && uncond.network.conditioning !== 'none') throw new InputError(`${o.uncond}: --uncond must be an unconditional network (label_dim 0)`, 'bad_checkpoint');
-    if (uncond && JSON.stringify(uncond.network.image) !== JSON.stringify(cond.network.image)) throw new InputError('--cond and --uncond are for different image sizes', 'bad_checkpoint');
+    if (cond.network.conditioning !== 'label')
+      throw new InputError(`${o.cond}: --cond must be a class-conditional network (label_dim > 0); this one is unconditional`, 'bad_checkpoint');
+    if (uncond && uncond.network.conditioning !== 'none')
+      throw new InputError(`${o.uncond}: --uncond must be an unconditional network (label_dim 0)`, 'bad_checkpoint');
+    if (uncond && JSON.stringify(uncond.network.image) !== JSON.stringify(cond.network.image))
+      throw new InputError('--cond and --uncond are for different image sizes', 'bad_checkpoint');
     const classes = o.data?.classes ?? CIFAR10_CLASSES;
-    if (classes.length !== cond.network.numClasses) throw new InputError(`${o.cond} has ${cond.network.numClasses} classes; CIFAR-10 has ${classes.length}`, 'bad_checkpoint');
+    if (classes.length !== cond.network.numClasses)
+      throw new InputError(`${o.cond} has ${cond.network.numClasses} classes; CIFAR-10 has ${classes.length}`, 'bad_checkpoint');
     const weights = loadEdmWeights(cond);
     const lmWeights = uncond ? loadEdmWeights(uncond) : undefined;
     const levels = o.dc?.levels ?? 125;
@@ -65,10 +69,25 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
     const valSize = o.valSize ?? 1000;
     const seed = o.seed ?? 0;
     const { temperature, calibration } = o.data
-      ? await calibrateOnValidation({ network: cond.network, weights, engine: o.engine, data: o.data, images: o.calibrationImages, valSize, seed, dc, onProgress: o.onProgress })
+      ? await calibrateOnValidation({
+          network: cond.network,
+          weights,
+          engine: o.engine,
+          data: o.data,
+          images: o.calibrationImages,
+          valSize,
+          seed,
+          dc,
+          onProgress: o.onProgress,
+        })
       : { temperature: null, calibration: null };
     const lmMethod = o.lmMethod ?? 'released';
-    const training = { mode: 'imported', command: o.command, sources: { cond: source(cond), ...(uncond ? { uncond: source(uncond) } : {}) }, importedBy: o.provenance };
+    const training = {
+      mode: 'imported',
+      command: o.command,
+      sources: { cond: source(cond), ...(uncond ? { uncond: source(uncond) } : {}) },
+      importedBy: o.provenance,
+    };
     return writeModelFolder(o.modelDir, {
       network: cond.network,
       weights,

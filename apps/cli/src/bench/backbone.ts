@@ -7,6 +7,7 @@ import {
   OrtEngine,
   parameterCount,
   Random,
+  takesLabels,
   TfjsEngine,
   type Engine,
   type Tensor,
@@ -49,7 +50,14 @@ export async function forwardRate(engine: Engine, network: UNetConfig, weights: 
   const f = await engine.compile(buildDenoiserGraph(network), { weights });
   const rng = new Random(1);
   const { channels: c, height: h, width: w } = network.image;
-  const feeds = { x: { data: rng.normal(n * c * h * w), dims: [n, c, h, w] }, sigma: { data: new Float32Array(n).fill(0.5), dims: [n] } };
+  const feeds: Record<string, Tensor> = {
+    x: { data: rng.normal(n * c * h * w), dims: [n, c, h, w] },
+    sigma: { data: new Float32Array(n).fill(0.5), dims: [n] },
+  };
+  if (takesLabels(network)) {
+    const k = network.numClasses;
+    feeds.labels = { data: Float32Array.from({ length: n * k }, (_, i) => (i % k === Math.floor(i / k) % k ? 1 : 0)), dims: [n, k] };
+  }
   const t = await time(() => f.run(feeds), { minSeconds, minReps: 2 });
   f.dispose();
   return n / t.medianSeconds;

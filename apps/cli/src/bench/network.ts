@@ -13,7 +13,10 @@ export async function benchNetwork(network: UNetConfig, o: { batch: number; minS
   const forward: Record<string, number> = {};
   const dcSeconds: Record<string, number> = {};
   const rng = new Random(3);
-  const pixels = { data: Float32Array.from({ length: network.image.channels * network.image.height * network.image.width }, () => rng.uniform()), dims: [1, network.image.channels, network.image.height, network.image.width] };
+  const pixels = {
+    data: Float32Array.from({ length: network.image.channels * network.image.height * network.image.width }, () => rng.uniform()),
+    dims: [1, network.image.channels, network.image.height, network.image.width],
+  };
   for (const threads of [1, 2]) {
     const engine = await OrtEngine.create({ threads });
     forward[`${threads}`] = round(await forwardRate(engine, network, weights, o.batch, o.minSeconds));

@@ -23,7 +23,10 @@ export function benchCommand() {
       new Option('--size <size>', 'network size (random weights) when no --model').choices(['tiny', 'small', 'paper'] as const).default('tiny' as const),
     )
     .addOption(
-      new Option('--net <kind>', "network suite at --size paper: the authors' class-conditional EDM network, the unconditional one, or the multi-head network of that size")
+      new Option(
+        '--net <kind>',
+        "network suite at --size paper: the authors' class-conditional EDM network, the unconditional one, or the multi-head network of that size",
+      )
         .choices(['cond', 'uncond', 'multihead'] as const)
         .default('cond' as const),
     )
@@ -40,7 +43,13 @@ export function benchCommand() {
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites =
-        o.suite === undefined ? (o.size === 'paper' && !o.model ? ['network'] : SUITES.filter((x) => x !== 'network')) : o.suite === 'all' ? [...SUITES] : o.suite.split(',');
+        o.suite === undefined
+          ? o.size === 'paper' && !o.model
+            ? ['network']
+            : SUITES.filter((x) => x !== 'network')
+          : o.suite === 'all'
+            ? [...SUITES]
+            : o.suite.split(',');
       for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new InputError(`unknown suite '${s}'; choose from ${SUITES.join(', ')}`);
       let network: UNetConfig = unetPreset(o.size);
       let weights;
@@ -62,7 +71,12 @@ export function benchCommand() {
       if (suites.includes('attacks')) report.attacks = await benchAttacks(network, { levels: o.levels, minSeconds: o.minSeconds, weights, tfjs: o.tfjs });
       if (suites.includes('attacks')) step('serve');
       if (suites.includes('network'))
-        report.network = await benchNetwork(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, { batch: o.batch, minSeconds: o.minSeconds, levels: o.levels, sampleLevels: o.sampleLevels });
+        report.network = await benchNetwork(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, {
+          batch: o.batch,
+          minSeconds: o.minSeconds,
+          levels: o.levels,
+          sampleLevels: o.sampleLevels,
+        });
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
         report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };

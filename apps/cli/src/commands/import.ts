@@ -15,7 +15,12 @@ export function importCommand() {
     .requiredOption('--cond <file>', 'the class-conditional network, e.g. edm-cifar10-32x32-cond-vp.pkl')
     .option('--uncond <file>', 'the unconditional network for LM, e.g. edm-cifar10-32x32-uncond-vp.pkl (without it: DC only)')
     .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists)')
-    .option('--calibration-images <n>', 'validation images for the temperature fit (0: none; the full-size DC costs minutes per image on a CPU)', parseIntArg, 256)
+    .option(
+      '--calibration-images <n>',
+      'validation images for the temperature fit (0: none; the full-size DC costs minutes per image on a CPU)',
+      parseIntArg,
+      256,
+    )
     .option('--levels <n>', 'σ levels the model is calibrated with and serves by default', parseIntArg, 125)
     .addOption(new Option('--lm-method <preset>', "the RDC's default LM preset").choices(['released', 'paper'] as const).default('released' as const))
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')

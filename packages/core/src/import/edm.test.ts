@@ -136,7 +136,9 @@ describe.skipIf(!dir)("the authors' full-size configurations", () => {
       const network = edmConfigFromKwargs(c.kwargs, name);
       const graph = buildDenoiserGraph(network);
       const params = c.state_dict.filter((e: { kind: string }) => e.kind === 'parameter');
-      expect(graph.params.map((p) => [`model.${p.name}`, p.shape.join('x')]).sort()).toEqual(params.map((e: { key: string; shape: number[] }) => [e.key, e.shape.join('x')]).sort());
+      expect(graph.params.map((p) => [`model.${p.name}`, p.shape.join('x')]).sort()).toEqual(
+        params.map((e: { key: string; shape: number[] }) => [e.key, e.shape.join('x')]).sort(),
+      );
       expect(parameterCount(graph)).toBe(c.parameter_count);
       expect(forwardMacs(graph)).toBe(c.macs_batch1.total_macs);
     });

@@ -62,7 +62,8 @@ function safetensorsRefs(src: ByteSource): Map<string, TensorRef> {
     if (e.dtype !== 'F32') throw new InputError(`${src.name}: tensor ${k} is ${e.dtype}; only F32 is supported`, 'bad_checkpoint');
     const numel = e.shape.reduce((a, b) => a * b, 1);
     const [a, b] = e.data_offsets;
-    if (!(a >= 0 && b - a === 4 * numel && 8 + n + b <= src.length)) throw new InputError(`${src.name}: tensor ${k}'s offsets do not match its shape or the file size (truncated?)`, 'bad_checkpoint');
+    if (!(a >= 0 && b - a === 4 * numel && 8 + n + b <= src.length))
+      throw new InputError(`${src.name}: tensor ${k}'s offsets do not match its shape or the file size (truncated?)`, 'bad_checkpoint');
     const stride = e.shape.map((_, i) => e.shape.slice(i + 1).reduce((a, b) => a * b, 1));
     out.set(k, { storage: { source: src, byteOffset: 8 + n + e.data_offsets[0], numel, key: k }, offset: 0, shape: e.shape, stride });
   }
@@ -76,7 +77,11 @@ const expect = (cond: unknown, what: string, msg: string): void => {
 /** The network of EDM's constructor arguments (DDPM++ only: positional embedding, standard encoder and decoder, filter [1, 1]). */
 export function edmConfigFromKwargs(kw: Record<string, unknown>, what: string): UNetConfig {
   expect(kw.model_type === undefined || kw.model_type === 'SongUNet', what, `model_type ${String(kw.model_type)} is not SongUNet`);
-  expect((kw.embedding_type ?? 'positional') === 'positional', what, `embedding_type '${String(kw.embedding_type)}' (NCSN++) is not supported: only DDPM++ (positional)`);
+  expect(
+    (kw.embedding_type ?? 'positional') === 'positional',
+    what,
+    `embedding_type '${String(kw.embedding_type)}' (NCSN++) is not supported: only DDPM++ (positional)`,
+  );
   expect((kw.encoder_type ?? 'standard') === 'standard', what, `encoder_type '${String(kw.encoder_type)}' is not supported: only 'standard'`);
   expect((kw.decoder_type ?? 'standard') === 'standard', what, `decoder_type '${String(kw.decoder_type)}' is not supported: only 'standard'`);
   expect(JSON.stringify(kw.resample_filter ?? [1, 1]) === '[1,1]', what, `resample_filter ${JSON.stringify(kw.resample_filter)} is not supported: only [1, 1]`);
@@ -115,7 +120,11 @@ export function edmConfigFromStateDict(sd: Map<string, TensorRef>, what: string,
     if (m[3] === 'qkv') attn.add(r);
     if (m[3] === 'conv0' && m[2] === '0') width.set(r, sd.get(k)!.shape[0]);
   }
-  expect(![...sd.keys()].some((k) => /aux_residual|aux_skip|aux_down|aux_up/.test(k)), what, "the 'skip'/'residual' encoder or decoder (NCSN++) is not supported: only DDPM++");
+  expect(
+    ![...sd.keys()].some((k) => /aux_residual|aux_skip|aux_down|aux_up/.test(k)),
+    what,
+    "the 'skip'/'residual' encoder or decoder (NCSN++) is not supported: only DDPM++",
+  );
   const resolutions = [...blocks.keys()].sort((a, b) => b - a);
   expect(resolutions[0] === res, what, 'the encoder does not start at the input resolution');
   const label = sd.get('map_label.weight');
@@ -140,7 +149,11 @@ export function edmConfigFromStateDict(sd: Map<string, TensorRef>, what: string,
 function checkResampleFilter(t: TensorRef, key: string, what: string): void {
   expect(t.shape.join() === '1,1,2,2', what, `${key} has shape [${t.shape.join(', ')}], expected [1, 1, 2, 2]`);
   const v = readTensor(t);
-  expect(v.every((x) => x === 0.25), what, `${key} is not EDM's [1, 1] filter (0.25 everywhere): only resample_filter [1, 1] is supported`);
+  expect(
+    v.every((x) => x === 0.25),
+    what,
+    `${key} is not EDM's [1, 1] filter (0.25 everywhere): only resample_filter [1, 1] is supported`,
+  );
 }
 
 /** Reads an EDM network file and checks it against the one UNet builder. */
@@ -171,7 +184,11 @@ export function readEdmCheckpoint(path: string, opts: { numClasses?: number } = 
     }
     for (const [k, t] of sd) {
       if (/\.resample_filter$/.test(k)) checkResampleFilter(t, `model.${k}`, path);
-      else throw new InputError(`${path}: unexpected key 'model.${k}' (shape [${t.shape.join(', ')}]): not part of ${network.conditioning === 'label' ? 'a label-conditional' : 'an unconditional'} SongUNet of this configuration`, 'bad_checkpoint');
+      else
+        throw new InputError(
+          `${path}: unexpected key 'model.${k}' (shape [${t.shape.join(', ')}]): not part of ${network.conditioning === 'label' ? 'a label-conditional' : 'an unconditional'} SongUNet of this configuration`,
+          'bad_checkpoint',
+        );
     }
     return { path, format, sha256: fileSha256(src), network, tensors, kwargs, close: () => src.close() };
   } catch (err) {
@@ -188,7 +205,8 @@ export function loadEdmWeights(ck: EdmCheckpoint): Weights {
   try {
     for (const [name, t] of ck.tensors) out[name] = { data: readTensor(t), dims: [...t.shape] };
   } catch (err) {
-    if (err instanceof RangeError || err instanceof PickleError) throw new InputError(`${ck.path}: ${err.message} (the file is truncated or damaged)`, 'bad_checkpoint');
+    if (err instanceof RangeError || err instanceof PickleError)
+      throw new InputError(`${ck.path}: ${err.message} (the file is truncated or damaged)`, 'bad_checkpoint');
     throw err;
   }
   return out;

@@ -26,13 +26,23 @@ describe('the restricted unpickler', () => {
     const hostile = [
       latin("cos\nsystem\n(S'touch /tmp/pwned'\ntR."),
       latin("cbuiltins\neval\n(S'1+1'\ntR."),
-      latin('csubprocess\nPopen\n(S\'ls\'\ntR.'),
+      latin("csubprocess\nPopen\n(S'ls'\ntR."),
       // protocol 4: STACK_GLOBAL('builtins', 'exec')
-      Buffer.concat([Buffer.from([0x80, 4]), Buffer.from([0x8c, 8]), latin('builtins'), Buffer.from([0x8c, 4]), latin('exec'), Buffer.from([0x93]), latin('.')]),
+      Buffer.concat([
+        Buffer.from([0x80, 4]),
+        Buffer.from([0x8c, 8]),
+        latin('builtins'),
+        Buffer.from([0x8c, 4]),
+        latin('exec'),
+        Buffer.from([0x93]),
+        latin('.'),
+      ]),
     ];
     const names = ['os.system', 'builtins.eval', 'subprocess.Popen', 'builtins.exec'];
     hostile.forEach((bytes, i) => {
-      expect(() => unpickle(bufferSource(bytes), { globals: SNAPSHOT_GLOBALS })).toThrow(new RegExp(`names ${names[i].replace('.', '\\.')}, which is not allowed`));
+      expect(() => unpickle(bufferSource(bytes), { globals: SNAPSHOT_GLOBALS })).toThrow(
+        new RegExp(`names ${names[i].replace('.', '\\.')}, which is not allowed`),
+      );
       expect(() => unpickle(bufferSource(bytes), { globals: SNAPSHOT_GLOBALS })).toThrow(PickleError);
     });
   });

@@ -48,7 +48,8 @@ export function readTensor(t: TensorRef): Float32Array {
   // The span of the storage this view touches.
   let last = t.offset;
   t.shape.forEach((d, i) => (last += (d - 1) * t.stride[i]));
-  if (t.offset < 0 || last >= t.storage.numel) throw new PickleError(`tensor of shape [${t.shape.join(', ')}] reaches past its storage '${t.storage.key}' (${t.storage.numel} elements)`);
+  if (t.offset < 0 || last >= t.storage.numel)
+    throw new PickleError(`tensor of shape [${t.shape.join(', ')}] reaches past its storage '${t.storage.key}' (${t.storage.numel} elements)`);
   const first = t.offset;
   const bytes = t.storage.source.read(t.storage.byteOffset + 4 * first, 4 * (last - first + 1));
   const span = new Float32Array(last - first + 1);
@@ -83,7 +84,8 @@ const orderedDict: GlobalHandler = {
 const rebuildTensor: GlobalHandler = {
   call: ([storage, offset, size, stride]) => {
     if (!isStorage(storage)) throw new PickleError('_rebuild_tensor_v2 without a storage');
-    if (!(size instanceof PyTuple) || !(stride instanceof PyTuple) || typeof offset !== 'number') throw new PickleError('_rebuild_tensor_v2 with bad arguments');
+    if (!(size instanceof PyTuple) || !(stride instanceof PyTuple) || typeof offset !== 'number')
+      throw new PickleError('_rebuild_tensor_v2 with bad arguments');
     return { storage, offset, shape: [...size].map(Number), stride: [...stride].map(Number) } satisfies TensorRef;
   },
 };
@@ -94,7 +96,8 @@ function isStorage(s: unknown): s is StorageRef {
 
 /** A persistent id ('storage', FloatStorage, key, location, numel[, view]) → the storage, placed by `locate`. */
 function storageId(pid: unknown, locate: (key: string, numel: number) => StorageRef): StorageRef {
-  if (!(pid instanceof PyTuple) || pid[0] !== 'storage') throw new PickleError(`unknown persistent id kind ${JSON.stringify(pid instanceof PyTuple ? pid[0] : typeof pid).slice(0, 40)}`);
+  if (!(pid instanceof PyTuple) || pid[0] !== 'storage')
+    throw new PickleError(`unknown persistent id kind ${JSON.stringify(pid instanceof PyTuple ? pid[0] : typeof pid).slice(0, 40)}`);
   const [, type, key, , numel] = pid;
   if (type !== FLOAT_STORAGE) throw new PickleError('only float32 storages (torch.FloatStorage) are supported');
   if (typeof key !== 'string' || typeof numel !== 'number') throw new PickleError('a storage id without key or size');
@@ -212,7 +215,8 @@ function readZip(src: ByteSource): Map<string, ZipEntry> {
   const tail = src.read(src.length - tailLen, tailLen);
   const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
   let eocd = -1;
-  for (let i = tail.length - 22; i >= 0; i--) if (dv(tail).getUint32(i, true) === 0x06054b50) {
+  for (let i = tail.length - 22; i >= 0; i--)
+    if (dv(tail).getUint32(i, true) === 0x06054b50) {
       eocd = i;
       break;
     }
@@ -294,7 +298,8 @@ export function readTorchZip(src: ByteSource): Map<string, TensorRef> {
   if (!(value instanceof Map)) throw new PickleError(`${src.name}: data.pkl is not a state dict`);
   const out = new Map<string, TensorRef>();
   for (const [k, v] of value) {
-    if (typeof k !== 'string' || !v || typeof v !== 'object' || !('storage' in v)) throw new PickleError(`${src.name}: state dict entry ${String(k).slice(0, 60)} is not a tensor`);
+    if (typeof k !== 'string' || !v || typeof v !== 'object' || !('storage' in v))
+      throw new PickleError(`${src.name}: state dict entry ${String(k).slice(0, 60)} is not a tensor`);
     out.set(k, v as TensorRef);
   }
   return out;

@@ -170,10 +170,17 @@ function checkClasses(config: Pick<ModelConfig, 'classes' | 'network'>, where = 
  * A folder's recorded sha256 of each file is therefore also the hash of the graph structure that
  * emitted it: on reading, a file this code would not emit byte for byte is stale.
  */
-function emitGraphs(graphs: Partial<Record<GraphKind, FolderGraph>>, offsets: Record<string, Record<string, { offset: number; length: number }>>): Record<string, Uint8Array> {
+function emitGraphs(
+  graphs: Partial<Record<GraphKind, FolderGraph>>,
+  offsets: Record<string, Record<string, { offset: number; length: number }>>,
+): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const [kind, g] of Object.entries(graphs)) {
-    if (g) out[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g.graph, { weights: { mode: 'external', location: g.weights, offsets: offsets[g.weights] }, name: kind });
+    if (g)
+      out[ONNX_FILES[kind as GraphKind]] = graphToOnnx(g.graph, {
+        weights: { mode: 'external', location: g.weights, offsets: offsets[g.weights] },
+        name: kind,
+      });
   }
   return out;
 }
@@ -202,7 +209,10 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
   const files: Record<string, Uint8Array> = {};
   // Only the parameters the graphs use, once per weights file.
   const offsets: Record<string, Record<string, { offset: number; length: number }>> = {};
-  for (const [file, source] of [['model.safetensors', opts.weights], ['lm.safetensors', opts.lmWeights]] as const) {
+  for (const [file, source] of [
+    ['model.safetensors', opts.weights],
+    ['lm.safetensors', opts.lmWeights],
+  ] as const) {
     const used: Weights = {};
     for (const g of Object.values(graphs)) if (g?.weights === file) for (const p of g.graph.params) used[p.name] = source![p.name];
     if (!Object.keys(used).length) continue;

@@ -60,5 +60,10 @@ export function openClassifier(model: ModelFolder, engine: Engine, opts: Classif
   const dc = new DiffusionClassifier(main, { ...model.config.dc, ...opts.dc });
   if (opts.defense === 'dc') return new DcClassifier(dc, temperature);
   if (!lm) throw new InputError(`${model.dir} has no unconditional network for LM: the RDC needs one (rdc import edm --uncond FILE)`, 'bad_defense');
-  return new RdcClassifier(dc, new LikelihoodMaximizer(lm, { ...lmPreset(opts.method ?? model.config.lmMethod), ...opts.lm }), temperature, opts.gradient ?? 'bpda');
+  return new RdcClassifier(
+    dc,
+    new LikelihoodMaximizer(lm, { ...lmPreset(opts.method ?? model.config.lmMethod), ...opts.lm }),
+    temperature,
+    opts.gradient ?? 'bpda',
+  );
 }

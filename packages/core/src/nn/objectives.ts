@@ -37,7 +37,10 @@ export function dcChunkGraph(cfg: DenoiserNetworkConfig): Graph {
   let err: V; // [S, K]
   if (takesLabels(cfg)) {
     // Class-major batch: row y·S + s is level s with label y; the identity [K, 1, K] broadcast over S.
-    const eye = g.constant(Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)), [k, 1, k]);
+    const eye = g.constant(
+      Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)),
+      [k, 1, k],
+    );
     const labels = g.reshape(g.add(eye, g.mul(g.reshape(sigma, [1, -1, 1]), 0)), [-1, k]);
     const d = denoiserBuilder(cfg)(g, g.repeat(xs, k), g.repeat(sigma, k), { labels }); // [K·S, 1, C, H, W]
     const diff = g.sub(g.reshape(d, [k, -1, c, h, w]), g.reshape(x, [1, 1, c, h, w])); // [K, S, C, H, W]

@@ -274,7 +274,10 @@ export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
   const initializers: TensorProto[] = graph.consts.map((c) => ({ name: c.name, dataType: FLOAT, dims: c.shape, rawData: floatBytes(c.values) }));
   const inputs = graph.inputs.map((i) => valueInfo(i.name, i.shape));
   const w = opts.weights;
+  // A parameter no node reads (EDM's idle augmentation mapping) is not embedded: ONNX Runtime would warn about it.
+  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
   for (const p of graph.params) {
+    if (w.mode !== 'inputs' && !used.has(p.name)) continue;
     if (w.mode === 'inputs') {
       inputs.push(valueInfo(p.name, p.shape));
     } else if (w.mode === 'inline') {
