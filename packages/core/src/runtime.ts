@@ -18,6 +18,7 @@ export * from './nn/onnx.js';
 export * from './nn/autodiff.js';
 export * from './engines/engine.js';
 export * from './engines/ort.js';
+export * from './engines/device.js';
 export * from './engines/denoiser.js';
 export * from './method/pixels.js';
 export * from './method/dc.js';

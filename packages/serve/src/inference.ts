@@ -10,6 +10,8 @@ import {
   LikelihoodMaximizer,
   lmPreset,
   modelDenoisers,
+  resolveDeviceChoice,
+  selectDevice,
   OrtEngine,
   Random,
   readModelFolder,
@@ -79,8 +81,9 @@ export class InferenceService {
     return this.denoiser.passesPerLevel;
   }
 
-  static async load(dir: string, opts: { threads?: number } = {}): Promise<InferenceService> {
-    const svc = new InferenceService(readModelFolder(dir), await OrtEngine.create({ threads: opts.threads }));
+  /** Loads a model folder onto ONNX Runtime; `device` as `--device` (default $RDC_DEVICE, then auto). */
+  static async load(dir: string, opts: { threads?: number; device?: string } = {}): Promise<InferenceService> {
+    const svc = new InferenceService(readModelFolder(dir), await OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)) }));
     return svc;
   }
 

@@ -49,11 +49,11 @@ function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
 
 export async function startServer(
   modelDir: string,
-  config: Partial<ServeConfig> & { threads?: number; handleSignals?: boolean; onLog?: (msg: Record<string, unknown>) => void } = {},
+  config: Partial<ServeConfig> & { threads?: number; device?: string; handleSignals?: boolean; onLog?: (msg: Record<string, unknown>) => void } = {},
 ): Promise<RunningServer> {
   const cfg = ServeConfig.parse(config);
   const log = config.onLog ?? (() => undefined);
-  const service = await InferenceService.load(modelDir, { threads: config.threads });
+  const service = await InferenceService.load(modelDir, { threads: config.threads, device: config.device });
   const handle = createApp(service, cfg);
   // The request listener of @hono/node-server, with an error handler of ours for requests it cannot
   // turn into a Request (a backslash in the path, a bad Host header): the same JSON error shape.
@@ -71,7 +71,7 @@ export async function startServer(
     http.listen(cfg.port, cfg.host, () => resolve());
   });
   const port = (http.address() as AddressInfo).port;
-  log({ msg: 'listening', port, host: cfg.host, model: service.model.dir });
+  log({ msg: 'listening', port, host: cfg.host, model: service.model.dir, device: service.engine.info.backend, adapter: service.engine.info.adapter });
   try {
     await service.warmUp();
   } catch (err) {

@@ -21,6 +21,7 @@ import {
 import { loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine, provenance } from '../util/provenance.js';
@@ -80,6 +81,7 @@ export function attackCommand() {
     .option('--seed <n>', 'seed', parseIntArg, 0)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the summary as JSON')
     .action(async (o) => {
@@ -104,7 +106,7 @@ export function attackCommand() {
         squareDraws: o.squareDraws,
         levels: o.levels,
       });
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const method = o.method ?? model.config.lmMethod;
       const classifier: Classifier = openClassifier(model, engine, {
         defense: o.defense,

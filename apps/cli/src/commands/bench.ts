@@ -1,5 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { readModelFolder, paperNetwork, unetPreset, InputError, type UNetConfig } from '@rdc/core';
+import { readModelFolder, paperNetwork, resolveDeviceChoice, selectDevice, unetPreset, InputError, type UNetConfig } from '@rdc/core';
+import { benchDevice } from '../bench/device.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { benchBackbone } from '../bench/backbone.js';
 import { benchAttacks } from '../bench/attacks.js';
 import { benchGradients } from '../bench/gradients.js';
@@ -10,7 +12,7 @@ import { parseIntArg, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
-const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network'] as const;
+const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network', 'device'] as const;
 
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
@@ -40,6 +42,7 @@ export function benchCommand() {
     .option('--requests <n>', 'serve suite: sequential requests per defense', parseIntArg, 10)
     .option('--concurrency <n>', 'serve suite: concurrent requests per defense', parseIntArg, 8)
     .option('--threads <n>', 'serve suite: ONNX Runtime threads of the server', parseIntArg)
+    .option('--device <device>', `${DEVICE_HELP}; the device suite (default when given and not cpu) measures it beside the CPU`)
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites =
@@ -77,6 +80,10 @@ export function benchCommand() {
           levels: o.levels,
           sampleLevels: o.sampleLevels,
         });
+      if (suites.includes('device')) {
+        const device = selectDevice(resolveDeviceChoice(o.device ?? 'webgpu'));
+        report.device = await benchDevice(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, device, { batch: o.batch, minSeconds: o.minSeconds, levels: o.levels });
+      }
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
         report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };

@@ -14,6 +14,7 @@ import {
 import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine, provenance } from '../util/provenance.js';
@@ -37,13 +38,14 @@ export function evalCommand() {
     .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
       const model = readModelFolder(o.model);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const method = o.method ?? model.config.lmMethod;
       const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
       const dataDir = resolveDataDir(o.dataDir);

@@ -2,6 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { createEngine, DcConfig, resolveEngineChoice } from '@rdc/core';
 import { exportModel, loadCifar10, readRunConfig, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
@@ -23,11 +24,12 @@ export function exportCommand() {
     )
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the model config as JSON')
     .action(async (o) => {
       readRunConfig(o.run);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const data = loadCifar10(resolveDataDir(o.dataDir), 'train');
       const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
       const config = await exportModel({

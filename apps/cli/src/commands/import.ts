@@ -2,6 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { createEngine, DcConfig, resolveEngineChoice } from '@rdc/core';
 import { importEdm, loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine, provenance } from '../util/provenance.js';
@@ -25,10 +26,11 @@ export function importCommand() {
     .addOption(new Option('--lm-method <preset>', "the RDC's default LM preset").choices(['released', 'paper'] as const).default('released' as const))
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the model config as JSON')
     .action(async (o) => {
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const data = o.calibrationImages > 0 ? loadCifar10(resolveDataDir(o.dataDir), 'train') : undefined;
       const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
       const config = await importEdm({

@@ -1,5 +1,20 @@
 import { Command } from '@commander-js/extra-typings';
-import { buildNetworkGraphs, createEngine, forwardFlops, OrtEngine, parameterCount, forwardMacs, readModelFolder, resolveEngineChoice } from '@rdc/core';
+import {
+  buildNetworkGraphs,
+  createEngine,
+  detectGpus,
+  forwardFlops,
+  forwardMacs,
+  hasVulkanLoader,
+  ortProviders,
+  parameterCount,
+  readModelFolder,
+  resolveDeviceChoice,
+  resolveEngineChoice,
+  selectDevice,
+  vulkanDrivers,
+} from '@rdc/core';
+import { DEVICE_HELP } from '../util/device.js';
 import { provenance } from '../util/provenance.js';
 import { writeJson } from '../util/output.js';
 
@@ -9,6 +24,7 @@ export function infoCommand() {
     .description('show the engines on this machine: the TensorFlow.js backend and threads, and ONNX Runtime providers')
     .option('--engine <name>', 'engine to report on: auto|tfjs|ort|tfjs-node-gpu|tfjs-node|tfjs-wasm|tfjs-cpu (env RDC_ENGINE)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', (v) => Number.parseInt(v, 10))
+    .option('--device <device>', DEVICE_HELP)
     .option('--model <dir>', 'also report a model folder: network, parameters and FLOPs per forward pass')
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .action(async (opts) => {
@@ -30,14 +46,19 @@ export function infoCommand() {
         };
       }
       const choice = resolveEngineChoice(opts.engine);
-      const engine = await createEngine(choice, { threads: opts.threads });
+      const deviceChoice = resolveDeviceChoice(opts.device);
+      const device = selectDevice(deviceChoice);
+      const gpus = detectGpus();
+      const drivers = vulkanDrivers();
+      const engine = await createEngine(choice, { threads: opts.threads, device: choice.startsWith('tfjs') ? undefined : deviceChoice });
       const tfjs = choice.startsWith('tfjs') ? engine : await createEngine('tfjs');
       const report = {
         ...provenance({ engine: engine.info }),
         engine: engine.info,
         engineChoice: choice,
         tfjs: tfjs.info,
-        ortProviders: OrtEngine.providers(),
+        ortProviders: ortProviders(),
+        device: { choice: deviceChoice, ...device, gpus, vulkanDrivers: drivers, vulkanLoader: hasVulkanLoader() },
         untested: ['@tensorflow/tfjs-node-gpu (CUDA)', 'onnxruntime-node CUDA/TensorRT providers'],
         model: modelReport,
       };
@@ -51,7 +72,9 @@ export function infoCommand() {
         `engine choice:      ${choice}${process.env.RDC_ENGINE ? ' (from RDC_ENGINE)' : ''}`,
         `engine:             ${e(engine.info)}`,
         `tfjs backend:       ${e(tfjs.info)}`,
-        `ONNX Runtime:       ${report.versions['onnxruntime-node']}, providers ${report.ortProviders.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
+        `ONNX Runtime:       ${report.versions['onnxruntime-node']}, providers ${report.ortProviders.map((p) => `${p.name}${p.bundled ? '' : p.installed ? ' (installed)' : ' (not installed)'}`).join(', ')}`,
+        `device:             ${device.device} on ${device.adapter} (${deviceChoice}${process.env.RDC_DEVICE ? ', from RDC_DEVICE' : ''}): ${device.reason}`,
+        `GPUs:               ${gpus.length ? gpus.map((g) => `${g.vendor} (${g.pciAddress})`).join(', ') : 'none found'}; Vulkan: ${hasVulkanLoader() ? 'loader installed' : 'no loader (libvulkan1)'}, drivers ${drivers.length ? drivers.map((d) => `${d.name}${d.software ? ' (software)' : ''}`).join(', ') : 'none'}`,
         `node ${report.node}, ${report.cores} cores, commit ${report.commit}`,
       ];
       if (modelReport) {

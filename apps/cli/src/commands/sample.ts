@@ -4,6 +4,7 @@ import { createEngine, modelDenoisers, edmSample, Random, readModelFolder, resol
 import { modelValidationSplit, perSigmaLoss, resolveDataDir } from '@rdc/train';
 import { writeImageGrid } from '../util/image.js';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { writeLineChart } from '../util/plot.js';
 import { progressBar } from '../util/progress.js';
@@ -22,13 +23,14 @@ export function sampleCommand() {
     .option('--seed <n>', 'seed', parseIntArg, 0)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--record', "link the outputs from the model's MODEL_CARD.md (with the per-σ loss table)")
     .action(async (o) => {
       const model = readModelFolder(o.model);
       const network = model.config.network;
       if (network.arch === 'cnn') throw new InputError(`${o.model} is a CNN; sampling needs a diffusion model`);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const den = modelDenoisers(model, engine).main;
       const rng = new Random(o.seed);
       const k = network.numClasses;

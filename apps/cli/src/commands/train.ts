@@ -4,6 +4,7 @@ import { cnnPreset, createEngine, modelDenoisers, readModelFolder, resolveEngine
 import { adaptWeights, loadCifar10, readRunConfig, resolveDataDir, Trainer, TrainConfig, trainValSplit } from '@rdc/train';
 import { createLogger } from '../util/log.js';
 import { writeJson } from '../util/output.js';
+import { DEVICE_HELP } from '../util/device.js';
 import { parseDuration, parseIntArg, parseIntList, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine, provenance } from '../util/provenance.js';
@@ -44,6 +45,7 @@ export function trainCommand() {
     .option('--seed <n>', 'seed of everything random', parseIntArg)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'auto|ort|tfjs|tfjs-wasm|... (env RDC_ENGINE)')
+    .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write a summary as JSON')
     .action(async (o) => {
@@ -93,8 +95,8 @@ export function trainCommand() {
       const dataDir = resolveDataDir(o.dataDir);
       const data = loadCifar10(dataDir, 'train');
       const split = trainValSplit(data.size, config.valSize, config.seed);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads ?? 1 });
-      const forward = engine.info.engine === 'ort' ? engine : await createEngine('ort', { threads: o.threads ?? 1 });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads ?? 1, device: o.device });
+      const forward = engine.info.engine === 'ort' ? engine : await createEngine('ort', { threads: o.threads ?? 1, device: 'cpu' });
 
       let network: NetworkConfig;
       let init;

@@ -15,12 +15,14 @@ export type EngineName = 'tfjs' | 'ort';
 
 export interface EngineInfo {
   engine: EngineName;
-  /** tfjs: 'tensorflow' (tfjs-node or tfjs-node-gpu), 'wasm' or 'cpu'; ort: its execution provider. */
+  /** tfjs: 'tensorflow' (tfjs-node or tfjs-node-gpu), 'wasm' or 'cpu'; ort: its execution provider (cpu, webgpu, cuda). */
   backend: string;
   /** The package providing the backend, e.g. '@tensorflow/tfjs-backend-wasm'. */
   package: string;
   threads: number;
   differentiable: boolean;
+  /** The device adapter in words (ONNX Runtime on a GPU provider). */
+  adapter?: string;
 }
 
 export interface CompileOptions {

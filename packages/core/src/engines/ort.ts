@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
+import type { DeviceSelection } from './device.js';
 import { cotangentInput, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
@@ -19,7 +20,7 @@ import {
 
 /**
  * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
- * CPU provider, or loads an exported `.onnx` file from a model folder. Gradients run as reverse-pass
+ * CPU, WebGPU or CUDA provider (`device`), or loads an exported `.onnx` file from a model folder. Gradients run as reverse-pass
  * graphs built by `nn/autodiff.ts` (ONNX Runtime itself has no gradient API in Node).
  *
  * @example
@@ -30,6 +31,8 @@ import {
 export interface OrtOptions {
   /** Intra-op threads (default: all cores). One thread makes results repeat bit for bit. */
   threads?: number;
+  /** Where to run (default: the CPU); see `selectDevice`. */
+  device?: DeviceSelection;
 }
 
 export class OrtEngine implements Engine {
@@ -40,17 +43,45 @@ export class OrtEngine implements Engine {
 
   static async create(opts: OrtOptions = {}): Promise<OrtEngine> {
     const threads = opts.threads ?? availableParallelism();
+    const device = opts.device ?? { device: 'cpu', adapter: 'CPU', reason: 'the default' };
+    // Under `auto`, Vulkan is restricted to the hardware drivers, so Dawn cannot pick a software adapter.
+    if (device.vulkanDrivers?.length && !process.env.VK_DRIVER_FILES && !process.env.VK_ICD_FILENAMES) {
+      process.env.VK_DRIVER_FILES = device.vulkanDrivers.join(':');
+      process.env.VK_ICD_FILENAMES = process.env.VK_DRIVER_FILES;
+    }
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: ['cpu'],
+      executionProviders: [device.device],
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // ONNX Runtime warns about every shape op it keeps on the CPU next to a GPU provider: expected, not news.
+      logSeverityLevel: device.device === 'cpu' ? 2 : 3,
     };
     return new OrtEngine(
-      { engine: 'ort', backend: 'cpu', package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`, threads, differentiable: true },
+      {
+        engine: 'ort',
+        backend: device.device,
+        package: `onnxruntime-node@${ort.env.versions.node ?? '?'}`,
+        threads,
+        differentiable: true,
+        adapter: device.adapter,
+      },
       sessionOptions,
     );
+  }
+
+  /** Creates a session, with an error that says what to do when a GPU provider cannot start. */
+  private async session(model: Uint8Array | string): Promise<ort.InferenceSession> {
+    try {
+      return await ort.InferenceSession.create(model as Uint8Array, this.sessionOptions);
+    } catch (err) {
+      if (this.info.backend === 'cpu') throw err;
+      throw new InputError(
+        `ONNX Runtime's ${this.info.backend} provider could not start here (${(err as Error).message.split('\n')[0]}); see 'rdc info' for the providers and adapters, or use --device cpu`,
+        'device_unavailable',
+      );
+    }
   }
 
   /** The execution providers this onnxruntime-node build offers, and whether each is bundled. */
@@ -62,13 +93,13 @@ export class OrtEngine implements Engine {
   async compile(graph: Graph, opts: CompileOptions = {}): Promise<GraphFunction> {
     if (opts.weights) checkWeights(graph, opts.weights);
     const bytes = graphToOnnx(graph, { weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' } });
-    const session = await ort.InferenceSession.create(bytes, this.sessionOptions);
+    const session = await this.session(bytes);
     return wrapSession(session, graph, !opts.weights && graph.params.length > 0);
   }
 
   /** Loads an ONNX file (its external data is resolved next to it). */
   async load(path: string, graph: Graph): Promise<GraphFunction> {
-    const session = await ort.InferenceSession.create(path, this.sessionOptions);
+    const session = await this.session(path);
     return wrapSession(session, graph, false);
   }
 

@@ -2,17 +2,19 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { OrtEngine } from './ort.js';
+import { resolveDeviceChoice, selectDevice } from './device.js';
 import { TfjsEngine } from './tfjs.js';
 import type { TfjsBackendChoice } from './tfjs-backend.js';
 
 /**
  * Engine choice shared by the CLI (`--engine`), the environment (`RDC_ENGINE`) and the API.
- * `auto` picks TensorFlow.js on `@tensorflow/tfjs-node-gpu` when that package is installed (a GPU),
- * else ONNX Runtime (forward and gradient graphs; the fastest on a CPU); `tfjs` picks the best tfjs
- * backend (node-gpu → node → wasm → cpu); `tfjs-<backend>` forces one.
+ * `auto` and `ort` are ONNX Runtime (forward and gradient graphs, on the device of `--device`);
+ * `tfjs` picks the best TensorFlow.js backend (node-gpu → node → wasm → cpu), `tfjs-<backend>`
+ * forces one: the independent reference engine. tfjs-node-gpu runs only when named (it needs CUDA
+ * 11.2 and cuDNN 8.1, and does not suit recent GPUs).
  *
  * @example
- * const engine = await createEngine('auto'); // ONNX Runtime on a machine without a GPU
+ * const engine = await createEngine('auto', { device: 'auto' }); // ONNX Runtime on a GPU if there is one
  */
 export const EngineChoice = z.enum(['auto', 'ort', 'tfjs', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']);
 export type EngineChoice = z.infer<typeof EngineChoice>;
@@ -33,19 +35,14 @@ const TFJS_BACKEND: Record<string, TfjsBackendChoice> = {
   'tfjs-cpu': 'cpu',
 };
 
-/** Whether @tensorflow/tfjs-node-gpu can be loaded here. */
-async function hasTfjsGpu(): Promise<boolean> {
-  const pkg = '@tensorflow/tfjs-node-gpu';
-  try {
-    await import(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function createEngine(choice: EngineChoice, opts: { threads?: number } = {}): Promise<Engine> {
-  if (choice === 'ort') return OrtEngine.create({ threads: opts.threads });
-  if (choice === 'auto') return (await hasTfjsGpu()) ? TfjsEngine.create('node-gpu') : OrtEngine.create({ threads: opts.threads });
+/**
+ * The engine of a choice; `device` (default $RDC_DEVICE, then auto) is where ONNX Runtime runs.
+ * Naming a GPU device with a TensorFlow.js engine is an error: `--device` is ONNX Runtime's.
+ */
+export async function createEngine(choice: EngineChoice, opts: { threads?: number; device?: string } = {}): Promise<Engine> {
+  const device = resolveDeviceChoice(opts.device);
+  if (choice === 'ort' || choice === 'auto') return OrtEngine.create({ threads: opts.threads, device: selectDevice(device) });
+  if (device === 'webgpu' || device === 'cuda')
+    throw new InputError(`--device ${device} is for the ONNX Runtime engine; with --engine ${choice} leave --device out (or use --engine ort)`, 'bad_device');
   return TfjsEngine.create(TFJS_BACKEND[choice]);
 }
