@@ -16,6 +16,7 @@ export * from './nn/denoiser.js';
 export * from './nn/objectives.js';
 export * from './nn/onnx.js';
 export * from './nn/autodiff.js';
+export * from './nn/optimizer.js';
 export * from './engines/engine.js';
 export * from './engines/ort.js';
 export * from './engines/device.js';

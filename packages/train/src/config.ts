@@ -25,6 +25,11 @@ export const TrainConfig = z.object({
   warmup: z.number().int().nonnegative().default(200),
   weightDecay: z.number().nonnegative().default(0),
   gradClip: z.number().positive().nullable().default(1),
+  /**
+   * Where AdamW and the EMA run: on the host (TypeScript), or inside the training-step graph on the
+   * engine's provider (ONNX Runtime only); `auto`: inside the graph for a GPU provider.
+   */
+  optimizer: z.enum(['auto', 'host', 'device']).default('auto'),
   emaHalflifeImages: z.number().positive().default(20_000),
   emaRampup: z.number().positive().nullable().default(0.1),
   /** σ for training: EDM's log-normal, or concentrated where the DC's weights are. */

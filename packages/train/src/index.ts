@@ -15,3 +15,4 @@ export * from './training/heads.js';
 export * from './export.js';
 export * from './diagnostics.js';
 export * from './import-edm.js';
+export * from './optim/device-optimizer.js';

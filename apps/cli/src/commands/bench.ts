@@ -82,7 +82,11 @@ export function benchCommand() {
         });
       if (suites.includes('device')) {
         const device = selectDevice(resolveDeviceChoice(o.device ?? 'webgpu'));
-        report.device = await benchDevice(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, device, { batch: o.batch, minSeconds: o.minSeconds, levels: o.levels });
+        report.device = await benchDevice(o.size === 'paper' && !o.model ? paperNetwork(o.net) : network, device, {
+          batch: o.batch,
+          minSeconds: o.minSeconds,
+          levels: o.levels,
+        });
       }
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';

@@ -33,6 +33,13 @@ export function trainCommand() {
     .option('--warmup <steps>', 'learning-rate warm-up steps', parseIntArg)
     .option('--weight-decay <x>', 'AdamW weight decay', parseNumber)
     .option('--grad-clip <x>', 'clip the global gradient norm (0: off)', parseNumber)
+    .addOption(
+      new Option('--optimizer <where>', 'AdamW and the EMA on the host, or inside the step graph on the engine (auto: in the graph on a GPU)').choices([
+        'auto',
+        'host',
+        'device',
+      ] as const),
+    )
     .option('--ema-halflife <images>', 'EMA half-life in images', parseNumber)
     .option('--ema-rampup <x>', 'EMA ramp-up ratio (0: off)', parseNumber)
     .addOption(new Option('--sigma-sampling <kind>', 'training noise levels: EDM log-normal, or where the DC weights are').choices(['edm', 'dc'] as const))
@@ -62,6 +69,7 @@ export function trainCommand() {
           warmup: o.warmup,
           weightDecay: o.weightDecay,
           gradClip: o.gradClip === 0 ? null : o.gradClip,
+          optimizer: o.optimizer,
           emaHalflifeImages: o.emaHalflife,
           emaRampup: o.emaRampup === 0 ? null : o.emaRampup,
           sigmaSampling: o.sigmaSampling,

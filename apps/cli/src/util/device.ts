@@ -1,2 +1,3 @@
 /** The `--device` option's help, shared by every command that runs networks. */
-export const DEVICE_HELP = "where ONNX Runtime runs: auto (a hardware GPU if there is one, else the CPU), cpu, webgpu (Vulkan/Metal/D3D12, any adapter) or cuda (env RDC_DEVICE; 'rdc info' shows what auto picks)";
+export const DEVICE_HELP =
+  "where ONNX Runtime runs: auto (a hardware GPU if there is one, else the CPU), cpu, webgpu (Vulkan/Metal/D3D12, any adapter) or cuda (env RDC_DEVICE; 'rdc info' shows what auto picks)";

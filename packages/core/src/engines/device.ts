@@ -82,7 +82,11 @@ export function vulkanDrivers(dirs = ICD_DIRS): VulkanDriver[] {
       try {
         const library = String((JSON.parse(readFileSync(join(d, f), 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path ?? '');
         const software = /lvp|lavapipe|swiftshader|llvmpipe/i.test(`${f} ${library}`);
-        const name = software ? (/swiftshader/i.test(`${f} ${library}`) ? 'SwiftShader' : 'lavapipe (llvmpipe)') : f.replace(/_icd.*\.json$/, '').replace(/\.json$/, '');
+        const name = software
+          ? /swiftshader/i.test(`${f} ${library}`)
+            ? 'SwiftShader'
+            : 'lavapipe (llvmpipe)'
+          : f.replace(/_icd.*\.json$/, '').replace(/\.json$/, '');
         out.push({ file: join(d, f), library, software, name });
       } catch {
         // a malformed manifest: the loader skips it too
@@ -94,8 +98,11 @@ export function vulkanDrivers(dirs = ICD_DIRS): VulkanDriver[] {
 
 /** Whether the Vulkan loader library is installed (Dawn needs it for WebGPU on Linux). */
 export function hasVulkanLoader(): boolean {
-  return ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some(existsSync) ||
-    (process.env.LD_LIBRARY_PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'libvulkan.so.1')));
+  return (
+    ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some(
+      existsSync,
+    ) || (process.env.LD_LIBRARY_PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'libvulkan.so.1')))
+  );
 }
 
 /** Execution providers of this onnxruntime-node build, and whether each is usable here. */
@@ -132,7 +139,8 @@ export function selectDevice(choice: DeviceChoice, machine: MachineProbe = probe
   const { gpus, drivers, providers } = machine;
   const loader = machine.platform !== 'linux' || machine.vulkanLoader;
   // A hardware driver counts only for a GPU that is there (mesa installs drivers for every vendor).
-  const vendorOf = (d: VulkanDriver) => (/nvidia/i.test(d.name + d.library) ? 'NVIDIA' : /radeon|amd/i.test(d.name + d.library) ? 'AMD' : /intel/i.test(d.name + d.library) ? 'Intel' : '');
+  const vendorOf = (d: VulkanDriver) =>
+    /nvidia/i.test(d.name + d.library) ? 'NVIDIA' : /radeon|amd/i.test(d.name + d.library) ? 'AMD' : /intel/i.test(d.name + d.library) ? 'Intel' : '';
   const hardware = drivers.filter((d) => !d.software && gpus.some((g) => g.vendor === vendorOf(d)));
   const has = (name: string) => providers.some((p) => p.name === name && p.installed);
   const gpuWords = gpus.length ? gpus.map((g) => `${g.vendor} GPU at ${g.pciAddress}`).join(', ') : 'no hardware GPU';
@@ -144,7 +152,10 @@ export function selectDevice(choice: DeviceChoice, machine: MachineProbe = probe
   if (choice === 'webgpu') {
     if (!has('webgpu')) throw new InputError('this onnxruntime-node build has no WebGPU provider', 'no_webgpu');
     if (!loader)
-      throw new InputError('WebGPU on Linux needs the Vulkan loader (Debian: apt-get install libvulkan1) and a Vulkan driver (the GPU vendor\'s, or mesa-vulkan-drivers for a software adapter)', 'no_vulkan');
+      throw new InputError(
+        "WebGPU on Linux needs the Vulkan loader (Debian: apt-get install libvulkan1) and a Vulkan driver (the GPU vendor's, or mesa-vulkan-drivers for a software adapter)",
+        'no_vulkan',
+      );
     const software = drivers.filter((d) => d.software);
     const adapter = hardware.length
       ? `${hardware.map((d) => d.name).join(', ')} (Vulkan)`
@@ -154,7 +165,8 @@ export function selectDevice(choice: DeviceChoice, machine: MachineProbe = probe
     return { device: 'webgpu', adapter, reason: `asked for WebGPU (${gpuWords})` };
   }
   // auto
-  if (has('cuda') && gpus.some((g) => g.vendor === 'NVIDIA')) return { device: 'cuda', adapter: 'NVIDIA GPU (CUDA)', reason: `auto: ${gpuWords} and ONNX Runtime's CUDA provider installed` };
+  if (has('cuda') && gpus.some((g) => g.vendor === 'NVIDIA'))
+    return { device: 'cuda', adapter: 'NVIDIA GPU (CUDA)', reason: `auto: ${gpuWords} and ONNX Runtime's CUDA provider installed` };
   if (has('webgpu') && gpus.length && hardware.length && loader)
     return {
       device: 'webgpu',
@@ -163,7 +175,14 @@ export function selectDevice(choice: DeviceChoice, machine: MachineProbe = probe
       vulkanDrivers: hardware.map((d) => d.file),
     };
   const why = !gpus.length
-    ? `no hardware GPU${drivers.some((d) => d.software) ? ` (only a software Vulkan adapter: ${drivers.filter((d) => d.software).map((d) => d.name).join(', ')}, never picked by auto)` : ''}`
+    ? `no hardware GPU${
+        drivers.some((d) => d.software)
+          ? ` (only a software Vulkan adapter: ${drivers
+              .filter((d) => d.software)
+              .map((d) => d.name)
+              .join(', ')}, never picked by auto)`
+          : ''
+      }`
     : !hardware.length
       ? `${gpuWords} but no Vulkan driver for it`
       : 'no Vulkan loader (libvulkan1)';

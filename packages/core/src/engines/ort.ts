@@ -114,7 +114,92 @@ export class OrtEngine implements Engine {
     return gradientFunction(await this.load(path, gg), graph, gg, request);
   }
 
+  /**
+   * Compiles a graph whose weights are inputs and whose `keep` outputs are handed back as
+   * `DeviceTensor`s, to be fed to the next run as they are: the training step with the optimizer in
+   * the graph (`adamwStepGraph`) carries weights and moments from step to step this way.
+   *
+   * The kept outputs stay in host memory on every provider for now: onnxruntime-node 1.30 aborts
+   * the process (`terminate called after throwing an instance of 'char const*'`) when a tensor with
+   * `location: 'gpu-buffer'` is fed as an input, even to a one-node graph (checked on lavapipe).
+   * `RESIDENT_LOCATION` is the one place to switch to `'gpu-buffer'` once that works.
+   */
+  async compileResident(graph: Graph, keep: readonly string[]): Promise<ResidentFunction> {
+    const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' } });
+    const location = RESIDENT_LOCATION;
+    const session = await (async () => {
+      try {
+        return await ort.InferenceSession.create(bytes, {
+          ...this.sessionOptions,
+          preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, location])),
+        });
+      } catch (err) {
+        throw new InputError(
+          `ONNX Runtime's ${this.info.backend} provider could not start here (${(err as Error).message.split('\n')[0]}); use --device cpu`,
+          'device_unavailable',
+        );
+      }
+    })();
+    const kept = new Set(keep);
+    const names = [...graph.inputs.map((i) => [i.name, i.shape] as const), ...graph.params.map((p) => [p.name, p.shape] as const)];
+    let queue: Promise<unknown> = Promise.resolve();
+    return {
+      run: (feeds) => {
+        const job = queue.then(async () => {
+          const input: Record<string, ort.Tensor> = {};
+          for (const [name, shape] of names) {
+            const t = feeds[name];
+            if (!t) throw new InputError(`missing input '${name}'`);
+            if (t instanceof DeviceTensor) input[name] = t.value;
+            else {
+              checkDims(name, t.dims, shape);
+              input[name] = new ort.Tensor('float32', t.data, [...t.dims]);
+            }
+          }
+          const out = await session.run(input);
+          const result: Record<string, Tensor | DeviceTensor> = {};
+          for (const o of graph.outputs) {
+            const t = out[o.name];
+            if (kept.has(o.name)) result[o.name] = new DeviceTensor(t);
+            else {
+              result[o.name] = { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
+              t.dispose();
+            }
+          }
+          return result;
+        });
+        queue = job.catch(() => undefined);
+        return job;
+      },
+      dispose: () => void session.release(),
+    };
+  }
+
   dispose(): void {}
+}
+
+const RESIDENT_LOCATION: ort.Tensor.DataLocation = 'cpu';
+
+/** A tensor left on the device by a run (see `OrtEngine.compileResident`). */
+export class DeviceTensor {
+  constructor(readonly value: ort.Tensor) {}
+  get dims(): readonly number[] {
+    return this.value.dims;
+  }
+  /** Copies it to the host. */
+  async download(): Promise<Tensor> {
+    const data = this.value.location === 'cpu' ? (this.value.data as Float32Array) : ((await this.value.getData()) as Float32Array);
+    return { data: new Float32Array(data), dims: [...this.value.dims] };
+  }
+  /** Frees its device memory. */
+  dispose(): void {
+    this.value.dispose();
+  }
+}
+
+export interface ResidentFunction {
+  run(feeds: Record<string, Tensor | DeviceTensor>): Promise<Record<string, Tensor | DeviceTensor>>;
+  dispose(): void;
 }
 
 function gradientFunction(f: GraphFunction, graph: Graph, gg: Graph, request: GradientRequest): GradientFunction {

@@ -4,6 +4,7 @@ import { DcClassifier, RdcClassifier } from '../method/classifier.js';
 import { DiffusionClassifier } from '../method/dc.js';
 import { LikelihoodMaximizer } from '../method/lm.js';
 import { gradientGraph } from '../nn/autodiff.js';
+import { adamwStepGraph } from '../nn/optimizer.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser.js';
 import type { Graph } from '../nn/graph.js';
@@ -15,7 +16,7 @@ import { tinyUNet } from '../testing.js';
 import { Denoiser } from './denoiser.js';
 import { hasVulkanLoader, selectDevice, vulkanDrivers } from './device.js';
 import type { Weights } from './engine.js';
-import { OrtEngine } from './ort.js';
+import { DeviceTensor, OrtEngine } from './ort.js';
 
 /**
  * Every graph kind the project emits, on ONNX Runtime's WebGPU provider against its CPU provider
@@ -110,6 +111,45 @@ describe.skipIf(!vulkan)('WebGPU provider against the CPU provider', () => {
     const b = await step(cpu);
     const before = names.flatMap((n) => Array.from(weights[n].data));
     expect(relativeError(b, before)).toBeGreaterThan(1e-4);
+    expect(relativeError(a, b)).toBeLessThan(1e-4);
+  });
+
+  it('two training steps with the optimizer in the graph, weights fed back from step to step, match the CPU', async () => {
+    const loss = edmLossGraph(config);
+    const step = adamwStepGraph(loss);
+    const keep = step.outputs.map((o) => o.name).filter((n) => n.startsWith('next.'));
+    const batch = feedsFor(loss, 15, ['sigma', 'mask']);
+    const run = async (e: OrtEngine) => {
+      const fn = await e.compileResident(step, keep);
+      let state: Record<string, Tensor | DeviceTensor> = {};
+      for (const p of loss.params) {
+        state[p.name] = weights[p.name];
+        for (const k of ['m', 'v']) state[`${k}.${p.name}`] = { data: new Float32Array(weights[p.name].data.length), dims: [...p.shape] };
+        state[`ema.${p.name}`] = weights[p.name];
+      }
+      const s = (v: number): Tensor => ({ data: Float32Array.of(v), dims: [1] });
+      for (let t = 1; t <= 2; t++) {
+        const out = await fn.run({
+          ...batch,
+          ...state,
+          cotangent: { data: Float32Array.of(1), dims: [] },
+          lr: s(0.01),
+          c1: s(1 - 0.9 ** t),
+          c2: s(1 - 0.999 ** t),
+          clip: s(1),
+          weight_decay: s(0.01),
+          ema_beta: s(0.9),
+        });
+        state = Object.fromEntries(
+          Object.entries(out)
+            .filter(([k]) => k.startsWith('next.'))
+            .map(([k, v]) => [k.slice(5).replace(/^w\./, ''), v]),
+        );
+      }
+      return (await Promise.all(loss.params.map(async (p) => (await (state[p.name] as DeviceTensor).download()).data))).flatMap((d) => Array.from(d));
+    };
+    const a = await run(gpu);
+    const b = await run(cpu);
     expect(relativeError(a, b)).toBeLessThan(1e-4);
   });
 

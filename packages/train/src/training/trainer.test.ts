@@ -14,6 +14,7 @@ import {
   type Engine,
   type Weights,
 } from '@rdc/core';
+import { relativeError } from '@rdc/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainConfig } from '../config.js';
 import { loadCifar10, type Cifar10 } from '../data/cifar10.js';
@@ -77,6 +78,25 @@ describe('training', () => {
     // The losses of the two sessions are the straight run's, step by step.
     expect(lossesStraight.length).toBe(6);
     expect(lossesResumed).toEqual(lossesStraight);
+  });
+
+  it('the optimizer inside the step graph (AdamW, clipping and the EMA on the engine) matches the host optimizer, and resumes exactly', async () => {
+    const c = cfg({ steps: 4, weightDecay: 0.01, gradClip: 0.05 });
+    const host = await trainer({ config: { ...c, optimizer: 'host' }, runDir: runDir(), gradientEngine: ort }).run();
+    const onDevice = await trainer({ config: { ...c, optimizer: 'device' }, runDir: runDir(), gradientEngine: ort }).run();
+    const flat = (w: Weights) => Object.keys(w).flatMap((k) => Array.from(w[k].data));
+    const init = initWeights(inferenceGraph(net()), c.seed);
+    const moved = relativeError(flat(host.weights), flat(init));
+    expect(moved).toBeGreaterThan(1e-4);
+    // float32 in the graph against float64 on the host: the same steps to rounding.
+    expect(relativeError(flat(onDevice.weights), flat(host.weights))).toBeLessThan(1e-4 * moved + 1e-6);
+    expect(relativeError(flat(onDevice.ema), flat(host.ema))).toBeLessThan(1e-4 * moved + 1e-6);
+    // 2 + 2 steps equal 4, bit for bit.
+    const dir = runDir();
+    await trainer({ config: { ...c, steps: 2, optimizer: 'device' }, runDir: dir, gradientEngine: ort }).run();
+    const resumed = await trainer({ config: { ...c, optimizer: 'device' }, runDir: dir, gradientEngine: ort, resume: true }).run();
+    expect(same(resumed.weights, onDevice.weights)).toBe(true);
+    expect(same(resumed.ema, onDevice.ema)).toBe(true);
   });
 
   it('stops cleanly on request (Ctrl-C) with a checkpoint to resume from', async () => {

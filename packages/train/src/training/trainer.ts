@@ -8,6 +8,7 @@ import {
   initWeights,
   InputError,
   NetworkConfig,
+  OrtEngine,
   Random,
   type Denoiser,
   type Engine,
@@ -19,6 +20,7 @@ import {
 import type { TrainConfig } from '../config.js';
 import type { Cifar10 } from '../data/cifar10.js';
 import { AdamW, clipScale, globalNorm } from '../optim/adamw.js';
+import { DeviceOptimizer } from '../optim/device-optimizer.js';
 import { Ema } from '../optim/ema.js';
 import { learningRate } from '../optim/schedule.js';
 import { hasCheckpoint, loadCheckpoint, removeStaleCheckpointWrites, saveCheckpoint, truncateLogToCheckpoint, type TrainState } from './checkpoint.js';
@@ -169,7 +171,17 @@ export class Trainer {
     }
 
     const loss = lossGraph(network);
-    const grad = await this.opts.gradientEngine.compileGradient(loss, { of: 'loss', wrt: graph.params.map((p) => p.name) });
+    const engine = this.opts.gradientEngine;
+    const resident = engine instanceof OrtEngine;
+    const onDevice = cfg.optimizer === 'device' || (cfg.optimizer === 'auto' && resident && engine.info.backend !== 'cpu');
+    if (onDevice && !resident) throw new InputError('--optimizer device needs the ONNX Runtime engine', 'bad_option');
+    const device = onDevice ? await DeviceOptimizer.create(engine as OrtEngine, loss, { weights, m: opt.m, v: opt.v, ema: ema.weights }) : null;
+    const grad = device ? null : await engine.compileGradient(loss, { of: 'loss', wrt: graph.params.map((p) => p.name) });
+    let released = false;
+    /** Brings the device's weights, moments and EMA to the host copies (checkpoints, validation, the result). */
+    const sync = async () => {
+      if (device && !released) await device.download({ weights, m: opt.m, v: opt.v, ema: ema.weights });
+    };
     const masks = loss.inputs.filter((i) => i.dropout !== undefined);
     const drawSigma = sigmaSampler(cfg.sigmaSampling, cfg.pMean, cfg.pStd);
     const sessionStart = Date.now();
@@ -180,7 +192,8 @@ export class Trainer {
     let windowImages = 0;
     let imagesPerSecond = 0;
 
-    const save = () => {
+    const save = async () => {
+      await sync();
       state = {
         ...state,
         optimizerSteps: opt.t,
@@ -192,6 +205,7 @@ export class Trainer {
       this.log({ event: 'checkpoint', step: state.step, imagesSeen: state.imagesSeen });
     };
     const validate = async () => {
+      await sync();
       valAccuracy = await validationAccuracy(
         network,
         ema.weights,
@@ -221,15 +235,29 @@ export class Trainer {
         }
         const feeds = await this.batch(sampler, rng, drawSigma);
         for (const m of masks) feeds[m.name] = dropoutMask(m.shape, cfg.batch, m.dropout!, rng);
-        const r = await grad.run(feeds, { weights });
-        lastLoss = r.value.data[0];
-        if (!Number.isFinite(lastLoss)) throw new Error(`the loss became ${lastLoss} at step ${state.step}; lower --lr or keep --grad-clip`);
-        const norm = globalNorm(r.grads);
         const lr = learningRate(state.step, { lr: cfg.lr, warmup: cfg.warmup, schedule: cfg.lrSchedule, total: cfg.steps });
-        opt.step(weights, r.grads, lr, clipScale(norm, cfg.gradClip));
+        let norm: number;
+        if (device) {
+          opt.t += 1;
+          const r = await device.step(feeds, {
+            lr,
+            t: opt.t,
+            clip: cfg.gradClip,
+            weightDecay: cfg.weightDecay,
+            emaBeta: ema.beta(state.imagesSeen + cfg.batch, cfg.batch),
+          });
+          lastLoss = r.loss;
+          norm = r.gradNorm;
+        } else {
+          const r = await grad!.run(feeds, { weights });
+          lastLoss = r.value.data[0];
+          norm = globalNorm(r.grads);
+          if (Number.isFinite(lastLoss)) opt.step(weights, r.grads, lr, clipScale(norm, cfg.gradClip));
+        }
+        if (!Number.isFinite(lastLoss)) throw new Error(`the loss became ${lastLoss} at step ${state.step}; lower --lr or keep --grad-clip`);
         state.step += 1;
         state.imagesSeen += cfg.batch;
-        ema.update(weights, state.imagesSeen, cfg.batch);
+        if (!device) ema.update(weights, state.imagesSeen, cfg.batch);
 
         windowImages += cfg.batch;
         const now = Date.now();
@@ -241,7 +269,7 @@ export class Trainer {
         if (state.step % LOG_EVERY === 0 || state.step === 1)
           this.log({ event: 'step', step: state.step, imagesSeen: state.imagesSeen, loss: lastLoss, lr, gradNorm: norm, imagesPerSecond });
         if (state.step % cfg.valEvery === 0) await validate();
-        if (state.step % cfg.ckptEvery === 0) save();
+        if (state.step % cfg.ckptEvery === 0) await save();
         this.opts.onProgress?.({
           step: state.step,
           steps: cfg.steps,
@@ -253,11 +281,14 @@ export class Trainer {
           valAccuracy: valAccuracy ?? undefined,
         });
       }
+      await sync();
     } finally {
-      grad.dispose();
+      grad?.dispose();
+      device?.dispose();
+      released = true;
     }
     const stoppedBy = this.stopReason ?? 'steps';
-    if (state.step % cfg.ckptEvery !== 0 || state.step === 0) save();
+    if (state.step % cfg.ckptEvery !== 0 || state.step === 0) await save();
     // A final validation (unless interrupted: Ctrl-C should be quick).
     if (stoppedBy !== 'interrupt' && state.step % cfg.valEvery !== 0 && split.val.length > 0 && state.step > 0) await validate();
     this.log({ event: 'stop', stoppedBy, step: state.step, imagesSeen: state.imagesSeen, valAccuracy });
