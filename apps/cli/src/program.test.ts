@@ -35,4 +35,19 @@ describe('rdc CLI', () => {
     expect(await rdc('info', '--json', out)).toBe(0);
     expect(JSON.parse(readFileSync(out, 'utf8')).engine.engine).toBe('ort');
   });
+
+  it('--device: webgpu or cuda with a tfjs engine exits 2; RDC_DEVICE is for ONNX Runtime and leaves tfjs alone; an unknown device exits 2', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rdc-cli-')), 'info.json');
+    expect(await rdc('info', '--engine', 'tfjs-cpu', '--device', 'webgpu')).toBe(2);
+    expect(await rdc('info', '--engine', 'tfjs-cpu', '--device', 'cuda')).toBe(2);
+    expect(await rdc('info', '--engine', 'ort', '--device', 'tpu')).toBe(2);
+    expect(await rdc('info', '--engine', 'tfjs-cpu', '--device', 'cpu', '--json', out)).toBe(0);
+    process.env.RDC_DEVICE = 'cpu';
+    try {
+      expect(await rdc('info', '--engine', 'tfjs-cpu', '--json', out)).toBe(0);
+      expect(JSON.parse(readFileSync(out, 'utf8')).device).toMatchObject({ choice: 'cpu', device: 'cpu' });
+    } finally {
+      delete process.env.RDC_DEVICE;
+    }
+  });
 });

@@ -40,3 +40,4 @@ export * from './import/pickle.js';
 export * from './import/source.js';
 export * from './import/torch.js';
 export * from './import/edm.js';
+export * from './engines/parity.js';

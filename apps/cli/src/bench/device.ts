@@ -1,13 +1,56 @@
-import { buildDenoiserGraph, Denoiser, DiffusionClassifier, initWeights, OrtEngine, Random, type DeviceSelection, type UNetConfig } from '@rdc/core';
-import { forwardRate, trainRate } from './backbone.js';
+import {
+  buildDenoiserGraph,
+  Denoiser,
+  DiffusionClassifier,
+  edmLossGraph,
+  initWeights,
+  OrtEngine,
+  Random,
+  type DeviceSelection,
+  type UNetConfig,
+  type Weights,
+} from '@rdc/core';
+import { AdamW, clipScale, DeviceOptimizer, Ema, globalNorm } from '@rdc/train';
+import { forwardRate, lossFeeds, trainRate } from './backbone.js';
 import { round, time } from './timing.js';
 
 /**
+ * Whole training steps per second (gradient, clipping, AdamW and the EMA) with the optimizer on the
+ * host (TypeScript over the downloaded gradients) or inside the step graph (`--optimizer device`).
+ */
+async function stepRate(engine: OrtEngine, network: UNetConfig, weights: Weights, n: number, minSeconds: number, where: 'host' | 'device'): Promise<number> {
+  const graph = edmLossGraph(network, { training: true });
+  const feeds = lossFeeds(network, graph, n);
+  const w: Weights = Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, { data: Float32Array.from(t.data), dims: [...t.dims] }]));
+  const opt = new AdamW(w, { weightDecay: 0.01 });
+  const ema = new Ema(w, 500_000, null);
+  if (where === 'device') {
+    const d = await DeviceOptimizer.create(engine, graph, { weights: w, m: opt.m, v: opt.v, ema: ema.weights });
+    let t = 0;
+    const r = await time(() => d.step(feeds, { lr: 1e-4, t: ++t, clip: 1, weightDecay: 0.01, emaBeta: 0.999 }), { minSeconds, minReps: 2 });
+    d.dispose();
+    return n / r.medianSeconds;
+  }
+  const f = await engine.compileGradient(graph, { of: 'loss', wrt: Object.keys(w) });
+  const r = await time(
+    async () => {
+      const { grads } = await f.run(feeds, { weights: w });
+      opt.step(w, grads, 1e-4, clipScale(globalNorm(grads), 1));
+      ema.update(w, 1e9, n);
+    },
+    { minSeconds, minReps: 2 },
+  );
+  f.dispose();
+  return n / r.medianSeconds;
+}
+
+/**
  * ONNX Runtime on a GPU provider beside its CPU provider, in the same run: forward and training
- * images/s and the seconds of one DC prediction (`levels` σ levels), with the adapter named. On a
+ * images/s (gradients alone, and whole steps with AdamW on the host or in the graph) and the seconds
+ * of one DC prediction (`levels` σ levels), with the adapter named. On a
  * software adapter (lavapipe) the GPU figures are slower than the CPU's; that is expected.
  */
-export async function benchDevice(network: UNetConfig, device: DeviceSelection, o: { batch: number; minSeconds: number; levels: number }) {
+export async function benchDevice(network: UNetConfig, device: DeviceSelection, o: { batch: number; minSeconds: number; levels: number; cpuThreads?: number }) {
   const weights = initWeights(buildDenoiserGraph(network), 0);
   const rng = new Random(5);
   const { channels: c, height: h, width: w } = network.image;
@@ -18,10 +61,14 @@ export async function benchDevice(network: UNetConfig, device: DeviceSelection, 
     return {
       forwardImagesPerSecond: round(await forwardRate(engine, network, weights, o.batch, o.minSeconds)),
       trainingImagesPerSecond: round(await trainRate(engine, network, weights, o.batch, o.minSeconds)),
+      stepImagesPerSecond: {
+        hostOptimizer: round(await stepRate(engine, network, weights, o.batch, o.minSeconds, 'host')),
+        graphOptimizer: round(await stepRate(engine, network, weights, o.batch, o.minSeconds, 'device')),
+      },
       dcSecondsPerImage: round(t.medianSeconds),
     };
   };
-  const cpu = await measure(await OrtEngine.create({ threads: 1 }));
+  const cpu = await measure(await OrtEngine.create({ threads: o.cpuThreads ?? 1 }));
   const gpu = await measure(await OrtEngine.create({ threads: 1, device }));
   return {
     device: device.device,
@@ -29,6 +76,7 @@ export async function benchDevice(network: UNetConfig, device: DeviceSelection, 
     reason: device.reason,
     batch: o.batch,
     levels: o.levels,
+    cpuThreads: o.cpuThreads ?? 1,
     cpu,
     [device.device]: gpu,
     ratios: {

@@ -41,7 +41,7 @@ export function benchCommand() {
     .option('--no-tfjs', 'skip tfjs-wasm in the attack suite')
     .option('--requests <n>', 'serve suite: sequential requests per defense', parseIntArg, 10)
     .option('--concurrency <n>', 'serve suite: concurrent requests per defense', parseIntArg, 8)
-    .option('--threads <n>', 'serve suite: ONNX Runtime threads of the server', parseIntArg)
+    .option('--threads <n>', 'ONNX Runtime threads: of the server (serve suite), of the CPU baseline (device suite; default 1)', parseIntArg)
     .option('--device <device>', `${DEVICE_HELP}; the device suite (default when given and not cpu) measures it beside the CPU`)
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
@@ -86,6 +86,7 @@ export function benchCommand() {
           batch: o.batch,
           minSeconds: o.minSeconds,
           levels: o.levels,
+          cpuThreads: o.threads,
         });
       }
       if (suites.includes('serve')) {

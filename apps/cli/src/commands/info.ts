@@ -8,8 +8,10 @@ import {
   hasVulkanLoader,
   ortProviders,
   parameterCount,
+  OrtEngine,
   readModelFolder,
   resolveDeviceChoice,
+  runParityChecks,
   resolveEngineChoice,
   selectDevice,
   vulkanDrivers,
@@ -26,6 +28,7 @@ export function infoCommand() {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', (v) => Number.parseInt(v, 10))
     .option('--device <device>', DEVICE_HELP)
     .option('--model <dir>', 'also report a model folder: network, parameters and FLOPs per forward pass')
+    .option('--parity', 'also run every graph kind on the chosen device against the CPU provider (tiny networks; exit 1 when one disagrees)')
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .action(async (opts) => {
       let modelReport: Record<string, unknown> | undefined;
@@ -50,7 +53,7 @@ export function infoCommand() {
       const device = selectDevice(deviceChoice);
       const gpus = detectGpus();
       const drivers = vulkanDrivers();
-      const engine = await createEngine(choice, { threads: opts.threads, device: choice.startsWith('tfjs') ? undefined : deviceChoice });
+      const engine = await createEngine(choice, { threads: opts.threads, device: choice.startsWith('tfjs') ? opts.device : deviceChoice });
       const tfjs = choice.startsWith('tfjs') ? engine : await createEngine('tfjs');
       const report = {
         ...provenance({ engine: engine.info }),
@@ -61,7 +64,9 @@ export function infoCommand() {
         device: { choice: deviceChoice, ...device, gpus, vulkanDrivers: drivers, vulkanLoader: hasVulkanLoader() },
         untested: ['@tensorflow/tfjs-node-gpu (CUDA)', 'onnxruntime-node CUDA/TensorRT providers'],
         model: modelReport,
+        parity: opts.parity ? await runParityChecks(await OrtEngine.create({ threads: 1, device }), await OrtEngine.create({ threads: 1 })) : undefined,
       };
+      if (report.parity?.some((c) => !c.ok)) process.exitCode = 1;
       if (opts.json) {
         writeJson(opts.json, report);
         return;
@@ -83,6 +88,8 @@ export function infoCommand() {
           `model:              ${mr.dir} (${mr.network.arch}), ${mr.parameters.toLocaleString('en')} parameters, ${(mr.flopsPerImage / 1e9).toFixed(3)} GFLOP per image per forward pass, temperature ${mr.temperature ?? 'none'}`,
         );
       }
+      for (const c of report.parity ?? [])
+        lines.push(`parity ${c.ok ? 'ok  ' : 'FAIL'}        ${c.name}: ${c.error ?? c.message} (≤ ${c.tolerance}, ${device.device} against cpu)`);
       if (tfjs.info.backend === 'cpu') lines.push('note: tfjs runs on its pure-JS cpu backend (slow); the wasm backend is the default');
       process.stdout.write(`${lines.join('\n')}\n`);
     });

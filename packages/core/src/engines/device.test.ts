@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectGpus, selectDevice, vulkanDrivers, type MachineProbe } from './device.js';
+import { detectGpus, selectDevice, vulkanDriverPaths, vulkanDrivers, type MachineProbe } from './device.js';
 
 const lavapipe = { file: '/usr/share/vulkan/icd.d/lvp_icd.json', library: 'libvulkan_lvp.so', software: true, name: 'lavapipe (llvmpipe)' };
 const nvidia = { file: '/usr/share/vulkan/icd.d/nvidia_icd.json', library: 'libGLX_nvidia.so.0', software: false, name: 'nvidia' };
@@ -55,7 +55,11 @@ describe('device selection', () => {
     dev('0000:00:02.0', '0x030000', '0x1234'); // QEMU's virtual VGA: not a GPU
     dev('0000:01:00.0', '0x030200', '0x10de'); // an NVIDIA 3D controller
     dev('0000:02:00.0', '0x020000', '0x8086'); // an Intel NIC
-    expect(detectGpus(root)).toEqual([{ vendor: 'NVIDIA', vendorId: '0x10de', pciAddress: '0000:01:00.0' }]);
+    expect(detectGpus(root, join(root, 'absent'))).toEqual([{ vendor: 'NVIDIA', vendorId: '0x10de', pciAddress: '0000:01:00.0' }]);
+    // A container without the PCI bus, with NVIDIA's driver: its /proc list.
+    const proc = mkdtempSync(join(tmpdir(), 'rdc-nv-'));
+    mkdirSync(join(proc, '0000:8a:00.0'));
+    expect(detectGpus(join(root, 'absent'), proc)).toEqual([{ vendor: 'NVIDIA', vendorId: '0x10de', pciAddress: '0000:8a:00.0' }]);
     const icd = mkdtempSync(join(tmpdir(), 'rdc-icd-'));
     writeFileSync(join(icd, 'lvp_icd.x86_64.json'), JSON.stringify({ ICD: { library_path: '/usr/lib/libvulkan_lvp.so' } }));
     writeFileSync(join(icd, 'nvidia_icd.json'), JSON.stringify({ ICD: { library_path: 'libGLX_nvidia.so.0' } }));
@@ -64,5 +68,11 @@ describe('device selection', () => {
       ['lavapipe (llvmpipe)', true],
       ['nvidia', false],
     ]);
+    // A manifest named on its own (VK_DRIVER_FILES replaces the search; VK_ADD_DRIVER_FILES adds).
+    expect(vulkanDrivers([join(icd, 'nvidia_icd.json')]).map((d) => d.name)).toEqual(['nvidia']);
+    expect(vulkanDriverPaths({ VK_DRIVER_FILES: `${icd}/nvidia_icd.json:/x` })).toEqual([`${icd}/nvidia_icd.json`, '/x']);
+    expect(vulkanDriverPaths({ VK_ICD_FILENAMES: '/y.json' })).toEqual(['/y.json']);
+    expect(vulkanDriverPaths({ VK_ADD_DRIVER_FILES: '/z.json' })).toContain('/z.json');
+    expect(vulkanDriverPaths({ VK_ADD_DRIVER_FILES: '/z.json' })).toContain('/usr/share/vulkan/icd.d');
   });
 });

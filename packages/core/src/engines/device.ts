@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 
@@ -46,11 +46,13 @@ export interface GpuDevice {
 
 const VENDORS: Record<string, string> = { '0x10de': 'NVIDIA', '0x1002': 'AMD', '0x8086': 'Intel' };
 
-/** Hardware GPUs on the PCI bus (display controllers of NVIDIA, AMD or Intel; virtual adapters of VMs are not GPUs). */
-export function detectGpus(root = '/sys/bus/pci/devices'): GpuDevice[] {
-  if (!existsSync(root)) return [];
+/**
+ * Hardware GPUs on the PCI bus (display controllers of NVIDIA, AMD or Intel; virtual adapters of VMs
+ * are not GPUs), and NVIDIA's driver's own list where a container hides the bus.
+ */
+export function detectGpus(root = '/sys/bus/pci/devices', nvidiaProc = '/proc/driver/nvidia/gpus'): GpuDevice[] {
   const out: GpuDevice[] = [];
-  for (const dev of readdirSync(root)) {
+  for (const dev of existsSync(root) ? readdirSync(root) : []) {
     try {
       const cls = readFileSync(join(root, dev, 'class'), 'utf8').trim();
       const vendorId = readFileSync(join(root, dev, 'vendor'), 'utf8').trim();
@@ -59,6 +61,9 @@ export function detectGpus(root = '/sys/bus/pci/devices'): GpuDevice[] {
     } catch {
       // unreadable entry: not ours to judge
     }
+  }
+  if (!out.some((g) => g.vendor === 'NVIDIA') && existsSync(nvidiaProc)) {
+    for (const dev of readdirSync(nvidiaProc)) out.push({ vendor: 'NVIDIA', vendorId: '0x10de', pciAddress: dev });
   }
   return out;
 }
@@ -73,21 +78,38 @@ export interface VulkanDriver {
 
 const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
+/**
+ * Where the Vulkan loader looks for driver manifests: `VK_DRIVER_FILES` (or the older
+ * `VK_ICD_FILENAMES`) replaces the search, `VK_ADD_DRIVER_FILES` adds to it; each entry is a
+ * manifest or a folder of them.
+ */
+export function vulkanDriverPaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  const list = (v?: string) => (v ?? '').split(':').filter(Boolean);
+  const only = list(env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES);
+  return only.length ? only : [...ICD_DIRS, ...list(env.VK_ADD_DRIVER_FILES)];
+}
+
 /** The Vulkan drivers installed (their ICD manifests); lavapipe and SwiftShader are software. */
-export function vulkanDrivers(dirs = ICD_DIRS): VulkanDriver[] {
+export function vulkanDrivers(paths = vulkanDriverPaths()): VulkanDriver[] {
   const out: VulkanDriver[] = [];
-  for (const d of dirs) {
-    if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.json'))) {
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const files = p.endsWith('.json')
+      ? [p]
+      : readdirSync(p)
+          .filter((x) => x.endsWith('.json'))
+          .map((f) => join(p, f));
+    for (const file of files) {
       try {
-        const library = String((JSON.parse(readFileSync(join(d, f), 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path ?? '');
+        const library = String((JSON.parse(readFileSync(file, 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path ?? '');
+        const f = basename(file);
         const software = /lvp|lavapipe|swiftshader|llvmpipe/i.test(`${f} ${library}`);
         const name = software
           ? /swiftshader/i.test(`${f} ${library}`)
             ? 'SwiftShader'
             : 'lavapipe (llvmpipe)'
           : f.replace(/_icd.*\.json$/, '').replace(/\.json$/, '');
-        out.push({ file: join(d, f), library, software, name });
+        out.push({ file, library, software, name });
       } catch {
         // a malformed manifest: the loader skips it too
       }

@@ -40,9 +40,12 @@ const TFJS_BACKEND: Record<string, TfjsBackendChoice> = {
  * Naming a GPU device with a TensorFlow.js engine is an error: `--device` is ONNX Runtime's.
  */
 export async function createEngine(choice: EngineChoice, opts: { threads?: number; device?: string } = {}): Promise<Engine> {
-  const device = resolveDeviceChoice(opts.device);
-  if (choice === 'ort' || choice === 'auto') return OrtEngine.create({ threads: opts.threads, device: selectDevice(device) });
-  if (device === 'webgpu' || device === 'cuda')
-    throw new InputError(`--device ${device} is for the ONNX Runtime engine; with --engine ${choice} leave --device out (or use --engine ort)`, 'bad_device');
+  if (choice === 'ort' || choice === 'auto') return OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)) });
+  // RDC_DEVICE is for ONNX Runtime; only a device asked for by name conflicts with a tfjs engine.
+  if (opts.device !== undefined && resolveDeviceChoice(opts.device) !== 'auto' && opts.device !== 'cpu')
+    throw new InputError(
+      `--device ${opts.device} is for the ONNX Runtime engine; with --engine ${choice} leave --device out (or use --engine ort)`,
+      'bad_device',
+    );
   return TfjsEngine.create(TFJS_BACKEND[choice]);
 }

@@ -1,10 +1,10 @@
-import { createRequire } from 'node:module';
+import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import type { Tensor } from '../tensor.js';
 import type { Dim, Graph, Node } from './graph.js';
 
-// onnx-proto is CommonJS; load it through require so NodeNext ESM resolves it cleanly.
-const { onnx } = createRequire(import.meta.url)('onnx-proto') as { onnx: typeof OnnxNs };
+// onnx-proto is CommonJS: its exports object is the default import (static, so bundlers see it).
+const { onnx } = onnxProto as unknown as { onnx: typeof OnnxNs };
 
 /**
  * The ONNX writer: turns a `Graph` into an ONNX model (opset 17, dynamic batch).
