@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '@rdc/core';
 import { ZodError } from 'zod';
@@ -12,12 +11,12 @@ import { benchCommand } from './commands/bench.js';
 import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
+import { mergeCommand } from './commands/merge.js';
 import { resealCommand } from './commands/reseal.js';
 import { importCommand } from './commands/import.js';
 import { UsageError } from './util/output.js';
 import { setCommandLine } from './util/provenance.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+import { RDC_VERSION } from './version.js';
 
 /**
  * The `rdc` command. Exit codes: 0 success, 1 failure while running, 2 bad arguments or input.
@@ -28,7 +27,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 export function createProgram(): Command {
   const program = new Command('rdc')
     .description('Robust Diffusion Classifier: train, export, evaluate, attack and serve diffusion classifiers')
-    .version(pkg.version)
+    .version(RDC_VERSION)
     .showHelpAfterError()
     .exitOverride();
   for (const cmd of [
@@ -37,6 +36,7 @@ export function createProgram(): Command {
     exportCommand(),
     evalCommand(),
     attackCommand(),
+    mergeCommand(),
     serveCommand(),
     classifyCommand(),
     sampleCommand(),

@@ -11,3 +11,5 @@ export * from './eval/log.js';
 export * from './eval/robust.js';
 export * from './protocol.js';
 export * from './eval/sanity.js';
+export * from './eval/shard.js';
+export * from './eval/merge.js';

@@ -11,6 +11,7 @@ import {
   isRobust,
   JsonlLog,
   protocolPreset,
+  type RunManifest,
   RECHECK_RULES,
   runSanityChecks,
   survives,
@@ -19,25 +20,17 @@ import {
   type RobustSummary,
 } from '@rdc/attacks';
 import { loadCifar10, resolveDataDir } from '@rdc/train';
-import { writeAttackReport } from '../report/attack-report.js';
+import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
 import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
-import { commandLine, provenance } from '../util/provenance.js';
-
-const PROTOCOL_NOTES = {
-  quick:
-    "Protocol **quick**: the reduced CPU setting (APGD-CE and APGD-DLR with 20 iterations and 1 restart, 25 σ levels unless overridden). Not the authors' protocol: numbers are not comparable to the paper's.",
-  paper:
-    "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call); its headline is the paper's rule, one fresh re-classification of each adversarial image.",
-  strong:
-    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square with EOT; its headline counts an image only if it survives every fresh re-check (all of 5), a stricter rule whose null-attack baseline is lower too.',
-};
+import { codeVersion, commandLine, provenance } from '../util/provenance.js';
+import { shardedSelection, shardFolder, shardOptions } from '../util/shard-options.js';
 
 /** `rdc attack`: adaptive white-box attacks and the robust accuracy of a model. */
 export function attackCommand() {
-  return new Command('attack')
+  return shardOptions(new Command('attack'))
     .description(
       'adaptive white-box attacks: clean and robust accuracy (per attack and worst case, with 95 % CIs) on the first N CIFAR-10 test images, a per-image log that resumes, and a Markdown report',
     )
@@ -116,12 +109,16 @@ export function attackCommand() {
       });
       const exactGradient: Classifier =
         classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
-      const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.limit });
-      const indices = Array.from({ length: test.size }, (_, i) => i);
-      const labels = Array.from(test.labels);
+      const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.range === undefined ? o.limit : undefined });
+      const { selection, shard, indices, label: imagesLabel } = shardedSelection(o, test.size);
+      const labels = indices.map((i) => test.labels[i]);
       const images = (p: number) => test.pixels([indices[p]]);
-      const out = o.out ?? join('runs', `attack-${o.defense}-${o.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      if (shard && !o.out)
+        throw new InputError('a sharded run needs --out DIR, the same for every shard (each writes DIR/shard-I-of-N; rdc merge DIR joins them)');
+      const base = o.out ?? join('runs', `attack-${o.defense}-${o.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const out = shard ? join(base, shardFolder(shard)) : base;
       mkdirSync(out, { recursive: true });
+      const sweepRadii = o.sweep ? [...new Set([...o.sweep.split(',').map((v) => parseFraction(v)), eps])].sort((a, b) => a - b) : undefined;
 
       const settings = {
         model: model.dir,
@@ -131,7 +128,8 @@ export function attackCommand() {
         gradient: o.defense === 'rdc' ? o.gradient : 'exact',
         protocol,
         threat: { norm, eps },
-        images: test.size,
+        sweep: sweepRadii,
+        selection,
         seed: o.seed,
         classifier: classifier.settings,
       };
@@ -144,9 +142,19 @@ export function attackCommand() {
       } else {
         writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
       }
+      // What rdc merge checks: every shard of a run shares these (the model by checksum, not path).
+      const { model: _dir, selection: _sel, ...shared } = settings;
+      const manifest: RunManifest = {
+        kind: 'attack',
+        settings: shared,
+        selection,
+        shard: shard && { index: shard.index, count: shard.count },
+        code: codeVersion(),
+      };
+      writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
       const run = async (e: number, file: string, label: string, keep = 0): Promise<RobustSummary> => {
-        const bar = progressBar(label, test.size, { unit: 'images', fields: ['robust'] });
+        const bar = progressBar(label, indices.length, { unit: 'images', fields: ['robust'] });
         let robust = 0;
         try {
           return await evaluateRobustness({
@@ -175,10 +183,9 @@ export function attackCommand() {
 
       const summary = await run(eps, 'images.jsonl', `attack ε=${eps.toFixed(4)}`, 4);
       let sweep: { eps: number; robust: number; low: number; high: number }[] | undefined;
-      if (o.sweep) {
-        const radii = [...new Set([...o.sweep.split(',').map((v) => parseFraction(v)), eps])].sort((a, b) => a - b);
+      if (sweepRadii) {
         sweep = [];
-        for (const e of radii) {
+        for (const e of sweepRadii) {
           const s = e === eps ? summary : await run(e, `images-eps-${e.toFixed(6)}.jsonl`, `sweep ε=${e.toFixed(4)}`);
           const w = s.rules[protocol.rule].worstCase;
           sweep.push({ eps: e, robust: w.rate, low: w.ci95[0], high: w.ci95[1] });
@@ -186,7 +193,7 @@ export function attackCommand() {
       }
       let sanity;
       if (o.sanity) {
-        const k = Math.min(o.sanityImages, test.size);
+        const k = Math.min(o.sanityImages, indices.length);
         const sub = summary.records.slice(0, k);
         const gradientNames = protocol.attacks.filter((a) => a !== 'square');
         const gradRobust = sub.filter((r) => isClean(r, 'single') && gradientNames.every((a) => survives(r, a, 'single'))).length / k;
@@ -202,7 +209,7 @@ export function attackCommand() {
           indices: indices.slice(0, k),
           seed: o.seed + 1,
           gradientRobust: gradientNames.length ? gradRobust : undefined,
-          sweep: k === test.size ? sweep?.map((s) => ({ eps: s.eps, robust: s.robust })) : undefined,
+          sweep: k === indices.length ? sweep?.map((s) => ({ eps: s.eps, robust: s.robust })) : undefined,
           eot: protocol.eot,
           recheck: protocol.recheck,
           squareQueries: protocol.queries,
@@ -211,27 +218,22 @@ export function attackCommand() {
         bar.stop();
       }
       const command = commandLine();
-      const threatLabel = `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`;
-      const defenseLabel =
-        o.defense === 'none'
-          ? 'undefended network'
-          : o.defense === 'dc'
-            ? 'diffusion classifier (DC)'
-            : `RDC (${method} LM, gradient ${o.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
+      const { title, defenseLabel, threatLabel, protocolNote } = attackLabels(settings);
       await writeAttackReport(out, {
-        title: `Robust accuracy: ${defenseLabel}`,
+        title,
         summary,
         rule: protocol.rule,
-        settings: { ...settings, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) },
+        settings: { ...settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) },
         threatLabel,
-        protocolNote: PROTOCOL_NOTES[o.protocol],
+        imagesLabel,
+        protocolNote,
         sweep,
         sanity,
         imageDims: classifier.imageDims,
         commandLine: command,
       });
       const { records: _records, adversarial: _adv, ...brief } = summary;
-      const result = { ...brief, rule: protocol.rule, sweep, sanity, settings, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };
+      const result = { ...brief, rule: protocol.rule, sweep, sanity, settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };
       writeJson(join(out, 'report.json'), result);
       if (o.json) writeJson(o.json, result);
       const pct = (x: { rate: number; ci95: [number, number] }) =>
@@ -240,7 +242,7 @@ export function attackCommand() {
         `  ${name.padEnd(12)} ${RECHECK_RULES.map((rule) => pct(pick(summary.rules[rule]))).join(' ')}`;
       process.stdout.write(
         [
-          `${defenseLabel}, ${threatLabel}, protocol ${o.protocol}, ${summary.images} images; ${summary.recheck} fresh re-checks per image, counted by`,
+          `${defenseLabel}, ${threatLabel}, protocol ${o.protocol}, ${imagesLabel}; ${summary.recheck} fresh re-checks per image, counted by`,
           `  ${''.padEnd(12)} ${['first (paper)', `majority of ${summary.recheck}`, `all of ${summary.recheck}`].map((h) => h.padEnd(22)).join(' ')}`,
           row('clean', (x) => x.clean),
           ...Object.keys(summary.attacks).map((n) => row(n, (x) => x.attacks[n])),

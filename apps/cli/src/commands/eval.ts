@@ -11,20 +11,24 @@ import {
   updateModelCardSection,
   wilson,
 } from '@rdc/core';
+import { imageSeed, type RunManifest } from '@rdc/attacks';
 import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
 import { writeJson } from '../util/output.js';
 import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
-import { commandLine, provenance } from '../util/provenance.js';
+import { codeVersion, commandLine, provenance } from '../util/provenance.js';
+import { shardedSelection, shardOptions } from '../util/shard-options.js';
 
 /**
- * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images, or on the
- * model's validation split (`--split val`, for choosing settings without touching the test set).
+ * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images (or a
+ * range, or one shard of either), or on the model's validation split (`--split val`, for choosing
+ * settings without touching the test set). Each image draws its noise from its own seed, so shards
+ * merged with `rdc merge` give the same predictions as one run.
  */
 export function evalCommand() {
-  return dcOptions(new Command('eval'))
+  return shardOptions(dcOptions(new Command('eval')))
     .description('clean accuracy (with a 95 % confidence interval) of a model on the first N CIFAR-10 test images')
     .requiredOption('--model <dir>', 'model folder')
     .addOption(new Option('--defense <kind>', 'what to evaluate').choices(['none', 'dc', 'rdc'] as const).default('dc' as const))
@@ -44,45 +48,70 @@ export function evalCommand() {
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
+      if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
+        throw new InputError('--record needs the whole selection: record after rdc merge, not from one shard');
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const method = o.method ?? model.config.lmMethod;
       const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
       const dataDir = resolveDataDir(o.dataDir);
-      const { data, indices } =
-        o.split === 'test' ? { data: loadCifar10(dataDir, 'test', { limit: o.limit }), indices: null } : modelValidationSplit(model.config, dataDir);
-      const n = indices ? Math.min(o.limit, indices.length) : data.size;
-      const at = (i: number) => (indices ? indices[i] : i);
-      const rng = new Random(o.seed);
+      const { data, indices: split } =
+        o.split === 'test'
+          ? { data: loadCifar10(dataDir, 'test', { limit: o.range === undefined ? o.limit : undefined }), indices: null }
+          : modelValidationSplit(model.config, dataDir);
+      // Positions in the split (for the validation split, positions in its list of training images).
+      const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, split ? split.length : data.size);
+      const n = positions.length;
+      const at = (p: number) => (split ? split[p] : p);
       const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
       let correct = 0;
       const predictions: number[] = [];
+      const records: { index: number; label: number; prediction: number }[] = [];
       const start = Date.now();
       for (let i = 0; i < n; i++) {
-        const logits = await clf.logits(data.pixels([at(i)]), rng);
+        const index = positions[i];
+        const logits = await clf.logits(data.pixels([at(index)]), new Random(imageSeed(o.seed, index)));
         const p = argmax(logits.data, clf.numClasses)[0];
+        const label = data.labels[at(index)];
         predictions.push(p);
-        if (p === data.labels[at(i)]) correct++;
+        records.push({ index, label, prediction: p });
+        if (p === label) correct++;
         bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
       }
       bar.stop();
       const seconds = (Date.now() - start) / 1000;
       const acc = wilson(correct, n);
+      const manifest: RunManifest = {
+        kind: 'eval',
+        settings: {
+          modelSha256: model.config.files['model.safetensors'].sha256,
+          defense: o.defense,
+          method: o.defense === 'rdc' ? method : undefined,
+          split: o.split,
+          seed: o.seed,
+          classifier: clf.settings,
+        },
+        selection,
+        shard: shard && { index: shard.index, count: shard.count },
+        code: codeVersion(),
+      };
       const result = {
         model: model.dir,
         defense: o.defense,
         method: o.defense === 'rdc' ? method : undefined,
         images: n,
-        split: o.split === 'test' ? `CIFAR-10 test batch, first ${n} images` : `validation split of the training batches, first ${n} images`,
+        split: o.split === 'test' ? `CIFAR-10 test batch, ${imagesLabel}` : `validation split of the training batches, ${imagesLabel}`,
         correct,
         accuracy: acc.rate,
         ci95: [acc.low, acc.high],
         secondsPerImage: seconds / n,
         settings: clf.settings,
         predictions,
+        manifest,
+        records,
         ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
       };
-      const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images, ${(seconds / n).toFixed(3)} s/image`;
+      const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
       process.stdout.write(`${line}\n`);
       if (o.json) writeJson(o.json, result);
       if (o.record) {

@@ -11,6 +11,10 @@ import { lineChartSvg } from '../util/plot.js';
  */
 export interface ReportInput {
   title: string;
+  /** Which images, in words (e.g. 'the first 16 images'). */
+  imagesLabel: string;
+  /** Lines under the title (e.g. a partial merge's missing images). */
+  notes?: string[];
   summary: RobustSummary;
   /** The rule of the headline figures (bold). */
   rule: RecheckRule;
@@ -21,6 +25,37 @@ export interface ReportInput {
   sanity?: SanityCheck[];
   imageDims: readonly [number, number, number];
   commandLine: string;
+}
+
+const PROTOCOL_NOTES: Record<string, string> = {
+  quick:
+    "Protocol **quick**: the reduced CPU setting (APGD-CE and APGD-DLR with 20 iterations and 1 restart, 25 σ levels unless overridden). Not the authors' protocol: numbers are not comparable to the paper's.",
+  paper:
+    "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call); its headline is the paper's rule, one fresh re-classification of each adversarial image.",
+  strong:
+    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square with EOT; its headline counts an image only if it survives every fresh re-check (all of 5), a stricter rule whose null-attack baseline is lower too.',
+};
+
+/** The words of a report, from a run's settings (shared by rdc attack and rdc merge). */
+export function attackLabels(s: { defense: string; method?: string; gradient: string; protocol: { name: string }; threat: { norm: string; eps: number } }): {
+  title: string;
+  defenseLabel: string;
+  threatLabel: string;
+  protocolNote: string;
+} {
+  const defenseLabel =
+    s.defense === 'none'
+      ? 'undefended network'
+      : s.defense === 'dc'
+        ? 'diffusion classifier (DC)'
+        : `RDC (${s.method} LM, gradient ${s.gradient === 'bpda' ? 'by BPDA through LM' : 'through the LM steps'})`;
+  const { norm, eps } = s.threat;
+  return {
+    title: `Robust accuracy: ${defenseLabel}`,
+    defenseLabel,
+    threatLabel: `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`,
+    protocolNote: PROTOCOL_NOTES[s.protocol.name] ?? `Protocol **${s.protocol.name}**.`,
+  };
 }
 
 const r = (x: { rate: number; ci95: [number, number] }) => formatRate({ rate: x.rate, low: x.ci95[0], high: x.ci95[1] });
@@ -45,9 +80,10 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
   const lines = [
     `# ${o.title}`,
     '',
+    ...(o.notes?.length ? [...o.notes, ''] : []),
     `${o.protocolNote}`,
     '',
-    `Threat model: ${o.threatLabel}. Images: the first ${s.images} of the CIFAR-10 test batch. Command: \`${o.commandLine}\`.`,
+    `Threat model: ${o.threatLabel}. Images: ${o.imagesLabel} of the CIFAR-10 test batch (${s.images} attacked). Command: \`${o.commandLine}\`.`,
     '',
     `Every clean and adversarial image is classified ${s.recheck} more times with fresh noise; each column counts an image as correct under one rule. **Bold**: the headline rule of this protocol. The **null attack** returns the clean image itself and re-checks it under the same rule with the same number of fresh draws as the worst case (${s.recheck} per attack, ${s.nullDraws} in all): on a randomized classifier robust accuracy can only be read against it, since part of the drop from clean accuracy is noise, not the attacks.`,
     '',

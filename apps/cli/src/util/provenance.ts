@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { runtimeVersions, type EngineInfo } from '@rdc/core';
+import { RDC_VERSION } from '../version.js';
 
 let argv: string[] = process.argv;
 
@@ -14,7 +15,10 @@ export function commandLine(): string {
   return ['rdc', ...argv.slice(2).map((a) => (/^[\w./:=,+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
 }
 
-/** The git commit of the checkout (with '-dirty' when it has uncommitted changes), or 'unknown'. */
+/**
+ * The git commit of the checkout (with '-dirty' when it has uncommitted changes), else $RDC_COMMIT
+ * (set where there is no checkout, e.g. by the container image's build), else 'unknown'.
+ */
 export function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -25,8 +29,13 @@ export function gitCommit(): string {
       .trim();
     return dirty ? `${sha}-dirty` : sha;
   } catch {
-    return 'unknown';
+    return process.env.RDC_COMMIT || 'unknown';
   }
+}
+
+/** The code that made a result: the CLI's version and the commit (compared when shards are merged). */
+export function codeVersion(): { version: string; commit: string } {
+  return { version: RDC_VERSION, commit: gitCommit() };
 }
 
 /** What every JSON output records: commit, versions, engine, threads and seeds. */

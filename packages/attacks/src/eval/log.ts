@@ -19,7 +19,8 @@ export class JsonlLog<T extends { index: number }> {
     mkdirSync(dirname(path), { recursive: true });
   }
 
-  read(): Map<number, T> {
+  /** The records by index; `readOnly` leaves a torn last line in place (a reader beside a running writer). */
+  read(opts: { readOnly?: boolean } = {}): Map<number, T> {
     const out = new Map<number, T>();
     if (!existsSync(this.path)) return out;
     const text = readFileSync(this.path, 'utf8');
@@ -44,7 +45,7 @@ export class JsonlLog<T extends { index: number }> {
       }
       offset += line.length + 1;
     }
-    if (cut >= 0) {
+    if (cut >= 0 && !opts.readOnly) {
       truncateSync(this.path, Buffer.byteLength(text.slice(0, cut)));
       this.warn(`${this.path}: cut off a torn last line (an interrupted write); that image will be redone`);
     }

@@ -194,6 +194,11 @@ export function summarize(records: readonly ImageRecord[], attackNames: readonly
   };
 }
 
+/** The seed of one image's noise and attacks: from the run's seed and the image's dataset index, so shards and resumed runs repeat it. */
+export function imageSeed(seed: number, index: number): number {
+  return (seed * 1_000_003 + index) | 0;
+}
+
 /** k fresh classifications (one call on a deterministic classifier, repeated). */
 async function recheck(clf: Classifier, x: Float32Array, times: number, rng: Random): Promise<number[]> {
   const out: number[] = [];
@@ -253,7 +258,7 @@ async function attackImage(
   keep: boolean,
 ): Promise<ImageRecord> {
   const t0 = performance.now();
-  const rng = new Random((seed * 1_000_003 + index) | 0);
+  const rng = new Random(imageSeed(seed, index));
   const cleanPredictions = await recheck(clf, x0, k, rng);
   const partial = { index, label, cleanPredictions, nullPredictions: [] as number[][], attacks: {}, seconds: 0 };
   const attacked = isClean(partial, 'single') || isClean(partial, 'majority');
