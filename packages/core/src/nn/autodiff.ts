@@ -85,9 +85,9 @@ function vjp(b: GraphBuilder, node: Node, dy: V, val: (name: string) => V, needs
     case 'sigmoid':
       return [b.mul(dy, b.mul(y, b.sub(1, y)))];
     case 'silu': {
-      // d/dx x·s(x) = s·(1 + x·(1 − s))
+      // d/dx x·s(x) = s·(1 + x·(1 − s)) = s + y·(1 − s), with y = x·s the forward output (one pass fewer).
       const s = b.sigmoid(x[0]);
-      return [b.mul(dy, b.mul(s, b.add(1, b.mul(x[0], b.sub(1, s)))))];
+      return [b.mul(dy, b.add(s, b.mul(y, b.sub(1, s))))];
     }
     case 'relu':
       return [b.mul(dy, b.step(x[0]))];
@@ -112,22 +112,32 @@ function vjp(b: GraphBuilder, node: Node, dy: V, val: (name: string) => V, needs
       ];
     }
     case 'groupnorm': {
+      // With x̂ the normalized input, ĝ = γ·dy: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), the means over
+      // each group. The group means come from per-channel sums S = Σ dy·x̂ and D = Σ dy (which also give
+      // dγ and dβ), so the full-size work is x̂, dy·x̂ and one combination pass.
       const [xv, gamma] = x;
       const [, c, h, w] = xv.shape as number[];
-      const gsz = (c / node.groups) * h * w;
-      const xg = b.reshape(xv, [0, node.groups, gsz]);
+      const g = node.groups;
+      const cg = c / g;
+      const hw = h * w;
+      const xg = b.reshape(xv, [0, g, cg * hw]);
       const mean = b.reduceMean(xg, [2], true);
       const centered = b.sub(xg, mean);
-      const rstd = b.div(1, b.sqrt(b.add(b.reduceMean(b.square(centered), [2], true), node.eps)));
-      const xhat = b.mul(centered, rstd); // [N, G, gsz]
+      const rstd = b.div(1, b.sqrt(b.add(b.reduceMean(b.square(centered), [2], true), node.eps))); // [N, G, 1]
+      const xhat = b.reshape(b.mul(centered, rstd), [0, g, cg, hw]);
+      const dy4 = b.reshape(dy, [0, g, cg, hw]);
+      const sums = needs(0) || needs(1) ? b.reduceSum(b.mul(dy4, xhat), [3], true) : null; // S [N, G, cg, 1]
+      const dsum = needs(0) || needs(2) ? b.reduceSum(dy4, [3], true) : null; // D [N, G, cg, 1]
       const out: (V | null)[] = [null, null, null];
-      if (needs(1)) out[1] = b.reduceSum(b.mul(dy, b.reshape(xhat, [0, c, h, w])), [0, 2, 3]);
-      if (needs(2)) out[2] = b.reduceSum(dy, [0, 2, 3]);
+      if (needs(1)) out[1] = b.reshape(b.reduceSum(sums!, [0], false), [c]);
+      if (needs(2)) out[2] = b.reshape(b.reduceSum(dsum!, [0], false), [c]);
       if (needs(0)) {
-        const gg = b.reshape(b.mul(dy, b.reshape(gamma, [-1, 1, 1])), [0, node.groups, gsz]);
-        const a = b.reduceMean(gg, [2], true);
-        const m = b.reduceMean(b.mul(gg, xhat), [2], true);
-        out[0] = b.reshape(b.mul(rstd, b.sub(b.sub(gg, a), b.mul(xhat, m))), [0, c, h, w]);
+        const g4 = b.reshape(gamma, [g, cg, 1]);
+        const r4 = b.reshape(rstd, [0, g, 1, 1]);
+        const a = b.mul(b.reduceSum(b.mul(dsum!, g4), [2], true), 1 / (cg * hw)); // mean(ĝ) [N, G, 1, 1]
+        const m = b.mul(b.reduceSum(b.mul(sums!, g4), [2], true), 1 / (cg * hw)); // mean(ĝ·x̂)
+        const dx = b.sub(b.sub(b.mul(dy4, b.mul(r4, g4)), b.mul(xhat, b.mul(r4, m))), b.mul(r4, a));
+        out[0] = b.reshape(dx, [0, c, h, w]);
       }
       return out;
     }
