@@ -2,6 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import {
   argmax,
   createEngine,
+  type DiffusionClassifier,
   formatRate,
   InputError,
   openClassifier,
@@ -46,6 +47,7 @@ export function evalCommand() {
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
+    .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up')
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
       if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
@@ -53,7 +55,10 @@ export function evalCommand() {
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const method = o.method ?? model.config.lmMethod;
+      if (o.agreement && o.adaptive === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');
       const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
+      const fullGrid = o.agreement ? openClassifier(model, engine, { defense: o.defense, method, dc: { ...dcOverrides(o), adaptive: null } }) : null;
+      const dcOf = (c: unknown) => (c as { dc?: DiffusionClassifier }).dc;
       const dataDir = resolveDataDir(o.dataDir);
       const { data, indices: split } =
         o.split === 'test'
@@ -66,21 +71,51 @@ export function evalCommand() {
       const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
       let correct = 0;
       const predictions: number[] = [];
-      const records: { index: number; label: number; prediction: number }[] = [];
-      const start = Date.now();
+      const records: { index: number; label: number; prediction: number; fullGrid?: number; levels?: number }[] = [];
+      let fullSeconds = 0;
+      let agree = 0;
+      let seconds = 0;
       for (let i = 0; i < n; i++) {
         const index = positions[i];
-        const logits = await clf.logits(data.pixels([at(index)]), new Random(imageSeed(o.seed, index)));
+        const pixels = data.pixels([at(index)]);
+        const levelsBefore = dcOf(clf)?.adaptiveStats.levels ?? 0;
+        const t0 = performance.now();
+        const logits = await clf.logits(pixels, new Random(imageSeed(o.seed, index)));
+        seconds += (performance.now() - t0) / 1000;
         const p = argmax(logits.data, clf.numClasses)[0];
         const label = data.labels[at(index)];
         predictions.push(p);
-        records.push({ index, label, prediction: p });
+        const rec: (typeof records)[number] = { index, label, prediction: p };
+        if (o.adaptive !== undefined) rec.levels = (dcOf(clf)?.adaptiveStats.levels ?? 0) - levelsBefore;
+        if (fullGrid) {
+          const t1 = performance.now();
+          rec.fullGrid = argmax((await fullGrid.logits(pixels, new Random(imageSeed(o.seed, index)))).data, clf.numClasses)[0];
+          fullSeconds += (performance.now() - t1) / 1000;
+          if (rec.fullGrid === p) agree++;
+        }
+        records.push(rec);
         if (p === label) correct++;
         bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
       }
       bar.stop();
-      const seconds = (Date.now() - start) / 1000;
       const acc = wilson(correct, n);
+      const stats = dcOf(clf)?.adaptiveStats;
+      const adaptive =
+        o.adaptive !== undefined && stats
+          ? {
+              alpha: (clf.settings as { dc?: { adaptive?: { alpha: number } } }).dc?.adaptive?.alpha,
+              meanLevels: stats.levels / Math.max(1, stats.images),
+              levels: dcOf(clf)!.sigmas.length,
+              ...(fullGrid
+                ? {
+                    agreement: agree / n,
+                    agreementCi95: (({ low, high }) => [low, high])(wilson(agree, n)),
+                    fullGridCorrect: records.filter((r) => r.fullGrid === r.label).length,
+                    speedup: fullSeconds / seconds,
+                  }
+                : {}),
+            }
+          : undefined;
       const manifest: RunManifest = {
         kind: 'eval',
         settings: {
@@ -105,6 +140,7 @@ export function evalCommand() {
         accuracy: acc.rate,
         ci95: [acc.low, acc.high],
         secondsPerImage: seconds / n,
+        adaptive,
         settings: clf.settings,
         predictions,
         manifest,
@@ -113,6 +149,14 @@ export function evalCommand() {
       };
       const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
       process.stdout.write(`${line}\n`);
+      if (adaptive)
+        process.stdout.write(
+          `adaptive σ (α = ${adaptive.alpha}): ${adaptive.meanLevels.toFixed(1)} of ${adaptive.levels} levels on average` +
+            (adaptive.agreement !== undefined
+              ? `; agrees with the full grid on ${(100 * adaptive.agreement).toFixed(1)} % of images (full grid: ${adaptive.fullGridCorrect}/${n} correct), ${adaptive.speedup!.toFixed(2)}× faster`
+              : '') +
+            '\n',
+        );
       if (o.json) writeJson(o.json, result);
       if (o.record) {
         const dc = (clf.settings as { dc?: { levels: number; grid: string; weighting: string; sigmaMin: number; sigmaMax: number } }).dc;

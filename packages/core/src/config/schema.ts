@@ -95,6 +95,18 @@ export const DcConfig = z.object({
   chunk: z.number().int().min(1).default(25),
   /** Guidance weight w on the class heads: (1 + w)·D_y − w·D_∅. */
   guidance: z.number().min(0).default(0),
+  /**
+   * Adaptive σ evaluation for predictions (never for gradients): levels in a fixed random order,
+   * `chunk` at a time, stopping once the leader is safe at level `alpha` (method/adaptive.ts). null: off.
+   */
+  adaptive: z
+    .object({
+      alpha: z.number().gt(0).lt(1).default(0.01),
+      chunk: z.number().int().min(1).default(5),
+      minUnits: z.number().int().min(2).default(3),
+    })
+    .nullable()
+    .default(null),
 });
 export type DcConfig = z.infer<typeof DcConfig>;
 

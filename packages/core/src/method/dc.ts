@@ -4,6 +4,7 @@ import type { Random } from '../rng/random.js';
 import { sigmaGrid } from '../sigma/grid.js';
 import { sigmaWeights } from '../sigma/weights.js';
 import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
+import { levelOrder, SequentialLeader } from './adaptive.js';
 import { checkPixels } from './pixels.js';
 
 /**
@@ -59,8 +60,39 @@ export class DiffusionClassifier {
     return [{ data: noise.subarray(a * d, b * d), dims: [b - a, c, h, w] }, this.sigmas.subarray(a, b), this.weights.subarray(a, b)];
   }
 
-  /** Logits [K] of one image in model units, given its noise. `signal` cancels between σ chunks. */
+  /** Adaptive evaluation's counts: images predicted and σ levels evaluated for them. */
+  readonly adaptiveStats = { images: 0, levels: 0 };
+
+  /**
+   * Logits [K] of one image in model units, given its noise: the full grid, or with
+   * `config.adaptive` the adaptive estimate (predictions only). `signal` cancels between σ chunks.
+   */
   async logitsModel(x: Tensor, noise: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
+    return this.config.adaptive ? this.adaptiveLogits(x, noise, this.config.adaptive, signal) : this.fullLogits(x, noise, signal);
+  }
+
+  private async adaptiveLogits(x: Tensor, noise: Float32Array, a: NonNullable<DcConfig['adaptive']>, signal?: AbortSignal): Promise<Float32Array> {
+    const [c, h, w] = this.denoiser.imageDims;
+    const d = c * h * w;
+    const units = levelOrder(this.sigmas.length, a.chunk);
+    const test = new SequentialLeader({ units: units.length, classes: this.numClasses, alpha: a.alpha, minUnits: a.minUnits });
+    let levels = 0;
+    for (const unit of units) {
+      signal?.throwIfAborted();
+      const nz = new Float32Array(unit.length * d);
+      unit.forEach((l, j) => nz.set(noise.subarray(l * d, (l + 1) * d), j * d));
+      const sig = Float32Array.from(unit, (l) => this.sigmas[l]);
+      const wts = Float32Array.from(unit, (l) => this.weights[l]);
+      test.add(await this.denoiser.dcChunk(x, { data: nz, dims: [unit.length, c, h, w] }, sig, wts, this.config.guidance));
+      levels += unit.length;
+      if (test.decided()) break;
+    }
+    this.adaptiveStats.images += 1;
+    this.adaptiveStats.levels += levels;
+    return test.estimate(levels, this.sigmas.length);
+  }
+
+  private async fullLogits(x: Tensor, noise: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
     const k = this.numClasses;
     const total = new Float32Array(k);
     for (const [a, b] of this.chunks()) {
@@ -130,7 +162,7 @@ export class DiffusionClassifier {
     if (this.noiseMode !== 'shared') throw new Error('dc: gradients are implemented for shared noise');
     const noise = this.noiseFor(0, { rng: opts.rng, noise: opts.noise ? [opts.noise] : undefined });
     const x = toModel(pixels.data, [1, c, h, w]);
-    const logits = await this.logitsModel(x, noise);
+    const logits = await this.fullLogits(x, noise);
     const cot = cotangent(logits);
     const grad = new Float32Array(x.data.length);
     for (const [a, b] of this.chunks()) {
