@@ -47,6 +47,67 @@ describe('the backbone pipeline through the CLI', () => {
     expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toMatch(/Steps: 5, images seen: 20/);
   });
 
+  it('--per-level: every σ level on its own, summing to the DC; --adaptive with --agreement; --ce-weight trains with the DC cross-entropy', async () => {
+    const plain = join(dir, 'plain.json');
+    const levels = join(dir, 'levels.json');
+    const adaptive = join(dir, 'adaptive.json');
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--limit', '6', '--levels', '6', '--threads', '1', '--json', plain)).toBe(0);
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--limit', '6', '--levels', '6', '--threads', '1', '--per-level', '--json', levels)).toBe(0);
+    const [a, b] = [plain, levels].map((f) => JSON.parse(readFileSync(f, 'utf8')));
+    expect(b.perLevel).toHaveLength(6);
+    for (const l of b.perLevel) expect(l.accuracy).toBeGreaterThanOrEqual(0);
+    // The levels' terms sum to the DC's logits (same draws): the same predictions.
+    expect(b.predictions).toEqual(a.predictions);
+    expect(
+      await rdc(
+        'eval',
+        '--model',
+        model,
+        '--defense',
+        'dc',
+        '--limit',
+        '6',
+        '--levels',
+        '6',
+        '--threads',
+        '1',
+        '--adaptive',
+        '0.2',
+        '--agreement',
+        '--json',
+        adaptive,
+      ),
+    ).toBe(0);
+    const c = JSON.parse(readFileSync(adaptive, 'utf8'));
+    expect(c.adaptive.meanLevels).toBeLessThanOrEqual(6);
+    expect(c.adaptive.agreement).toBe(c.records.filter((r: { prediction: number; fullGrid: number }) => r.prediction === r.fullGrid).length / 6);
+    expect(c.records.map((r: { fullGrid: number }) => r.fullGrid)).toEqual(a.predictions);
+    expect(await rdc('eval', '--model', model, '--defense', 'rdc', '--per-level')).toBe(2);
+    const ceRun = join(dir, 'ce-run');
+    expect(
+      await rdc(
+        'train',
+        ...TINY_UNET,
+        '--run',
+        ceRun,
+        '--batch',
+        '4',
+        '--steps',
+        '2',
+        '--val-every',
+        '1000',
+        '--ce-weight',
+        '0.5',
+        '--uncond-weight',
+        '0.5',
+        '--json',
+        join(dir, 'ce.json'),
+      ),
+    ).toBe(0);
+    expect(JSON.parse(readFileSync(join(ceRun, 'config.json'), 'utf8')).train).toMatchObject({ ceWeight: 0.5, uncondWeight: 0.5 });
+    expect(Number.isFinite(JSON.parse(readFileSync(join(dir, 'ce.json'), 'utf8')).lastLoss)).toBe(true);
+  });
+
   it('evaluates DC and RDC with a confidence interval and records them in the card', async () => {
     const out = join(dir, 'eval.json');
     expect(await rdc('eval', '--model', model, '--defense', 'dc', '--limit', '4', '--json', out, '--record')).toBe(0);

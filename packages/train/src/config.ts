@@ -30,6 +30,15 @@ export const TrainConfig = z.object({
    * engine's provider (ONNX Runtime only); `auto`: inside the graph for a GPU provider.
    */
   optimizer: z.enum(['auto', 'host', 'device']).default('auto'),
+  /** Loss weight of the unconditional head (the class head's is 1); training from data only. */
+  uncondWeight: z.number().min(0).default(1),
+  /**
+   * Weight of an auxiliary cross-entropy on the DC's logits at the sampled σ (0: off, the EDM loss
+   * alone). `ceScale` scales the logits −λ(σ)·err_k; measured on v1, their spread over classes is
+   * about 1e-3, so 1000 puts it near 1.
+   */
+  ceWeight: z.number().min(0).default(0),
+  ceScale: z.number().positive().default(1000),
   emaHalflifeImages: z.number().positive().default(20_000),
   emaRampup: z.number().positive().nullable().default(0.1),
   /** σ for training: EDM's log-normal, or concentrated where the DC's weights are. */

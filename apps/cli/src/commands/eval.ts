@@ -47,6 +47,7 @@ export function evalCommand() {
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
+    .option('--per-level', 'with --defense dc: the accuracy of every σ level on its own (which levels carry the class evidence)')
     .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up')
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
@@ -55,6 +56,7 @@ export function evalCommand() {
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
       const method = o.method ?? model.config.lmMethod;
+      if (o.perLevel && (o.defense !== 'dc' || o.adaptive !== undefined)) throw new InputError('--per-level needs --defense dc without --adaptive');
       if (o.agreement && o.adaptive === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');
       const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
       const fullGrid = o.agreement ? openClassifier(model, engine, { defense: o.defense, method, dc: { ...dcOverrides(o), adaptive: null } }) : null;
@@ -72,6 +74,7 @@ export function evalCommand() {
       let correct = 0;
       const predictions: number[] = [];
       const records: { index: number; label: number; prediction: number; fullGrid?: number; levels?: number }[] = [];
+      const perLevel = o.perLevel ? new Array<number>(dcOf(clf)!.sigmas.length).fill(0) : null;
       let fullSeconds = 0;
       let agree = 0;
       let seconds = 0;
@@ -80,10 +83,22 @@ export function evalCommand() {
         const pixels = data.pixels([at(index)]);
         const levelsBefore = dcOf(clf)?.adaptiveStats.levels ?? 0;
         const t0 = performance.now();
-        const logits = await clf.logits(pixels, new Random(imageSeed(o.seed, index)));
+        const label = data.labels[at(index)];
+        let logits: { data: Float32Array };
+        if (perLevel) {
+          // Every level's own term, with the draws the DC would use: their sum is the DC's logits.
+          const rows = await dcOf(clf)!.levelLogitsOf(pixels, new Random(imageSeed(o.seed, index)));
+          const k = clf.numClasses;
+          const sum = new Float32Array(k);
+          for (let l = 0; l < perLevel.length; l++) {
+            const row = rows.subarray(l * k, (l + 1) * k);
+            if (argmax(row, k)[0] === label) perLevel[l]++;
+            for (let y = 0; y < k; y++) sum[y] += row[y];
+          }
+          logits = { data: sum };
+        } else logits = await clf.logits(pixels, new Random(imageSeed(o.seed, index)));
         seconds += (performance.now() - t0) / 1000;
         const p = argmax(logits.data, clf.numClasses)[0];
-        const label = data.labels[at(index)];
         predictions.push(p);
         const rec: (typeof records)[number] = { index, label, prediction: p };
         if (o.adaptive !== undefined) rec.levels = (dcOf(clf)?.adaptiveStats.levels ?? 0) - levelsBefore;
@@ -141,6 +156,7 @@ export function evalCommand() {
         ci95: [acc.low, acc.high],
         secondsPerImage: seconds / n,
         adaptive,
+        perLevel: perLevel?.map((c, l) => ({ level: l, sigma: dcOf(clf)!.sigmas[l], weight: dcOf(clf)!.weights[l], accuracy: c / n })),
         settings: clf.settings,
         predictions,
         manifest,
@@ -149,6 +165,15 @@ export function evalCommand() {
       };
       const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
       process.stdout.write(`${line}\n`);
+      if (perLevel) {
+        const dc = dcOf(clf)!;
+        process.stdout.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
+        perLevel.forEach((c, l) =>
+          process.stdout.write(
+            `  ${String(l).padStart(5)} ${dc.sigmas[l].toPrecision(3).padStart(7)} ${dc.weights[l].toPrecision(3).padStart(8)} ${((100 * c) / n).toFixed(1).padStart(7)} %\n`,
+          ),
+        );
+      }
       if (adaptive)
         process.stdout.write(
           `adaptive σ (α = ${adaptive.alpha}): ${adaptive.meanLevels.toFixed(1)} of ${adaptive.levels} levels on average` +

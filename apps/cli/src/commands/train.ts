@@ -40,6 +40,9 @@ export function trainCommand() {
         'device',
       ] as const),
     )
+    .option('--uncond-weight <w>', 'loss weight of the unconditional head (the class head has 1)', parseNumber)
+    .option('--ce-weight <w>', "weight of an auxiliary cross-entropy on the DC's logits at the sampled σ (multi-head UNet; 0: off)", parseNumber)
+    .option('--ce-scale <s>', 'logit scale of that cross-entropy (default 1000)', parseNumber)
     .option('--ema-halflife <images>', 'EMA half-life in images', parseNumber)
     .option('--ema-rampup <x>', 'EMA ramp-up ratio (0: off)', parseNumber)
     .addOption(new Option('--sigma-sampling <kind>', 'training noise levels: EDM log-normal, or where the DC weights are').choices(['edm', 'dc'] as const))
@@ -70,6 +73,9 @@ export function trainCommand() {
           weightDecay: o.weightDecay,
           gradClip: o.gradClip === 0 ? null : o.gradClip,
           optimizer: o.optimizer,
+          uncondWeight: o.uncondWeight,
+          ceWeight: o.ceWeight,
+          ceScale: o.ceScale,
           emaHalflifeImages: o.emaHalflife,
           emaRampup: o.emaRampup === 0 ? null : o.emaRampup,
           sigmaSampling: o.sigmaSampling,

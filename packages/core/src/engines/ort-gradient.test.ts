@@ -64,13 +64,22 @@ describe('ONNX Runtime gradient graphs against finite differences', () => {
     }
   });
 
-  it('training loss: weight gradient matches a directional central difference', async () => {
-    const graph = edmLossGraph(config);
+  it.each([
+    ['the EDM loss', undefined],
+    ['with the DC cross-entropy term', { weight: 0.5, scale: 20 }],
+  ] as const)('training loss (%s): weight gradient matches a directional central difference', async (_name, crossEntropy) => {
+    const graph = edmLossGraph(config, { crossEntropy });
     const names = Object.keys(weights);
     const g = await ort.compileGradient(graph, { of: 'loss', wrt: names });
     const f = await ort.compile(graph);
     const feeds = lossFeeds(3, 2);
+    if (crossEntropy) feeds.classes = { data: Float32Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1), dims: [3, 3] };
     const { grads } = await g.run(feeds, { weights });
+    if (crossEntropy) {
+      // The term is really there: the loss differs from the EDM loss alone.
+      const plain = await (await ort.compile(edmLossGraph(config))).run(feeds, weights);
+      expect((await f.run(feeds, weights)).loss.data[0]).not.toBeCloseTo(plain.loss.data[0], 4);
+    }
     const rng = new Random(3);
     const dir: Record<string, Float32Array> = Object.fromEntries(names.map((n) => [n, rng.normal(weights[n].data.length)]));
     let norm = 0;

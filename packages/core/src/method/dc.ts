@@ -92,6 +92,25 @@ export class DiffusionClassifier {
     return test.estimate(levels, this.sigmas.length);
   }
 
+  /**
+   * Every σ level on its own: logits [S·K] of one image in model units (row s: level s's weighted
+   * term of the DC's sum, which is `logitsModel`'s total over the rows). For `rdc eval --per-level`.
+   */
+  async levelLogits(x: Tensor, noise: Float32Array): Promise<Float32Array> {
+    const k = this.numClasses;
+    const out = new Float32Array(this.sigmas.length * k);
+    for (let l = 0; l < this.sigmas.length; l++) out.set(await this.denoiser.dcChunk(x, ...this.chunkArgs(noise, l, l + 1), this.config.guidance), l * k);
+    return out;
+  }
+
+  /** `levelLogits` of pixels [1, C, H, W] in [0, 1], with noise from `rng`. */
+  async levelLogitsOf(pixels: Tensor, rng: Random): Promise<Float32Array> {
+    const [c, h, w] = this.denoiser.imageDims;
+    assertShape('dc: pixels', pixels, [1, c, h, w]);
+    checkPixels(pixels.data);
+    return this.levelLogits(toModel(pixels.data, [1, c, h, w]), this.drawNoise(rng));
+  }
+
   private async fullLogits(x: Tensor, noise: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
     const k = this.numClasses;
     const total = new Float32Array(k);

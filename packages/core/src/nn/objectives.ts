@@ -90,8 +90,11 @@ export function lmObjectiveGraph(cfg: DenoiserNetworkConfig): Graph {
  * teacher's D and mask is all ones. A label-conditional network has one head and a `labels` input.
  * Inputs: `x`, `noise` [N, C, H, W], `sigma` [N], `target` [N, heads, C, H, W], `mask` [N, heads]
  * (and `labels` [N, K]). Output: `loss` (a scalar).
+ *
+ * `crossEntropy` adds weight × the cross-entropy of the DC's logits at the sampled σ (an input
+ * `classes` [N, K], one-hot): a discriminative term that trains every class head on every image.
  */
-export function edmLossGraph(cfg: DenoiserNetworkConfig, opts: { training?: boolean } = {}): Graph {
+export function edmLossGraph(cfg: DenoiserNetworkConfig, opts: { training?: boolean; crossEntropy?: { weight: number; scale: number } } = {}): Graph {
   const g = new GraphBuilder();
   const { channels: c, height: h, width: w } = cfg.image;
   const heads = denoiserHeads(cfg);
@@ -108,7 +111,18 @@ export function edmLossGraph(cfg: DenoiserNetworkConfig, opts: { training?: bool
   const s2 = g.square(sigma);
   const lambda = g.div(g.add(s2, sd2), g.mul(s2, sd2)); // [N]
   const perImage = g.mul(g.reduceSum(g.mul(err, mask), [1]), lambda);
-  g.output('loss', g.reduceMean(perImage, [0]));
+  let loss = g.reduceMean(perImage, [0]);
+  const ce = opts.crossEntropy;
+  if (ce && ce.weight > 0) {
+    // The DC at the sampled σ: logits −scale·λ(σ)·err_k of the K class heads, and their cross-entropy
+    // against the label (input `classes` [N, K], one-hot): every class head learns from every image.
+    if (takesLabels(cfg)) throw new Error('edm loss: the cross-entropy term needs the multi-head network (all class heads in one pass)');
+    const classes = g.input('classes', ['N', cfg.numClasses]);
+    const logits = g.mul(g.mul(g.slice(err, 1, 0, cfg.numClasses), g.reshape(lambda, [-1, 1])), -ce.scale);
+    const nll = g.neg(g.reduceSum(g.mul(classes, g.logsoftmax(logits, -1)), [1]));
+    loss = g.add(loss, g.mul(g.reduceMean(nll, [0]), ce.weight));
+  }
+  g.output('loss', loss);
   return g.build();
 }
 

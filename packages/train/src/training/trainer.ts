@@ -83,9 +83,11 @@ export interface TrainerOptions {
   onLog?: (record: Record<string, unknown>) => void;
 }
 
-/** The training-loss graph of a network. */
-export function lossGraph(network: NetworkConfig): Graph {
-  return network.arch === 'cnn' ? crossEntropyGraph(network, { training: true }) : edmLossGraph(network, { training: true });
+/** The training-loss graph of a network (with the run's auxiliary cross-entropy, if any). */
+export function lossGraph(network: NetworkConfig, cfg?: Pick<TrainConfig, 'ceWeight' | 'ceScale'>): Graph {
+  if (network.arch === 'cnn') return crossEntropyGraph(network, { training: true });
+  const ce = cfg && cfg.ceWeight > 0 ? { weight: cfg.ceWeight, scale: cfg.ceScale } : undefined;
+  return edmLossGraph(network, { training: true, crossEntropy: ce });
 }
 
 /** The inference graph whose parameters are the network's weights. */
@@ -170,7 +172,9 @@ export class Trainer {
       this.log({ event: 'start', mode: this.opts.teacher ? 'distill' : this.opts.init ? 'finetune' : 'scratch', params: graph.params.length });
     }
 
-    const loss = lossGraph(network);
+    if (cfg.ceWeight > 0 && this.opts.teacher)
+      throw new InputError('--ce-weight trains on labels: it does not combine with distillation (--teacher)', 'bad_option');
+    const loss = lossGraph(network, cfg);
     const engine = this.opts.gradientEngine;
     const resident = engine instanceof OrtEngine;
     const onDevice = cfg.optimizer === 'device' || (cfg.optimizer === 'auto' && resident && engine.info.backend !== 'cpu');
@@ -338,10 +342,17 @@ export class Trainer {
       for (let i = 0; i < n; i++) {
         for (let h = 0; h < heads; h++) target.set(x.subarray(i * d, (i + 1) * d), (i * heads + h) * d);
         mask[i * heads + labels[i]] = 1;
-        mask[i * heads + k] = 1;
+        mask[i * heads + k] = cfg.uncondWeight;
       }
     }
+    const extra: Record<string, Tensor> = {};
+    if (cfg.ceWeight > 0) {
+      const onehot = new Float32Array(n * k);
+      labels.forEach((y, i) => (onehot[i * k + y] = 1));
+      extra.classes = { data: onehot, dims: [n, k] };
+    }
     return {
+      ...extra,
       x: { data: x, dims: [n, channels, height, width] },
       noise: { data: noise, dims: [n, channels, height, width] },
       sigma: { data: sigma, dims: [n] },
