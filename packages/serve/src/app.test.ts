@@ -185,6 +185,35 @@ describe('POST /v1/classify/batch', () => {
 });
 
 describe('model, health, metrics and documentation routes', () => {
+  it('explain: the input as the model saw it, and for the RDC LM output and its perturbation, decodable PNGs matching the sizes', async () => {
+    const img = await png(16, 16, 5);
+    const r: Json = await (await post('/v1/classify?defense=rdc&levels=2&seed=3&explain=true', img, 'image/png')).json();
+    expect(Object.keys(r.explain).sort()).toEqual(['input', 'lm', 'perturbation', 'perturbationGain', 'perturbationL2', 'perturbationLinf']);
+    for (const k of ['input', 'lm', 'perturbation']) {
+      const meta = await sharp(Buffer.from(r.explain[k].split(',')[1], 'base64')).metadata();
+      expect([meta.width, meta.height]).toEqual([8, 8]);
+    }
+    expect(r.explain.perturbationLinf).toBeGreaterThan(0);
+    expect(r.explain.perturbationLinf * r.explain.perturbationGain).toBeCloseTo(0.5, 5);
+    const dc: Json = await (await post('/v1/classify?defense=dc&levels=2&seed=3&explain=1', img, 'image/png')).json();
+    expect(Object.keys(dc.explain)).toEqual(['input']);
+    expect((await post('/v1/classify?levels=2', img, 'image/png')).status).toBe(200);
+    expect(((await (await post('/v1/classify?levels=2', img, 'image/png')).json()) as Json).explain).toBeUndefined();
+    const bad = await post('/v1/classify?explain=maybe', img, 'image/png');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as Json).error.message).toMatch(/explain: expected true, false, 1 or 0/);
+  });
+
+  it('serves the listed example images and nothing else under /examples', async () => {
+    const list: Json = await (await handle.app.request('/v1/examples')).json();
+    expect(list.map((e: Json) => e.label)).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
+    const first = await handle.app.request(list[0].url);
+    expect(first.headers.get('content-type')).toBe('image/png');
+    expect((await sharp(Buffer.from(await first.arrayBuffer())).metadata()).width).toBe(32);
+    for (const bad of ['/examples/..%2Fpackage.json', '/examples/examples.json', '/examples/nope.png'])
+      expect((await handle.app.request(bad)).status, bad).toBe(404);
+  });
+
   it('GET /v1/model returns the config and the card', async () => {
     const r = (await (await handle.app.request('/v1/model')).json()) as Json;
     expect(r.config.classes).toEqual(['cat', 'dog', 'ship']);

@@ -88,6 +88,23 @@ function formFiles(form: Record<string, (string | File)[]>, field: string): File
   return values as File[];
 }
 
+const EXAMPLES_DIR = new URL('../assets/examples/', import.meta.url);
+
+function readExamples(): { file: string; label: string; testIndex: number }[] {
+  try {
+    return JSON.parse(readFileSync(new URL('examples.json', EXAMPLES_DIR), 'utf8')) as { file: string; label: string; testIndex: number }[];
+  } catch {
+    return [];
+  }
+}
+
+/** The figures `rdc eval --record` and `rdc attack --record` wrote into the model card, by section name. */
+export function measuredSections(card: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of card.matchAll(/<!-- rdc:((?:eval|attack)-[\w.-]+) -->\n([\s\S]*?)\n<!-- \/rdc:\1 -->/g)) out[m[1]] = m[2].trim();
+  return out;
+}
+
 export function createApp(service: InferenceService, config: Partial<ServeConfig> = {}): AppHandle {
   const cfg = ServeConfig.parse(config);
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
@@ -238,7 +255,21 @@ export function createApp(service: InferenceService, config: Partial<ServeConfig
     } catch {
       card = '';
     }
-    return c.json({ config, card, limits: { maxBodyBytes: cfg.maxBodyBytes, maxBatch: cfg.maxBatch, maxWorkMacs, timeoutMs: cfg.timeoutMs } });
+    return c.json({
+      config,
+      card,
+      measured: measuredSections(card),
+      limits: { maxBodyBytes: cfg.maxBodyBytes, maxBatch: cfg.maxBatch, maxWorkMacs, timeoutMs: cfg.timeoutMs },
+    });
+  });
+
+  // A few CIFAR-10 test images for the page (scripts/make-examples.mjs); only the listed files are served.
+  const examples = readExamples();
+  app.get('/v1/examples', (c) => c.json(examples.map((e) => ({ label: e.label, testIndex: e.testIndex, url: `/examples/${e.file}` }))));
+  app.get('/examples/:file', (c) => {
+    const e = examples.find((x) => x.file === c.req.param('file'));
+    if (!e) return c.json(errorBody('not_found', 'no such example image; GET /v1/examples lists them'), 404);
+    return c.body(readFileSync(new URL(e.file, EXAMPLES_DIR)), 200, { 'content-type': 'image/png', 'cache-control': 'max-age=86400' });
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

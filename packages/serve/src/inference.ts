@@ -19,6 +19,7 @@ import {
   type ModelFolder,
   type Tensor,
 } from '@rdc/core/runtime';
+import { pngDataUrl } from './image.js';
 
 /**
  * The model behind the API: DC and RDC on ONNX Runtime alone (the DC chunk, the LM reverse pass and
@@ -35,6 +36,16 @@ export interface ClassifyResult {
   logits: number[];
   options: { defense: 'dc' | 'rdc'; method?: string; levels: number; seed: number; temperature: number; grid: string; weighting: string };
   timings: { lmMs?: number; dcMs: number };
+  /** With `explain`: the input as the model saw it (its size), LM's output and perturbation (RDC). */
+  explain?: {
+    input: string;
+    lm?: string;
+    /** LM's change, 0.5 + δ·gain, so that it is visible. */
+    perturbation?: string;
+    perturbationGain?: number;
+    perturbationLinf?: number;
+    perturbationL2?: number;
+  };
 }
 
 export class InferenceService {
@@ -149,6 +160,20 @@ export class InferenceService {
       k,
     );
     const top = argmax(logits, k)[0];
+    let explain: ClassifyResult['explain'];
+    if (opts.explain) {
+      explain = { input: await pngDataUrl(pixels) };
+      if (opts.defense === 'rdc') {
+        const delta = input.data.map((v, i) => v - pixels.data[i]);
+        const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const gain = linf > 0 ? 0.5 / linf : 1;
+        explain.lm = await pngDataUrl(input);
+        explain.perturbation = await pngDataUrl({ data: delta.map((v) => 0.5 + gain * v), dims: pixels.dims });
+        explain.perturbationGain = gain;
+        explain.perturbationLinf = linf;
+        explain.perturbationL2 = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
+      }
+    }
     return {
       top: { index: top, label: this.classes[top], probability: probs[top] },
       probabilities: this.classes.map((label, i) => ({ label, probability: probs[i] })),
@@ -163,6 +188,7 @@ export class InferenceService {
         weighting: dc.config.weighting,
       },
       timings: { lmMs, dcMs },
+      ...(explain ? { explain } : {}),
     };
   }
 }

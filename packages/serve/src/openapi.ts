@@ -18,6 +18,12 @@ const Options = {
   method: z.enum(['released', 'paper']).optional().openapi({ description: "LM preset (RDC only); default: the model's" }),
   levels: z.number().int().min(1).max(1000).optional().openapi({ description: "σ levels (default: the model's calibrated grid)" }),
   seed: z.number().int().min(0).optional().openapi({ description: 'noise seed (default: fresh, reported in the answer)' }),
+  explain: z
+    .boolean()
+    .optional()
+    .openapi({
+      description: "also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs (query: true/false/1/0)",
+    }),
 };
 const Result = z
   .object({
@@ -34,6 +40,16 @@ const Result = z
       weighting: z.string(),
     }),
     timings: z.record(z.string(), z.number()),
+    explain: z
+      .object({
+        input: z.string(),
+        lm: z.string().optional(),
+        perturbation: z.string().optional().openapi({ description: "LM's change shown as 0.5 + δ·perturbationGain" }),
+        perturbationGain: z.number().optional(),
+        perturbationLinf: z.number().optional(),
+        perturbationL2: z.number().optional(),
+      })
+      .optional(),
   })
   .openapi('ClassifyResult');
 

@@ -59,8 +59,9 @@ export const JsonPixels = z.strictObject({
 });
 export type JsonPixels = z.infer<typeof JsonPixels>;
 
-const OPTION_KEYS = ['defense', 'method', 'levels', 'seed'] as const;
+const OPTION_KEYS = ['defense', 'method', 'levels', 'seed', 'explain'] as const;
 const INTEGER_KEYS = new Set(['levels', 'seed']);
+const BOOLEAN_KEYS = new Set(['explain']);
 
 export const ClassifyBody = ClassifyFields.extend({ image: JsonPixels });
 export const BatchBody = ClassifyFields.extend({ images: z.array(JsonPixels).min(1) });
@@ -76,6 +77,9 @@ export function optionsFromText(fields: Record<string, string>, where = 'query',
       if (!/^\d{1,10}$/.test(v))
         throw new RequestError(400, 'bad_options', `${where}.${k}: expected a non-negative integer in decimal digits, got ${brief(v)}`);
       out[k] = Number(v);
+    } else if (BOOLEAN_KEYS.has(k)) {
+      if (!/^(true|false|1|0)$/.test(v)) throw new RequestError(400, 'bad_options', `${where}.${k}: expected true, false, 1 or 0, got ${brief(v)}`);
+      out[k] = v === 'true' || v === '1';
     } else out[k] = v;
   }
   return out;

@@ -18,7 +18,9 @@ let image: Buffer;
 
 beforeAll(async () => {
   const { config, weights } = tinyUNet({ seed: 4 });
-  writeModelFolder(dir, { network: config, weights, classes: ['cat', 'dog', 'ship'], temperature: 1, dc: { levels: 3 }, card: '# tiny' });
+  const card =
+    '# tiny\n\n<!-- rdc:eval-dc -->\n- **DC**: clean accuracy 12.5 % [1.0, 2.0] (95 % CI) on the first 8 test images. Command: `rdc eval`\n<!-- /rdc:eval-dc -->\n';
+  writeModelFolder(dir, { network: config, weights, classes: ['cat', 'dog', 'ship'], temperature: 1, dc: { levels: 3 }, card });
   server = await startServer(dir, { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
   base = `http://127.0.0.1:${server.port}`;
   image = await sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } })
@@ -87,6 +89,20 @@ describe('the API over real HTTP', () => {
     try {
       const page = await browser.newPage();
       await page.goto(`${base}/`);
+      // The model's measured accuracy from its card, and the example images.
+      await page.waitForFunction(() => (document.querySelector('#measured')?.textContent ?? '').includes('clean accuracy 12.5 %'), null, { timeout: 30_000 });
+      expect(await page.locator('#measured').textContent()).not.toMatch(/Command|\*\*/);
+      await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10, null, { timeout: 30_000 });
+      // An example through the RDC: the input as the model saw it, LM's output and its change, the time taken.
+      await page.locator('#levels').fill('2');
+      await page.locator('#examples button').first().click();
+      await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 3, null, { timeout: 60_000 });
+      for (const id of ['#view-input', '#view-lm', '#view-delta']) {
+        expect(await page.locator(id).isVisible(), id).toBe(true);
+        expect(await page.locator(`${id} img`).getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+      }
+      expect(await page.locator('#delta-caption').textContent()).toMatch(/ℓ∞ \d+\.\d\/255/);
+      expect(await page.locator('#timing').textContent()).toMatch(/^LM \d+ ms, DC \d+ ms \(2 σ levels\)/);
       await page.locator('input[name=defense][value=dc]').check();
       await page.locator('#levels').fill('2');
       await page.locator('#file').setInputFiles({ name: 'x.png', mimeType: 'image/png', buffer: image });

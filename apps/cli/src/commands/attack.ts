@@ -1,7 +1,17 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
-import { createEngine, InputError, openClassifier, parseFraction, readModelFolder, resolveEngineChoice, type Classifier } from '@rdc/core';
+import {
+  createEngine,
+  formatRate,
+  InputError,
+  openClassifier,
+  parseFraction,
+  readModelFolder,
+  resolveEngineChoice,
+  updateModelCardSection,
+  type Classifier,
+} from '@rdc/core';
 import {
   AttackName,
   buildAttacks,
@@ -77,7 +87,10 @@ export function attackCommand() {
     .option('--device <device>', DEVICE_HELP)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the summary as JSON')
+    .option('--record', "write the headline (clean, worst case and null attack, with the budget and re-check rule) into the model's MODEL_CARD.md")
     .action(async (o) => {
+      if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
+        throw new InputError('--record needs the whole selection: not from one shard');
       const model = readModelFolder(o.model);
       const norm = o.norm as Norm;
       const eps = o.eps === undefined ? DEFAULT_EPS[norm] : parseFraction(o.eps);
@@ -236,6 +249,15 @@ export function attackCommand() {
       const result = { ...brief, rule: protocol.rule, sweep, sanity, settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };
       writeJson(join(out, 'report.json'), result);
       if (o.json) writeJson(o.json, result);
+      if (o.record) {
+        const w = summary.rules[protocol.rule];
+        const f = (x: { rate: number; ci95: [number, number] }) => formatRate({ rate: x.rate, low: x.ci95[0], high: x.ci95[1] });
+        updateModelCardSection(
+          o.model,
+          `attack-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
+          `- **${defenseLabel}** under attack (${threatLabel}, protocol ${o.protocol}: ${protocol.attacks.join(', ')}, ${protocol.iterations} iterations, ${protocol.levels} σ levels; ${imagesLabel} of the test set; re-check rule ${protocol.rule} of ${summary.recheck}): clean ${f(w.clean)}, **worst case ${f(w.worstCase)}**, null attack ${f(w.nullAttack)} (95 % CIs). Command: \`${command}\``,
+        );
+      }
       const pct = (x: { rate: number; ci95: [number, number] }) =>
         `${(100 * x.rate).toFixed(1)} % [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}]`.padEnd(22);
       const row = (name: string, pick: (x: (typeof summary.rules)['single']) => { rate: number; ci95: [number, number] }) =>

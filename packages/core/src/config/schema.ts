@@ -171,6 +171,8 @@ export const ClassifyFields = z.strictObject({
     .min(0)
     .max(2 ** 31 - 1)
     .optional(),
+  /** Also return the image as the model saw it, LM's output and LM's perturbation (PNG data URLs). */
+  explain: z.boolean().optional(),
 });
 export const ClassifyOptions = ClassifyFields.extend({ defense: z.enum(['dc', 'rdc']).default('rdc') });
 export type ClassifyOptions = z.infer<typeof ClassifyOptions>;
