@@ -107,6 +107,27 @@ describe('sharded runs', () => {
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/PARTIAL: 4 of 6 images/);
   }, 300_000);
 
+  it("attacks the model's validation split for choosing a recipe (and refuses to record it)", async () => {
+    const out = join(dir, 'val');
+    expect(
+      await rdc(
+        'attack',
+        '--model',
+        model,
+        ...ATTACK.filter((a, i, all) => a !== '--limit' && all[i - 1] !== '--limit'),
+        '--limit',
+        '2',
+        '--split',
+        'val',
+        '--out',
+        out,
+      ),
+    ).toBe(0);
+    expect(json(join(out, 'report.json')).settings.split).toBe('val');
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/the first 2 images of the model's validation split/);
+    expect(await rdc('attack', '--model', model, '--split', 'val', '--record', '--out', join(dir, 'val2'))).toBe(2);
+  }, 120_000);
+
   it('eval shards (--json) merge into the predictions of one run', async () => {
     const EVAL = ['eval', '--model', model, '--defense', 'dc', '--levels', '10', '--limit', '6', '--threads', '1'];
     const whole = join(dir, 'eval.json');

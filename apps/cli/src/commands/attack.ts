@@ -29,7 +29,7 @@ import {
   type Norm,
   type RobustSummary,
 } from '@rdc/attacks';
-import { loadCifar10, resolveDataDir } from '@rdc/train';
+import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
 import { DEVICE_HELP } from '../util/device.js';
@@ -52,6 +52,11 @@ export function attackCommand() {
     .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2'] as const).default('linf' as const))
     .option('--eps <eps>', 'radius in pixel units, e.g. 8/255 (default 8/255 for linf, 0.5 for l2)')
     .option('--limit <n>', 'number of test images (from the first)', parseIntArg, 16)
+    .addOption(
+      new Option('--split <split>', "test: the CIFAR-10 test batch (for reporting); val: the model's held-out training images (for choosing a recipe)")
+        .choices(['test', 'val'] as const)
+        .default('test' as const),
+    )
     .option('--iterations <n>', 'gradient attack iterations', parseIntArg)
     .option('--restarts <n>', 'restarts', parseIntArg)
     .option('--queries <n>', 'Square query budget', parseIntArg)
@@ -89,6 +94,7 @@ export function attackCommand() {
     .option('--json <file>', 'write the summary as JSON')
     .option('--record', "write the headline (clean, worst case and null attack, with the budget and re-check rule) into the model's MODEL_CARD.md")
     .action(async (o) => {
+      if (o.record && o.split !== 'test') throw new InputError('--record reports test-set figures: drop --split val');
       if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
         throw new InputError('--record needs the whole selection: not from one shard');
       const model = readModelFolder(o.model);
@@ -122,10 +128,18 @@ export function attackCommand() {
       });
       const exactGradient: Classifier =
         classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
-      const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.range === undefined ? o.limit : undefined });
-      const { selection, shard, indices, label: imagesLabel } = shardedSelection(o, test.size);
-      const labels = indices.map((i) => test.labels[i]);
-      const images = (p: number) => test.pixels([indices[p]]);
+      const dataDir = resolveDataDir(o.dataDir);
+      // Positions in the split (for the validation split, positions in its list of training images).
+      const { data: test, indices: split } =
+        o.split === 'test'
+          ? { data: loadCifar10(dataDir, 'test', { limit: o.range === undefined ? o.limit : undefined }), indices: null }
+          : modelValidationSplit(model.config, dataDir);
+      const sel = shardedSelection(o, split ? split.length : test.size);
+      const { selection, shard, indices } = sel;
+      const imagesLabel = `${sel.label} ${o.split === 'test' ? 'of the CIFAR-10 test batch' : "of the model's validation split"}`;
+      const at = (i: number) => (split ? split[i] : i);
+      const labels = indices.map((i) => test.labels[at(i)]);
+      const images = (p: number) => test.pixels([at(indices[p])]);
       if (shard && !o.out)
         throw new InputError('a sharded run needs --out DIR, the same for every shard (each writes DIR/shard-I-of-N; rdc merge DIR joins them)');
       const base = o.out ?? join('runs', `attack-${o.defense}-${o.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -142,6 +156,7 @@ export function attackCommand() {
         protocol,
         threat: { norm, eps },
         sweep: sweepRadii,
+        split: o.split,
         selection,
         seed: o.seed,
         classifier: classifier.settings,
@@ -255,7 +270,7 @@ export function attackCommand() {
         updateModelCardSection(
           o.model,
           `attack-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
-          `- **${defenseLabel}** under attack (${threatLabel}, protocol ${o.protocol}: ${protocol.attacks.join(', ')}, ${protocol.iterations} iterations, ${protocol.levels} σ levels; ${imagesLabel} of the test set; re-check rule ${protocol.rule} of ${summary.recheck}): clean ${f(w.clean)}, **worst case ${f(w.worstCase)}**, null attack ${f(w.nullAttack)} (95 % CIs). Command: \`${command}\``,
+          `- **${defenseLabel}** under attack (${threatLabel}, protocol ${o.protocol}: ${protocol.attacks.join(', ')}, ${protocol.iterations} iterations, ${protocol.levels} σ levels; ${imagesLabel}; re-check rule ${protocol.rule} of ${summary.recheck}): clean ${f(w.clean)}, **worst case ${f(w.worstCase)}**, null attack ${f(w.nullAttack)} (95 % CIs). Command: \`${command}\``,
         );
       }
       const pct = (x: { rate: number; ci95: [number, number] }) =>

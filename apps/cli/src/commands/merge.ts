@@ -142,6 +142,7 @@ export function mergeCommand() {
         protocol: Protocol;
         threat: { norm: string; eps: number };
         sweep?: number[];
+        split?: 'test' | 'val';
         defense: string;
         method?: string;
         gradient: string;
@@ -160,7 +161,7 @@ export function mergeCommand() {
 
       // The example grid: the first images that carry adversarial examples, with their clean pixels.
       let adversarial: { index: number; label: number; clean: Float32Array; adv: Record<string, Float32Array> }[] = [];
-      const withExamples = main.records.filter((r) => r.examples).slice(0, 4);
+      const withExamples = settings.split === 'val' ? [] : main.records.filter((r) => r.examples).slice(0, 4);
       if (withExamples.length) {
         try {
           const test = loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: Math.max(...withExamples.map((r) => r.index)) + 1 });
@@ -203,7 +204,7 @@ export function mergeCommand() {
         rule,
         settings: { ...settings, selection: sel, code: m.code },
         threatLabel,
-        imagesLabel: `images ${sel.begin}–${sel.end - 1}`,
+        imagesLabel: `images ${sel.begin}–${sel.end - 1} ${settings.split === 'val' ? "of the model's validation split" : 'of the CIFAR-10 test batch'}`,
         notes,
         protocolNote,
         sweep,

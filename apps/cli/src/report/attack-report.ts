@@ -11,7 +11,7 @@ import { lineChartSvg } from '../util/plot.js';
  */
 export interface ReportInput {
   title: string;
-  /** Which images, in words (e.g. 'the first 16 images'). */
+  /** Which images, in words (e.g. 'the first 16 images of the CIFAR-10 test batch'). */
   imagesLabel: string;
   /** Lines under the title (e.g. a partial merge's missing images). */
   notes?: string[];
@@ -83,7 +83,7 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
     ...(o.notes?.length ? [...o.notes, ''] : []),
     `${o.protocolNote}`,
     '',
-    `Threat model: ${o.threatLabel}. Selection: ${o.imagesLabel} of the CIFAR-10 test batch (${s.images} in this report). Command: \`${o.commandLine}\`.`,
+    `Threat model: ${o.threatLabel}. Selection: ${o.imagesLabel} (${s.images} in this report). Command: \`${o.commandLine}\`.`,
     '',
     `Every clean and adversarial image is classified ${s.recheck} more times with fresh noise; each column counts an image as correct under one rule. **Bold**: the headline rule of this protocol. The **null attack** returns the clean image itself and re-checks it under the same rule with the same number of fresh draws as the worst case (${s.recheck} per attack, ${s.nullDraws} in all): on a randomized classifier robust accuracy can only be read against it, since part of the drop from clean accuracy is noise, not the attacks.`,
     '',
