@@ -72,9 +72,9 @@ export class OrtEngine implements Engine {
   }
 
   /** Creates a session, with an error that says what to do when a GPU provider cannot start. */
-  private async session(model: Uint8Array | string): Promise<ort.InferenceSession> {
+  private async session(model: Uint8Array | string, extra: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
     try {
-      return await ort.InferenceSession.create(model as Uint8Array, this.sessionOptions);
+      return await ort.InferenceSession.create(model as Uint8Array, { ...this.sessionOptions, ...extra });
     } catch (err) {
       if (this.info.backend === 'cpu') throw err;
       throw new InputError(
@@ -126,20 +126,7 @@ export class OrtEngine implements Engine {
    */
   async compileResident(graph: Graph, keep: readonly string[]): Promise<ResidentFunction> {
     const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' } });
-    const location = RESIDENT_LOCATION;
-    const session = await (async () => {
-      try {
-        return await ort.InferenceSession.create(bytes, {
-          ...this.sessionOptions,
-          preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, location])),
-        });
-      } catch (err) {
-        throw new InputError(
-          `ONNX Runtime's ${this.info.backend} provider could not start here (${(err as Error).message.split('\n')[0]}); use --device cpu`,
-          'device_unavailable',
-        );
-      }
-    })();
+    const session = await this.session(bytes, { preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, RESIDENT_LOCATION])) });
     const kept = new Set(keep);
     const names = [...graph.inputs.map((i) => [i.name, i.shape] as const), ...graph.params.map((p) => [p.name, p.shape] as const)];
     let queue: Promise<unknown> = Promise.resolve();
