@@ -210,13 +210,20 @@ export function attackCommand() {
       };
 
       const summary = await run(eps, 'images.jsonl', `attack ε=${eps.toFixed(4)}`, 4);
-      let sweep: { eps: number; robust: number; low: number; high: number }[] | undefined;
+      let sweep: { eps: number; robust: number; low: number; high: number; clean: number; nullAttack: number }[] | undefined;
       if (sweepRadii) {
         sweep = [];
         for (const e of sweepRadii) {
           const s = e === eps ? summary : await run(e, `images-eps-${e.toFixed(6)}.jsonl`, `sweep ε=${e.toFixed(4)}`);
-          const w = s.rules[protocol.rule].worstCase;
-          sweep.push({ eps: e, robust: w.rate, low: w.ci95[0], high: w.ci95[1] });
+          const r = s.rules[protocol.rule];
+          sweep.push({
+            eps: e,
+            robust: r.worstCase.rate,
+            low: r.worstCase.ci95[0],
+            high: r.worstCase.ci95[1],
+            clean: r.clean.rate,
+            nullAttack: r.nullAttack.rate,
+          });
         }
       }
       let sanity;

@@ -179,8 +179,16 @@ export function mergeCommand() {
       const rule = protocol.rule as RecheckRule;
       const sweep = settings.sweep?.map((e) => {
         const s = e === settings.threat.eps ? summary : summarize(mergeLog(`images-eps-${e.toFixed(6)}.jsonl`).records, protocol.attacks, protocol.recheck);
-        const w = s.rules[rule].worstCase;
-        return { eps: e, robust: w.rate, low: w.ci95[0], high: w.ci95[1], images: s.images };
+        const r = s.rules[rule];
+        return {
+          eps: e,
+          robust: r.worstCase.rate,
+          low: r.worstCase.ci95[0],
+          high: r.worstCase.ci95[1],
+          clean: r.clean.rate,
+          nullAttack: r.nullAttack.rate,
+          images: s.images,
+        };
       });
       const partial = main.missing.length > 0 || (sweep ?? []).some((s) => s.images < expected.length);
       const { title, threatLabel, protocolNote } = attackLabels(settings);
