@@ -93,10 +93,10 @@ export class InferenceService {
   }
 
   /** Loads a model folder onto ONNX Runtime; `device` as `--device` (default $RDC_DEVICE, then auto). */
-  static async load(dir: string, opts: { threads?: number; device?: string } = {}): Promise<InferenceService> {
+  static async load(dir: string, opts: { threads?: number; device?: string; precision?: 'fp32' | 'fp16' } = {}): Promise<InferenceService> {
     const svc = new InferenceService(
       readModelFolder(dir),
-      await OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)) }),
+      await OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)), precision: opts.precision }),
     );
     return svc;
   }

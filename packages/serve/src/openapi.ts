@@ -18,12 +18,9 @@ const Options = {
   method: z.enum(['released', 'paper']).optional().openapi({ description: "LM preset (RDC only); default: the model's" }),
   levels: z.number().int().min(1).max(1000).optional().openapi({ description: "σ levels (default: the model's calibrated grid)" }),
   seed: z.number().int().min(0).optional().openapi({ description: 'noise seed (default: fresh, reported in the answer)' }),
-  explain: z
-    .boolean()
-    .optional()
-    .openapi({
-      description: "also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs (query: true/false/1/0)",
-    }),
+  explain: z.boolean().optional().openapi({
+    description: "also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs (query: true/false/1/0)",
+  }),
 };
 const Result = z
   .object({

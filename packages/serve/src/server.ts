@@ -49,11 +49,17 @@ function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
 
 export async function startServer(
   modelDir: string,
-  config: Partial<ServeConfig> & { threads?: number; device?: string; handleSignals?: boolean; onLog?: (msg: Record<string, unknown>) => void } = {},
+  config: Partial<ServeConfig> & {
+    threads?: number;
+    device?: string;
+    precision?: 'fp32' | 'fp16';
+    handleSignals?: boolean;
+    onLog?: (msg: Record<string, unknown>) => void;
+  } = {},
 ): Promise<RunningServer> {
   const cfg = ServeConfig.parse(config);
   const log = config.onLog ?? (() => undefined);
-  const service = await InferenceService.load(modelDir, { threads: config.threads, device: config.device });
+  const service = await InferenceService.load(modelDir, { threads: config.threads, device: config.device, precision: config.precision });
   const handle = createApp(service, cfg);
   // The request listener of @hono/node-server, with an error handler of ours for requests it cannot
   // turn into a Request (a backslash in the path, a bad Host header): the same JSON error shape.

@@ -6,6 +6,7 @@ import {
   initWeights,
   OrtEngine,
   Random,
+  relativeError,
   type DeviceSelection,
   type UNetConfig,
   type Weights,
@@ -50,7 +51,11 @@ async function stepRate(engine: OrtEngine, network: UNetConfig, weights: Weights
  * of one DC prediction (`levels` σ levels), with the adapter named. On a
  * software adapter (lavapipe) the GPU figures are slower than the CPU's; that is expected.
  */
-export async function benchDevice(network: UNetConfig, device: DeviceSelection, o: { batch: number; minSeconds: number; levels: number; cpuThreads?: number }) {
+export async function benchDevice(
+  network: UNetConfig,
+  device: DeviceSelection,
+  o: { batch: number; minSeconds: number; levels: number; cpuThreads?: number; fp16?: boolean },
+) {
   const weights = initWeights(buildDenoiserGraph(network), 0);
   const rng = new Random(5);
   const { channels: c, height: h, width: w } = network.image;
@@ -69,7 +74,24 @@ export async function benchDevice(network: UNetConfig, device: DeviceSelection, 
     };
   };
   const cpu = await measure(await OrtEngine.create({ threads: o.cpuThreads ?? 1 }));
-  const gpu = await measure(await OrtEngine.create({ threads: 1, device }));
+  const gpuEngine = await OrtEngine.create({ threads: 1, device });
+  const gpu = await measure(gpuEngine);
+  let fp16: Record<string, number> | undefined;
+  if (o.fp16) {
+    // Inference in half precision beside float32 on the same provider: speed, and D's error.
+    const half = await OrtEngine.create({ threads: 1, device, precision: 'fp16' });
+    const dc = new DiffusionClassifier(new Denoiser(half, network, weights), { levels: o.levels, chunk: Math.min(o.levels, 25) });
+    const t = await time(() => dc.logits(pixels, { rng: new Random(6) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const x = { data: Float32Array.from({ length: o.batch * c * h * w }, () => rng.normal(1)[0]), dims: [o.batch, c, h, w] };
+    const sigma = new Float32Array(o.batch).fill(0.5);
+    const d32 = await new Denoiser(gpuEngine, network, weights).denoise(x, sigma);
+    const d16 = await new Denoiser(half, network, weights).denoise(x, sigma);
+    fp16 = {
+      forwardImagesPerSecond: round(await forwardRate(half, network, weights, o.batch, o.minSeconds)),
+      dcSecondsPerImage: round(t.medianSeconds),
+      denoiserRelativeError: round(relativeError(d16.data, d32.data)),
+    };
+  }
   return {
     device: device.device,
     adapter: device.adapter,
@@ -79,6 +101,7 @@ export async function benchDevice(network: UNetConfig, device: DeviceSelection, 
     cpuThreads: o.cpuThreads ?? 1,
     cpu,
     [device.device]: gpu,
+    ...(fp16 ? { [`${device.device}-fp16`]: fp16 } : {}),
     ratios: {
       forward: round(gpu.forwardImagesPerSecond / cpu.forwardImagesPerSecond),
       training: round(gpu.trainingImagesPerSecond / cpu.trainingImagesPerSecond),

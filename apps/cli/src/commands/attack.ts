@@ -32,7 +32,7 @@ import {
 import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP } from '../util/device.js';
+import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
@@ -90,6 +90,7 @@ export function attackCommand() {
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--device <device>', DEVICE_HELP)
+    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the summary as JSON')
     .option('--record', "write the headline (clean, worst case and null attack, with the budget and re-check rule) into the model's MODEL_CARD.md")
@@ -118,7 +119,7 @@ export function attackCommand() {
         squareDraws: o.squareDraws,
         levels: o.levels,
       });
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
       const method = o.method ?? model.config.lmMethod;
       const classifier: Classifier = openClassifier(model, engine, {
         defense: o.defense,

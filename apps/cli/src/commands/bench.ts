@@ -43,6 +43,7 @@ export function benchCommand() {
     .option('--concurrency <n>', 'serve suite: concurrent requests per defense', parseIntArg, 8)
     .option('--threads <n>', 'ONNX Runtime threads: of the server (serve suite), of the CPU baseline (device suite; default 1)', parseIntArg)
     .option('--device <device>', `${DEVICE_HELP}; the device suite (default when given and not cpu) measures it beside the CPU`)
+    .option('--precision <p>', 'device suite: with fp16, also measure inference in half precision (and its error) beside float32')
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites =
@@ -87,6 +88,7 @@ export function benchCommand() {
           minSeconds: o.minSeconds,
           levels: o.levels,
           cpuThreads: o.threads,
+          fp16: o.precision === 'fp16',
         });
       }
       if (suites.includes('serve')) {

@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { ClassifyOptions } from '@rdc/core/runtime';
 import { decodeImage, InferenceService } from '@rdc/serve';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP } from '../util/device.js';
+import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { provenance } from '../util/provenance.js';
 
@@ -19,10 +19,11 @@ export function classifyCommand() {
     .option('--seed <n>', 'noise seed (default: fresh, printed)', parseIntArg)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--device <device>', DEVICE_HELP)
+    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
     .option('--json <file>', "write the results as JSON ('-' for stdout)")
     .action(async (images, o) => {
       const opts = ClassifyOptions.parse({ defense: o.defense, method: o.method, levels: o.levels, seed: o.seed });
-      const svc = await InferenceService.load(o.model, { threads: o.threads, device: o.device });
+      const svc = await InferenceService.load(o.model, { threads: o.threads, device: o.device, precision: o.precision });
       const results = [];
       for (const [i, file] of images.entries()) {
         const pixels = await decodeImage(readFileSync(file), svc.imageDims);

@@ -16,7 +16,7 @@ import { imageSeed, type RunManifest } from '@rdc/attacks';
 import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP } from '../util/device.js';
+import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
@@ -44,6 +44,7 @@ export function evalCommand() {
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--device <device>', DEVICE_HELP)
+    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
@@ -54,7 +55,7 @@ export function evalCommand() {
       if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
         throw new InputError('--record needs the whole selection: record after rdc merge, not from one shard');
       const model = readModelFolder(o.model);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
+      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
       const method = o.method ?? model.config.lmMethod;
       if (o.perLevel && (o.defense !== 'dc' || o.adaptive !== undefined)) throw new InputError('--per-level needs --defense dc without --adaptive');
       if (o.agreement && o.adaptive === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');

@@ -1,7 +1,7 @@
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { ServeConfig, startServer } from '@rdc/serve';
 import { createLogger } from '../util/log.js';
-import { DEVICE_HELP } from '../util/device.js';
+import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
 import { parseDuration, parseIntArg, parseNumber } from '../util/parse.js';
 
 /** `rdc serve`: the HTTP API on ONNX Runtime. */
@@ -13,6 +13,7 @@ export function serveCommand() {
     .option('--host <host>', 'interface to listen on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', parseIntArg)
     .option('--device <device>', DEVICE_HELP)
+    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
     .option('--concurrency <n>', 'classifications at once', parseIntArg)
     .option('--queue <n>', 'requests allowed to wait before 503', parseIntArg)
     .option('--timeout <duration>', 'time limit of one request or batch, e.g. 120s (a timed-out job is cancelled)', parseDuration)
@@ -45,7 +46,14 @@ export function serveCommand() {
           }).filter(([, v]) => v !== undefined),
         ),
       );
-      const server = await startServer(o.model, { ...cfg, threads: o.threads, device: o.device, handleSignals: true, onLog: (m) => log.info(m) });
+      const server = await startServer(o.model, {
+        ...cfg,
+        threads: o.threads,
+        device: o.device,
+        precision: o.precision,
+        handleSignals: true,
+        onLog: (m) => log.info(m),
+      });
       const shown = cfg.host === '0.0.0.0' || cfg.host === '::' ? `${cfg.host} (all interfaces)` : cfg.host;
       process.stdout.write(
         `RDC API on http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${server.port}/  listening on ${shown}  (docs at /docs; Ctrl-C to stop)\n`,

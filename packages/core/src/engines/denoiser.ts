@@ -69,7 +69,8 @@ export class Denoiser {
   private forward(kind: 'denoiser' | 'dcChunk', graph: () => Graph): Promise<GraphFunction> {
     let f = this.cache.get(kind) as Promise<GraphFunction> | undefined;
     if (!f) {
-      const file = this.files[kind];
+      // An fp16 engine compiles from the weights: the exported graphs are float32.
+      const file = this.engine.info.precision ? undefined : this.files[kind];
       const load = this.engine as Engine & { load?: (path: string, graph: Graph) => Promise<GraphFunction> };
       f = file && load.load ? load.load(file, graph()) : this.engine.compile(graph(), { weights: this.weights });
       this.cache.set(kind, f);
@@ -80,7 +81,7 @@ export class Denoiser {
   private gradient(kind: 'dcVjp' | 'lmGrad', graph: () => Graph, of: string): Promise<GradientFunction> {
     let f = this.cache.get(kind) as Promise<GradientFunction> | undefined;
     if (!f) {
-      const file = this.files[kind];
+      const file = this.engine.info.precision ? undefined : this.files[kind];
       const request = { of, wrt: ['x'] };
       const load = this.engine as Engine & { loadGradient?: (path: string, graph: Graph, request: { of: string; wrt: string[] }) => Promise<GradientFunction> };
       f = file && load.loadGradient ? load.loadGradient(file, graph(), request) : this.engine.compileGradient(graph(), request, { weights: this.weights });

@@ -23,6 +23,8 @@ export interface EngineInfo {
   differentiable: boolean;
   /** The device adapter in words (ONNX Runtime on a GPU provider). */
   adapter?: string;
+  /** `fp16`: graphs compute in half precision (ONNX Runtime on a GPU provider, `--precision fp16`). */
+  precision?: 'fp16';
 }
 
 export interface CompileOptions {

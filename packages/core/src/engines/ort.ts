@@ -33,6 +33,8 @@ export interface OrtOptions {
   threads?: number;
   /** Where to run (default: the CPU); see `selectDevice`. */
   device?: DeviceSelection;
+  /** `fp16` computes in half precision (GPU providers only; measured by `pnpm bench --suite device --precision fp16`). */
+  precision?: 'fp32' | 'fp16';
 }
 
 export class OrtEngine implements Engine {
@@ -44,6 +46,9 @@ export class OrtEngine implements Engine {
   static async create(opts: OrtOptions = {}): Promise<OrtEngine> {
     const threads = opts.threads ?? availableParallelism();
     const device = opts.device ?? { device: 'cpu', adapter: 'CPU', reason: 'the default' };
+    const fp16 = opts.precision === 'fp16';
+    if (fp16 && device.device === 'cpu')
+      throw new InputError('--precision fp16 is for GPU providers (--device webgpu|cuda): the CPU provider computes in float32', 'bad_option');
     // Under `auto`, Vulkan is restricted to the hardware drivers, so Dawn cannot pick a software adapter.
     if (device.vulkanDrivers?.length && !process.env.VK_DRIVER_FILES && !process.env.VK_ICD_FILENAMES) {
       process.env.VK_DRIVER_FILES = device.vulkanDrivers.join(':');
@@ -66,6 +71,7 @@ export class OrtEngine implements Engine {
         threads,
         differentiable: true,
         adapter: device.adapter,
+        ...(fp16 ? { precision: 'fp16' as const } : {}),
       },
       sessionOptions,
     );
@@ -92,13 +98,17 @@ export class OrtEngine implements Engine {
 
   async compile(graph: Graph, opts: CompileOptions = {}): Promise<GraphFunction> {
     if (opts.weights) checkWeights(graph, opts.weights);
-    const bytes = graphToOnnx(graph, { weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' } });
+    const bytes = graphToOnnx(graph, {
+      weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' },
+      precision: this.info.precision ?? 'fp32',
+    });
     const session = await this.session(bytes);
     return wrapSession(session, graph, !opts.weights && graph.params.length > 0);
   }
 
   /** Loads an ONNX file (its external data is resolved next to it). */
   async load(path: string, graph: Graph): Promise<GraphFunction> {
+    if (this.info.precision) throw new InputError(`${path} is a float32 graph: an fp16 engine compiles its graphs from the weights`, 'bad_option');
     const session = await this.session(path);
     return wrapSession(session, graph, false);
   }
@@ -125,6 +135,7 @@ export class OrtEngine implements Engine {
    * `RESIDENT_LOCATION` is the one place to switch to `'gpu-buffer'` once that works.
    */
   async compileResident(graph: Graph, keep: readonly string[]): Promise<ResidentFunction> {
+    if (this.info.precision) throw new InputError('training keeps float32 weights and moments: use --precision fp32 for training', 'bad_option');
     const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' } });
     const session = await this.session(bytes, { preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, RESIDENT_LOCATION])) });
     const kept = new Set(keep);

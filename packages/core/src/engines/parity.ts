@@ -31,11 +31,14 @@ export interface ParityCheck {
   run(a: OrtEngine, b: OrtEngine): Promise<number>;
 }
 
-const { config, weights } = tinyUNet({ seed: 11 });
+/** The tiny networks the checks run (exported for checks of other kinds, such as fp16). */
+export const PARITY_NETWORK = tinyUNet({ seed: 11 });
+const { config, weights } = PARITY_NETWORK;
 const label = UNetConfig.parse({ ...config, conditioning: 'label', numClasses: 3 });
 const labelWeights = initWeights(buildDenoiserGraph(label), 12);
 
-function feedsFor(graph: Graph, seed: number, positive: string[] = []): Record<string, Tensor> {
+/** Random feeds for a graph's inputs (symbolic dimensions 2); `positive` ones in (0.1, 1.1). */
+export function feedsFor(graph: Graph, seed: number, positive: string[] = []): Record<string, Tensor> {
   const rng = new Random(seed);
   const out: Record<string, Tensor> = {};
   for (const i of graph.inputs) {
@@ -48,7 +51,7 @@ function feedsFor(graph: Graph, seed: number, positive: string[] = []): Record<s
 }
 
 /** The largest norm-relative error over the graph's outputs (a shape mismatch is an infinite error). */
-async function outputsError(a: OrtEngine, b: OrtEngine, graph: Graph, w: Weights, feeds: Record<string, Tensor>): Promise<number> {
+export async function outputsError(a: OrtEngine, b: OrtEngine, graph: Graph, w: Weights, feeds: Record<string, Tensor>): Promise<number> {
   const x = await (await a.compile(graph, { weights: w })).run(feeds);
   const y = await (await b.compile(graph, { weights: w })).run(feeds);
   let worst = 0;

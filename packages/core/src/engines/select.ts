@@ -39,8 +39,12 @@ const TFJS_BACKEND: Record<string, TfjsBackendChoice> = {
  * The engine of a choice; `device` (default $RDC_DEVICE, then auto) is where ONNX Runtime runs.
  * Naming a GPU device with a TensorFlow.js engine is an error: `--device` is ONNX Runtime's.
  */
-export async function createEngine(choice: EngineChoice, opts: { threads?: number; device?: string } = {}): Promise<Engine> {
-  if (choice === 'ort' || choice === 'auto') return OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)) });
+export async function createEngine(choice: EngineChoice, opts: { threads?: number; device?: string; precision?: string } = {}): Promise<Engine> {
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'fp16') throw new InputError(`unknown precision '${precision}'; choose fp32 or fp16`, 'bad_option');
+  if (choice === 'ort' || choice === 'auto')
+    return OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)), precision });
+  if (precision === 'fp16') throw new InputError('--precision fp16 is for the ONNX Runtime engine on a GPU provider', 'bad_option');
   // RDC_DEVICE is for ONNX Runtime; only a device asked for by name conflicts with a tfjs engine.
   if (opts.device !== undefined && resolveDeviceChoice(opts.device) !== 'auto' && opts.device !== 'cpu')
     throw new InputError(

@@ -1,7 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hasVulkanLoader, selectDevice, vulkanDrivers } from './device.js';
 import { OrtEngine } from './ort.js';
-import { PARITY_CHECKS } from './parity.js';
+import { gradientGraph } from '../nn/autodiff.js';
+import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { dcChunkGraph } from '../nn/objectives.js';
+import { Random } from '../rng/random.js';
+import { feedsFor, outputsError, PARITY_CHECKS, PARITY_NETWORK } from './parity.js';
 
 /**
  * Every graph kind the project emits, on ONNX Runtime's WebGPU provider against its CPU provider
@@ -17,10 +21,12 @@ if (!vulkan) {
 }
 
 let gpu: OrtEngine;
+let half: OrtEngine;
 let cpu: OrtEngine;
 beforeAll(async () => {
   if (!vulkan) return;
   gpu = await OrtEngine.create({ threads: 1, device: selectDevice('webgpu') });
+  half = await OrtEngine.create({ threads: 1, device: selectDevice('webgpu'), precision: 'fp16' });
   cpu = await OrtEngine.create({ threads: 1 });
 }, 120_000);
 
@@ -30,4 +36,22 @@ describe.skipIf(!vulkan)('WebGPU provider against the CPU provider', () => {
       expect(await check.run(gpu, cpu)).toBeLessThanOrEqual(check.tolerance);
     });
   }
+});
+
+describe.skipIf(!vulkan)('fp16 on the WebGPU provider against float32 on the CPU', () => {
+  const { config, weights } = PARITY_NETWORK;
+  // Half precision keeps about 3 decimal digits: errors of a few 1e-3, well above float32's.
+  it('the denoiser, the DC chunk and its input gradient agree to 2e-2 (and are not float32: the error exceeds 1e-5)', async () => {
+    const den = buildDenoiserGraph(config);
+    const dErr = await outputsError(half, cpu, den, weights, feedsFor(den, 1, ['sigma']));
+    const dc = dcChunkGraph(config);
+    const feeds = feedsFor(dc, 3, ['sigma', 'weights']);
+    feeds.guidance = { data: Float32Array.of(0), dims: [1] };
+    const vjp = gradientGraph(dc, { of: 'logits', wrt: ['x'] });
+    const gErr = await outputsError(half, cpu, vjp, weights, { ...feeds, cotangent: { data: new Random(4).normal(3), dims: [1, 3] } });
+    for (const e of [dErr, gErr]) {
+      expect(e).toBeLessThan(2e-2);
+      expect(e).toBeGreaterThan(1e-5);
+    }
+  });
 });

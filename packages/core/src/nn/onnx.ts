@@ -1,3 +1,4 @@
+import { Float16Array } from '@petamoriken/float16';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import type { Tensor } from '../tensor.js';
@@ -22,6 +23,7 @@ export const ONNX_OPSET = 17;
 const IR_VERSION = 8;
 const FLOAT = 1;
 const INT64 = 7;
+const FLOAT16 = 10;
 
 export type OnnxWeights =
   | { mode: 'inline'; values: Record<string, Tensor> }
@@ -32,6 +34,12 @@ export interface OnnxOptions {
   weights: OnnxWeights;
   name?: string;
   docString?: string;
+  /**
+   * `fp16`: every computation in half precision; inputs and outputs stay float32 (cast at the
+   * graph's edges) and so does what ONNX requires in float32 (Resize's scales). For GPU providers
+   * with half-precision shaders; weights must be inline or inputs.
+   */
+  precision?: 'fp32' | 'fp16';
 }
 
 type NodeProto = OnnxNs.INodeProto;
@@ -263,6 +271,8 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
 
 /** Serialises `graph` as an ONNX model. */
 export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
+  if (opts.precision === 'fp16' && opts.weights.mode === 'external')
+    throw new Error('onnx writer: fp16 needs inline weights or weights as inputs, not external float32 data');
   const e = new Emitter();
   const shapeOf = (name: string): readonly Dim[] => {
     const s = graph.shapes[name];
@@ -321,7 +331,42 @@ export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
       output: graph.outputs.map((o) => valueInfo(o.name, graph.shapes[o.value])),
     },
   };
+  if (opts.precision === 'fp16') toHalfPrecision(model.graph!);
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/**
+ * Rewrites a float32 graph to compute in float16: float initializers become float16 (but for
+ * Resize's scales), casts to float become casts to float16, each float input is cast to float16
+ * where it enters and each output cast back to float32 where it leaves.
+ */
+function toHalfPrecision(g: OnnxNs.IGraphProto): void {
+  const nodes = g.node!;
+  const keepFloat = new Set(nodes.filter((n) => n.opType === 'Resize').map((n) => n.input![2]));
+  for (const t of g.initializer!) {
+    if (t.dataType !== FLOAT || keepFloat.has(t.name!)) continue;
+    const raw = t.rawData!;
+    const f32 = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    t.dataType = FLOAT16;
+    t.rawData = new Uint8Array(new Float16Array(f32).buffer);
+  }
+  for (const n of nodes) if (n.opType === 'Cast') for (const a of n.attribute!) if (a.name === 'to' && a.i === FLOAT) a.i = FLOAT16;
+  const rename = new Map<string, string>();
+  const head: NodeProto[] = [];
+  for (const i of g.input!) {
+    const half = `${i.name}__fp16`;
+    rename.set(i.name!, half);
+    head.push({ opType: 'Cast', input: [i.name!], output: [half], name: `cast_in_${i.name}`, attribute: [attrInt('to', FLOAT16)] });
+  }
+  const tail: NodeProto[] = [];
+  for (const o of g.output!) {
+    const half = `${o.name}__fp16`;
+    for (const n of nodes) n.output = n.output!.map((x) => (x === o.name ? half : x));
+    rename.set(o.name!, half);
+    tail.push({ opType: 'Cast', input: [half], output: [o.name!], name: `cast_out_${o.name}`, attribute: [attrInt('to', FLOAT)] });
+  }
+  for (const n of nodes) n.input = n.input!.map((x) => rename.get(x) ?? x);
+  g.node = [...head, ...nodes, ...tail];
 }
 
 /** Decodes an ONNX model (for inspection and tests). */

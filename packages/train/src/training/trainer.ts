@@ -176,6 +176,7 @@ export class Trainer {
       throw new InputError('--ce-weight trains on labels: it does not combine with distillation (--teacher)', 'bad_option');
     const loss = lossGraph(network, cfg);
     const engine = this.opts.gradientEngine;
+    if (engine.info.precision) throw new InputError('training keeps float32 weights and moments: train with --precision fp32', 'bad_option');
     const resident = engine instanceof OrtEngine;
     const onDevice = cfg.optimizer === 'device' || (cfg.optimizer === 'auto' && resident && engine.info.backend !== 'cpu');
     if (onDevice && !resident) throw new InputError('--optimizer device needs the ONNX Runtime engine', 'bad_option');
