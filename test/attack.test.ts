@@ -145,11 +145,27 @@ describe('rdc attack', () => {
         '2',
         '--limit',
         '1',
+        '--sweep',
+        '0.25',
         '--out',
         join(dir, 'l2'),
       ),
     ).toBe(0);
     expect(report(join(dir, 'l2')).settings.threat).toEqual({ norm: 'l2', eps: 0.5 });
+
+    // rdc sweeps: the table and plot over runs, written into a model card; runs without a sweep, on
+    // other images or in another norm are refused, and so is a plot the card cannot link.
+    const svg = join(unet, 'samples', 'robust-vs-eps.svg');
+    expect(await rdc('sweeps', '--svg', svg, '--card', unet, `RDC=${out}`, `again=${out}`)).toBe(0);
+    const card = readFileSync(join(unet, 'MODEL_CARD.md'), 'utf8');
+    const clean = (100 * r.rules[r.rule].clean.rate).toFixed(1);
+    expect(card).toContain(`| 0 (clean) | ${clean} %`);
+    for (const s of r.sweep) expect(card).toContain(`| ${Math.round(s.eps * 255)}/255 | ${(100 * s.robust).toFixed(1)} %`);
+    expect(card).toContain('![robust accuracy against ε](samples/robust-vs-eps.svg)');
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+    expect(await rdc('sweeps', `CNN=${join(dir, 'cnn-run')}`)).toBe(2);
+    expect(await rdc('sweeps', `RDC=${out}`, `L2=${join(dir, 'l2')}`)).toBe(2);
+    expect(await rdc('sweeps', '--svg', join(dir, 'elsewhere.svg'), '--card', unet, `RDC=${out}`)).toBe(2);
   });
 
   it('refuses bad options', async () => {

@@ -12,6 +12,7 @@ import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
 import { mergeCommand } from './commands/merge.js';
+import { sweepsCommand } from './commands/sweeps.js';
 import { resealCommand } from './commands/reseal.js';
 import { importCommand } from './commands/import.js';
 import { UsageError } from './util/output.js';
@@ -37,6 +38,7 @@ export function createProgram(): Command {
     evalCommand(),
     attackCommand(),
     mergeCommand(),
+    sweepsCommand(),
     serveCommand(),
     classifyCommand(),
     sampleCommand(),

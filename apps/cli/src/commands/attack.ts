@@ -31,6 +31,7 @@ import {
 } from '@rdc/attacks';
 import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
+import { sweepPoint, type SweepPoint } from '../report/sweep-table.js';
 import { writeJson } from '../util/output.js';
 import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
@@ -211,20 +212,12 @@ export function attackCommand() {
       };
 
       const summary = await run(eps, 'images.jsonl', `attack ε=${eps.toFixed(4)}`, 4);
-      let sweep: { eps: number; robust: number; low: number; high: number; clean: number; nullAttack: number }[] | undefined;
+      let sweep: SweepPoint[] | undefined;
       if (sweepRadii) {
         sweep = [];
         for (const e of sweepRadii) {
           const s = e === eps ? summary : await run(e, `images-eps-${e.toFixed(6)}.jsonl`, `sweep ε=${e.toFixed(4)}`);
-          const r = s.rules[protocol.rule];
-          sweep.push({
-            eps: e,
-            robust: r.worstCase.rate,
-            low: r.worstCase.ci95[0],
-            high: r.worstCase.ci95[1],
-            clean: r.clean.rate,
-            nullAttack: r.nullAttack.rate,
-          });
+          sweep.push(sweepPoint(e, s.rules[protocol.rule]));
         }
       }
       let sanity;

@@ -16,6 +16,7 @@ import {
 } from '@rdc/attacks';
 import { loadCifar10, resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
+import { sweepPoint } from '../report/sweep-table.js';
 import { writeJson } from '../util/output.js';
 import { commandLine, provenance } from '../util/provenance.js';
 
@@ -179,16 +180,7 @@ export function mergeCommand() {
       const rule = protocol.rule as RecheckRule;
       const sweep = settings.sweep?.map((e) => {
         const s = e === settings.threat.eps ? summary : summarize(mergeLog(`images-eps-${e.toFixed(6)}.jsonl`).records, protocol.attacks, protocol.recheck);
-        const r = s.rules[rule];
-        return {
-          eps: e,
-          robust: r.worstCase.rate,
-          low: r.worstCase.ci95[0],
-          high: r.worstCase.ci95[1],
-          clean: r.clean.rate,
-          nullAttack: r.nullAttack.rate,
-          images: s.images,
-        };
+        return { ...sweepPoint(e, s.rules[rule]), images: s.images };
       });
       const partial = main.missing.length > 0 || (sweep ?? []).some((s) => s.images < expected.length);
       const { title, threatLabel, protocolNote } = attackLabels(settings);
