@@ -34,7 +34,7 @@ export const PAGE_HTML = `<!doctype html>
 <body>
 <h1>Robust Diffusion Classifier</h1>
 <p>An image classifier made from one class-conditional diffusion model (Chen et al., ICML 2024). Drop a picture or click an example; it is scaled to the model's size.</p>
-<div id="model"><strong>This model</strong> <span id="model-summary">(loading…)</span><ul id="measured"></ul></div>
+<div id="model"><strong>This model</strong> <span id="model-summary">(loading…)</span><ul id="measured"></ul><small>For comparison, the paper's RDC (a GPU-trained EDM backbone) reports 89.85 % clean and 75.67 % robust accuracy at ℓ∞ 8/255 on CIFAR-10.</small></div>
 <fieldset>
   <label><input type="radio" name="defense" value="rdc" checked> RDC (likelihood maximization, then DC)</label>
   <label><input type="radio" name="defense" value="dc"> DC only</label>

@@ -92,6 +92,8 @@ describe('the API over real HTTP', () => {
       // The model's measured accuracy from its card, and the example images.
       await page.waitForFunction(() => (document.querySelector('#measured')?.textContent ?? '').includes('clean accuracy 12.5 %'), null, { timeout: 30_000 });
       expect(await page.locator('#measured').textContent()).not.toMatch(/Command|\*\*/);
+      // Beside it, the paper's figures, so a CPU-scale model is not mistaken for the paper's.
+      expect(await page.locator('#model small').textContent()).toContain('75.67 %');
       await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10, null, { timeout: 30_000 });
       // An example through the RDC: the input as the model saw it, LM's output and its change, the time taken.
       await page.locator('#levels').fill('2');
