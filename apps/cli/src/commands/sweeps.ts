@@ -1,4 +1,4 @@
-import { dirname, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { InputError, updateModelCardSection } from '@rdc/core';
 import { readSweep, sweepRows, sweepTable } from '../report/sweep-table.js';
@@ -39,8 +39,6 @@ export function sweepsCommand() {
           `Robust accuracy against ε (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}${plot ? `\n\n![robust accuracy against ε](${plot})` : ''}`,
         );
       }
-      process.stdout.write(
-        `${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${dirname(resolve(o.card, 'MODEL_CARD.md'))}/MODEL_CARD.md\n` : ''}`,
-      );
+      process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
     });
 }

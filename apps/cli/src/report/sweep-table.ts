@@ -78,7 +78,7 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 /**
  * A Markdown table of robust accuracy against ε over several sweep runs on the same images: ε = 0 is
  * clean accuracy; each radius gives the worst case [95 % CI] and the null attack under the run's
- * headline re-check rule. Refuses runs on different images or under different protocols.
+ * headline re-check rule. Refuses runs on different images, in different norms or under different protocols.
  *
  * @example
  * sweepTable([readSweep('CNN=runs/sweep-cnn'), readSweep('DC=runs/sweep-dc')]);
