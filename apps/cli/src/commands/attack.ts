@@ -29,15 +29,15 @@ import {
   type Norm,
   type RobustSummary,
 } from '@rdc/attacks';
-import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
+import { resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { sweepPoint, type SweepPoint } from '../report/sweep-table.js';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
+import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
-import { shardedSelection, shardFolder, shardOptions } from '../util/shard-options.js';
+import { asksForShard, shardedSelection, shardFolder, shardOptions, splitImages, splitOption } from '../util/shard-options.js';
 
 /** `rdc attack`: adaptive white-box attacks and the robust accuracy of a model. */
 export function attackCommand() {
@@ -53,11 +53,7 @@ export function attackCommand() {
     .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2'] as const).default('linf' as const))
     .option('--eps <eps>', 'radius in pixel units, e.g. 8/255 (default 8/255 for linf, 0.5 for l2)')
     .option('--limit <n>', 'number of test images (from the first)', parseIntArg, 16)
-    .addOption(
-      new Option('--split <split>', "test: the CIFAR-10 test batch (for reporting); val: the model's held-out training images (for choosing a recipe)")
-        .choices(['test', 'val'] as const)
-        .default('test' as const),
-    )
+    .addOption(splitOption('choosing a recipe'))
     .option('--iterations <n>', 'gradient attack iterations', parseIntArg)
     .option('--restarts <n>', 'restarts', parseIntArg)
     .option('--queries <n>', 'Square query budget', parseIntArg)
@@ -91,14 +87,13 @@ export function attackCommand() {
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--device <device>', DEVICE_HELP)
-    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
+    .addOption(precisionOption())
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the summary as JSON')
     .option('--record', "write the headline (clean, worst case and null attack, with the budget and re-check rule) into the model's MODEL_CARD.md")
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set figures: drop --split val');
-      if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
-        throw new InputError('--record needs the whole selection: not from one shard');
+      if (o.record && asksForShard(o)) throw new InputError('--record needs the whole selection: not from one shard');
       const model = readModelFolder(o.model);
       const norm = o.norm as Norm;
       const eps = o.eps === undefined ? DEFAULT_EPS[norm] : parseFraction(o.eps);
@@ -130,18 +125,13 @@ export function attackCommand() {
       });
       const exactGradient: Classifier =
         classifier.defense === 'rdc' ? openClassifier(model, engine, { defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
-      const dataDir = resolveDataDir(o.dataDir);
       // Positions in the split (for the validation split, positions in its list of training images).
-      const { data: test, indices: split } =
-        o.split === 'test'
-          ? { data: loadCifar10(dataDir, 'test', { limit: o.range === undefined ? o.limit : undefined }), indices: null }
-          : modelValidationSplit(model.config, dataDir);
-      const sel = shardedSelection(o, split ? split.length : test.size);
+      const { data, size, at } = splitImages(o, model.config, resolveDataDir(o.dataDir));
+      const sel = shardedSelection(o, size);
       const { selection, shard, indices } = sel;
       const imagesLabel = `${sel.label} ${o.split === 'test' ? 'of the CIFAR-10 test batch' : "of the model's validation split"}`;
-      const at = (i: number) => (split ? split[i] : i);
-      const labels = indices.map((i) => test.labels[at(i)]);
-      const images = (p: number) => test.pixels([at(indices[p])]);
+      const labels = indices.map((i) => data.labels[at(i)]);
+      const images = (p: number) => data.pixels([at(indices[p])]);
       if (shard && !o.out)
         throw new InputError('a sharded run needs --out DIR, the same for every shard (each writes DIR/shard-I-of-N; rdc merge DIR joins them)');
       const base = o.out ?? join('runs', `attack-${o.defense}-${o.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}`);

@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { ClassifyOptions } from '@rdc/core/runtime';
 import { decodeImage, InferenceService } from '@rdc/serve';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
+import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { provenance } from '../util/provenance.js';
 
@@ -19,7 +19,7 @@ export function classifyCommand() {
     .option('--seed <n>', 'noise seed (default: fresh, printed)', parseIntArg)
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--device <device>', DEVICE_HELP)
-    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
+    .addOption(precisionOption())
     .option('--json <file>', "write the results as JSON ('-' for stdout)")
     .action(async (images, o) => {
       const opts = ClassifyOptions.parse({ defense: o.defense, method: o.method, levels: o.levels, seed: o.seed });

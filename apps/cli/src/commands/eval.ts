@@ -13,14 +13,14 @@ import {
   wilson,
 } from '@rdc/core';
 import { imageSeed, type RunManifest } from '@rdc/attacks';
-import { loadCifar10, modelValidationSplit, resolveDataDir } from '@rdc/train';
+import { resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
+import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
-import { shardedSelection, shardOptions } from '../util/shard-options.js';
+import { asksForShard, shardedSelection, shardOptions, splitImages, splitOption } from '../util/shard-options.js';
 
 /**
  * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images (or a
@@ -35,16 +35,12 @@ export function evalCommand() {
     .addOption(new Option('--defense <kind>', 'what to evaluate').choices(['none', 'dc', 'rdc'] as const).default('dc' as const))
     .addOption(new Option('--method <preset>', "LM preset of the RDC (default: the model's)").choices(['released', 'paper'] as const))
     .option('--limit <n>', 'number of images (from the first)', parseIntArg, 512)
-    .addOption(
-      new Option('--split <split>', "test: the CIFAR-10 test batch (for reporting); val: the model's held-out training images (for choosing settings)")
-        .choices(['test', 'val'] as const)
-        .default('test' as const),
-    )
+    .addOption(splitOption('choosing settings'))
     .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--device <device>', DEVICE_HELP)
-    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
+    .addOption(precisionOption())
     .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
     .option('--json <file>', 'write the result as JSON')
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
@@ -52,8 +48,7 @@ export function evalCommand() {
     .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up')
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
-      if (o.record && (o.shard || o.shards || process.env.JOB_COMPLETION_INDEX || process.env.SLURM_ARRAY_TASK_ID))
-        throw new InputError('--record needs the whole selection: record after rdc merge, not from one shard');
+      if (o.record && asksForShard(o)) throw new InputError('--record needs the whole selection: record after rdc merge, not from one shard');
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
       const method = o.method ?? model.config.lmMethod;
@@ -63,14 +58,10 @@ export function evalCommand() {
       const fullGrid = o.agreement ? openClassifier(model, engine, { defense: o.defense, method, dc: { ...dcOverrides(o), adaptive: null } }) : null;
       const dcOf = (c: unknown) => (c as { dc?: DiffusionClassifier }).dc;
       const dataDir = resolveDataDir(o.dataDir);
-      const { data, indices: split } =
-        o.split === 'test'
-          ? { data: loadCifar10(dataDir, 'test', { limit: o.range === undefined ? o.limit : undefined }), indices: null }
-          : modelValidationSplit(model.config, dataDir);
       // Positions in the split (for the validation split, positions in its list of training images).
-      const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, split ? split.length : data.size);
+      const { data, size, at } = splitImages(o, model.config, dataDir);
+      const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, size);
       const n = positions.length;
-      const at = (p: number) => (split ? split[p] : p);
       const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
       let correct = 0;
       const predictions: number[] = [];

@@ -1,7 +1,7 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command } from '@commander-js/extra-typings';
 import { ServeConfig, startServer } from '@rdc/serve';
 import { createLogger } from '../util/log.js';
-import { DEVICE_HELP, PRECISION_HELP } from '../util/device.js';
+import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseDuration, parseIntArg, parseNumber } from '../util/parse.js';
 
 /** `rdc serve`: the HTTP API on ONNX Runtime. */
@@ -13,7 +13,7 @@ export function serveCommand() {
     .option('--host <host>', 'interface to listen on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', parseIntArg)
     .option('--device <device>', DEVICE_HELP)
-    .addOption(new Option('--precision <p>', PRECISION_HELP).choices(['fp32', 'fp16'] as const))
+    .addOption(precisionOption())
     .option('--concurrency <n>', 'classifications at once', parseIntArg)
     .option('--queue <n>', 'requests allowed to wait before 503', parseIntArg)
     .option('--timeout <duration>', 'time limit of one request or batch, e.g. 120s (a timed-out job is cancelled)', parseDuration)

@@ -1,6 +1,36 @@
-import type { Command, OptionValues } from '@commander-js/extra-typings';
+import { Option, type Command, type OptionValues } from '@commander-js/extra-typings';
 import { resolveShard, selectImages, shardIndices, type Selection, type Shard } from '@rdc/attacks';
+import { loadCifar10, modelValidationSplit, type Cifar10 } from '@rdc/train';
 import { parseIntArg } from './parse.js';
+
+/** `--split test|val` of eval and attack; `purpose` says what the validation split is for. */
+export function splitOption(purpose: string) {
+  return new Option('--split <split>', `test: the CIFAR-10 test batch (for reporting); val: the model's held-out training images (for ${purpose})`)
+    .choices(['test', 'val'] as const)
+    .default('test' as const);
+}
+
+/**
+ * The images of `--split`: the test batch (only its first `--limit` read when no --range is given)
+ * or the model's validation split; `at(p)` maps a position in the split to an index in `data`.
+ */
+export function splitImages(
+  o: { split: 'test' | 'val'; limit?: number; range?: string },
+  model: { training?: unknown },
+  dataDir: string,
+): { data: Cifar10; size: number; at: (p: number) => number } {
+  if (o.split === 'test') {
+    const data = loadCifar10(dataDir, 'test', { limit: o.range === undefined ? o.limit : undefined });
+    return { data, size: data.size, at: (p) => p };
+  }
+  const { data, indices } = modelValidationSplit(model, dataDir);
+  return { data, size: indices.length, at: (p) => indices[p] };
+}
+
+/** Whether this process was asked for one shard, by option or environment (its figures are not the whole selection's). */
+export function asksForShard(o: { shard?: string; shards?: number }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(o.shard || o.shards || env.JOB_COMPLETION_INDEX || env.SLURM_ARRAY_TASK_ID);
+}
 
 /** The image-selection and sharding options shared by eval and attack. */
 export function shardOptions<A extends any[], O extends OptionValues, G extends OptionValues>(cmd: Command<A, O, G>) {
