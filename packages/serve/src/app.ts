@@ -5,7 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { InputError, type ClassifyOptions, type Tensor } from '@rdc/core/runtime';
+import { InputError, modelCardSections, type ClassifyOptions, type Tensor } from '@rdc/core/runtime';
 import { ServeConfig } from './config.js';
 import { decodeImage, decodeJsonPixels } from './image.js';
 import type { InferenceService } from './inference.js';
@@ -100,9 +100,7 @@ function readExamples(): { file: string; label: string; testIndex: number }[] {
 
 /** The figures `rdc eval --record` and `rdc attack --record` wrote into the model card, by section name. */
 export function measuredSections(card: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of card.matchAll(/<!-- rdc:((?:eval|attack)-[\w.-]+) -->\n([\s\S]*?)\n<!-- \/rdc:\1 -->/g)) out[m[1]] = m[2].trim();
-  return out;
+  return Object.fromEntries(Object.entries(modelCardSections(card)).filter(([name]) => /^(eval|attack)-./.test(name)));
 }
 
 export function createApp(service: InferenceService, config: Partial<ServeConfig> = {}): AppHandle {

@@ -328,6 +328,18 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
 }
 
 /**
+ * The marked sections of a MODEL_CARD.md text (those `updateModelCardSection` writes), by name.
+ *
+ * @example
+ * modelCardSections(card)['eval-dc']; // '- **DC**: clean accuracy 55.9 % …'
+ */
+export function modelCardSections(card: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of card.matchAll(/<!-- rdc:([\w.-]+) -->\n([\s\S]*?)\n<!-- \/rdc:\1 -->/g)) out[m[1]] = m[2].trim();
+  return out;
+}
+
+/**
  * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
  * appended if absent) and updates its checksum in config.json, atomically.
  */
