@@ -90,18 +90,27 @@ export async function decodeJsonPixels(p: JsonPixels, dims: readonly [number, nu
 }
 
 /**
- * A tensor [1, C, H, W] of values in [0, 1] as a PNG data URL (for `explain`: what the model saw).
+ * A tensor [1, C, H, W] of values in [0, 1] (clamped) as PNG bytes.
+ *
+ * @example
+ * writeFileSync('cat.png', await pngBytes(pixels));
+ */
+export async function pngBytes(t: Tensor): Promise<Buffer> {
+  const [, c, h, w] = t.dims;
+  const hwc = Buffer.alloc(h * w * c);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) hwc[(y * w + x) * c + k] = Math.round(255 * Math.min(1, Math.max(0, t.data[(k * h + y) * w + x])));
+  return sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } })
+    .png()
+    .toBuffer();
+}
+
+/**
+ * `pngBytes` as a data URL (for `explain`: what the model saw).
  *
  * @example
  * const url = await pngDataUrl(pixels); // 'data:image/png;base64,…'
  */
 export async function pngDataUrl(t: Tensor): Promise<string> {
-  const [, c, h, w] = t.dims;
-  const hwc = Buffer.alloc(h * w * c);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) hwc[(y * w + x) * c + k] = Math.round(255 * Math.min(1, Math.max(0, t.data[(k * h + y) * w + x])));
-  const png = await sharp(hwc, { raw: { width: w, height: h, channels: c as 1 | 3 } })
-    .png()
-    .toBuffer();
-  return `data:image/png;base64,${png.toString('base64')}`;
+  return `data:image/png;base64,${(await pngBytes(t)).toString('base64')}`;
 }
