@@ -1,12 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '@rdc/core';
-import type { RuleSummary } from '@rdc/attacks';
-
-interface Rate {
-  rate: number;
-  ci95: [number, number];
-}
+import type { Rate, RuleSummary } from '@rdc/attacks';
 
 /** One radius of a sweep: the worst case with its interval, clean accuracy and the null attack under one rule. */
 export interface SweepPoint {
@@ -33,7 +28,7 @@ export interface SweepReport {
   images: number;
   recheck: number;
   rule: string;
-  rules: Record<string, { clean: Rate }>;
+  rules: Record<string, { clean: Pick<Rate, 'rate' | 'ci95'> }>;
   /** Runs made before sweeps recorded clean accuracy and the null attack lack them. */
   sweep: (Omit<SweepPoint, 'clean' | 'nullAttack'> & Partial<SweepPoint>)[];
   settings: {

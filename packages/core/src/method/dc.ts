@@ -105,10 +105,15 @@ export class DiffusionClassifier {
 
   /** `levelLogits` of pixels [1, C, H, W] in [0, 1], with noise from `rng`. */
   async levelLogitsOf(pixels: Tensor, rng: Random): Promise<Float32Array> {
+    return this.levelLogits(this.oneImage(pixels), this.drawNoise(rng));
+  }
+
+  /** One image's pixels [1, C, H, W] in [0, 1], checked, in model units. */
+  private oneImage(pixels: Tensor): Tensor {
     const [c, h, w] = this.denoiser.imageDims;
     assertShape('dc: pixels', pixels, [1, c, h, w]);
     checkPixels(pixels.data);
-    return this.levelLogits(toModel(pixels.data, [1, c, h, w]), this.drawNoise(rng));
+    return toModel(pixels.data, [1, c, h, w]);
   }
 
   private async fullLogits(x: Tensor, noise: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
@@ -175,12 +180,9 @@ export class DiffusionClassifier {
     cotangent: (logits: Float32Array) => Float32Array,
     opts: { rng?: Random; noise?: Float32Array },
   ): Promise<{ logits: Float32Array; grad: Tensor }> {
-    const [c, h, w] = this.denoiser.imageDims;
-    assertShape('dc: pixels', pixels, [1, c, h, w]);
-    checkPixels(pixels.data);
+    const x = this.oneImage(pixels);
     if (this.noiseMode !== 'shared') throw new Error('dc: gradients are implemented for shared noise');
     const noise = this.noiseFor(0, { rng: opts.rng, noise: opts.noise ? [opts.noise] : undefined });
-    const x = toModel(pixels.data, [1, c, h, w]);
     const logits = await this.fullLogits(x, noise);
     const cot = cotangent(logits);
     const grad = new Float32Array(x.data.length);
@@ -189,7 +191,7 @@ export class DiffusionClassifier {
       // d/dpixel = 2·d/dx (x = 2·pixel − 1)
       for (let i = 0; i < grad.length; i++) grad[i] += 2 * r.grad.data[i];
     }
-    return { logits, grad: { data: grad, dims: [1, c, h, w] } };
+    return { logits, grad: { data: grad, dims: x.dims } };
   }
 }
 

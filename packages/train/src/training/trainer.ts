@@ -321,11 +321,12 @@ export class Trainer {
     const d = channels * height * width;
     const labels = data.labelsAt(idx);
     const k = network.numClasses;
-    if (network.arch === 'cnn') {
-      const onehot = new Float32Array(n * k);
-      labels.forEach((y, i) => (onehot[i * k + y] = 1));
-      return { x: { data: x, dims: [n, channels, height, width] }, labels: { data: onehot, dims: [n, k] } };
-    }
+    const oneHot = (): Tensor => {
+      const data = new Float32Array(n * k);
+      labels.forEach((y, i) => (data[i * k + y] = 1));
+      return { data, dims: [n, k] };
+    };
+    if (network.arch === 'cnn') return { x: { data: x, dims: [n, channels, height, width] }, labels: oneHot() };
     const sigma = Float32Array.from({ length: n }, () => drawSigma(rng));
     const noise = rng.normal(n * d);
     const heads = k + 1;
@@ -346,14 +347,8 @@ export class Trainer {
         mask[i * heads + k] = cfg.uncondWeight;
       }
     }
-    const extra: Record<string, Tensor> = {};
-    if (cfg.ceWeight > 0) {
-      const onehot = new Float32Array(n * k);
-      labels.forEach((y, i) => (onehot[i * k + y] = 1));
-      extra.classes = { data: onehot, dims: [n, k] };
-    }
     return {
-      ...extra,
+      ...(cfg.ceWeight > 0 ? { classes: oneHot() } : {}),
       x: { data: x, dims: [n, channels, height, width] },
       noise: { data: noise, dims: [n, channels, height, width] },
       sigma: { data: sigma, dims: [n] },
