@@ -93,7 +93,8 @@ export function attackCommand() {
     .option('--record', "write the headline (clean, worst case and null attack, with the budget and re-check rule) into the model's MODEL_CARD.md")
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set figures: drop --split val');
-      if (o.record && asksForShard(o)) throw new InputError('--record needs the whole selection: not from one shard');
+      if (o.record && asksForShard(o))
+        throw new InputError('--record needs the whole selection: run it unsharded (rdc merge reports merged figures but does not record them)');
       const model = readModelFolder(o.model);
       const norm = o.norm as Norm;
       const eps = o.eps === undefined ? DEFAULT_EPS[norm] : parseFraction(o.eps);

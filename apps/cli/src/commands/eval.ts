@@ -48,7 +48,8 @@ export function evalCommand() {
     .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up')
     .action(async (o) => {
       if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
-      if (o.record && asksForShard(o)) throw new InputError('--record needs the whole selection: record after rdc merge, not from one shard');
+      if (o.record && asksForShard(o))
+        throw new InputError('--record needs the whole selection: run it unsharded (rdc merge reports merged figures but does not record them)');
       const model = readModelFolder(o.model);
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
       const method = o.method ?? model.config.lmMethod;
