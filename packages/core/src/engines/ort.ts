@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import type { DeviceSelection } from './device.js';
 import { cotangentInput, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
-import { graphToOnnx } from '../nn/onnx.js';
+import { graphToOnnx, nchwcProbeModel } from '../nn/onnx.js';
 import type { Tensor } from '../tensor.js';
 import {
   checkDims,
@@ -35,12 +35,40 @@ export interface OrtOptions {
   device?: DeviceSelection;
   /** `fp16` computes in half precision (GPU providers only; measured by `pnpm bench --suite device --precision fp16`). */
   precision?: 'fp32' | 'fp16';
+  /**
+   * CPU provider: run the convolutions of graphs whose weights are fed at run time (training steps,
+   * weight gradients) in MLAS's blocked layout (default true; see `OnnxOptions.nchwcBlock`). Off only
+   * to measure what it saves (`pnpm bench --suite backbone` does).
+   */
+  blockedConvolutions?: boolean;
+}
+
+let nchwcProbe: Promise<number> | undefined;
+
+/**
+ * MLAS's NCHWc block size on this CPU (16 with AVX-512, 8 with AVX2), or 0 where this ONNX Runtime
+ * build has no blocked kernels; found once by running `nchwcProbeModel`.
+ */
+export function nchwcBlockSize(): Promise<number> {
+  nchwcProbe ??= (async () => {
+    try {
+      const s = await ort.InferenceSession.create(nchwcProbeModel(), { executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3 });
+      const out = await s.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) });
+      await s.release();
+      return out.y.dims[1];
+    } catch {
+      return 0;
+    }
+  })();
+  return nchwcProbe;
 }
 
 export class OrtEngine implements Engine {
   private constructor(
     readonly info: EngineInfo,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+    /** The NCHWc block size for graphs with weights as inputs; 0: plain convolutions. */
+    private readonly nchwcBlock: number,
   ) {}
 
   static async create(opts: OrtOptions = {}): Promise<OrtEngine> {
@@ -74,6 +102,7 @@ export class OrtEngine implements Engine {
         ...(fp16 ? { precision: 'fp16' as const } : {}),
       },
       sessionOptions,
+      device.device === 'cpu' && opts.blockedConvolutions !== false ? await nchwcBlockSize() : 0,
     );
   }
 
@@ -98,9 +127,11 @@ export class OrtEngine implements Engine {
 
   async compile(graph: Graph, opts: CompileOptions = {}): Promise<GraphFunction> {
     if (opts.weights) checkWeights(graph, opts.weights);
+    // With constant weights ONNX Runtime reorders convolutions to NCHWc itself.
     const bytes = graphToOnnx(graph, {
       weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' },
       precision: this.info.precision ?? 'fp32',
+      ...(opts.weights ? {} : { nchwcBlock: this.nchwcBlock }),
     });
     const session = await this.session(bytes);
     return wrapSession(session, graph, !opts.weights && graph.params.length > 0);
@@ -136,7 +167,7 @@ export class OrtEngine implements Engine {
    */
   async compileResident(graph: Graph, keep: readonly string[]): Promise<ResidentFunction> {
     if (this.info.precision) throw new InputError('training keeps float32 weights and moments: use --precision fp32 for training', 'bad_option');
-    const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' } });
+    const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' }, nchwcBlock: this.nchwcBlock });
     const session = await this.session(bytes, { preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, RESIDENT_LOCATION])) });
     const kept = new Set(keep);
     const names = [...graph.inputs.map((i) => [i.name, i.shape] as const), ...graph.params.map((p) => [p.name, p.shape] as const)];

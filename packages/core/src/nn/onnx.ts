@@ -40,6 +40,15 @@ export interface OnnxOptions {
    * with half-precision shaders; weights must be inline or inputs.
    */
   precision?: 'fp32' | 'fp16';
+  /**
+   * ONNX Runtime's CPU provider only: run convolutions whose channel counts are multiples of this
+   * block size (MLAS's NCHWc block, 8 or 16 by CPU; see `nchwcBlockSize` in engines/ort.ts) in the
+   * blocked layout, with the filter reordered inside the graph. ONNX Runtime does this itself for
+   * filters that are constants; for filters fed at run time (training steps) it falls back to a
+   * slower convolution, which this restores. Never set it for a file that is saved or given to
+   * another provider: the blocked operators are CPU-only and the block size is the CPU's.
+   */
+  nchwcBlock?: number;
 }
 
 type NodeProto = OnnxNs.INodeProto;
@@ -81,6 +90,8 @@ class Emitter {
   readonly initializers: TensorProto[] = [];
   private counter = 0;
 
+  constructor(readonly nchwcBlock = 0) {}
+
   fresh(base: string): string {
     return `${base}__${this.counter++}`;
   }
@@ -97,14 +108,47 @@ class Emitter {
     return name;
   }
 
-  emit(opType: string, inputs: string[], output: string, attribute: OnnxNs.IAttributeProto[] = []): string {
-    this.nodes.push({ opType, input: inputs, output: [output], name: this.fresh(opType), attribute });
+  emit(opType: string, inputs: string[], output: string, attribute: OnnxNs.IAttributeProto[] = [], domain?: string): string {
+    this.nodes.push({ opType, input: inputs, output: [output], name: this.fresh(opType), attribute, ...(domain ? { domain } : {}) });
     return output;
   }
 
-  tmp(opType: string, inputs: string[], attribute: OnnxNs.IAttributeProto[] = []): string {
-    return this.emit(opType, inputs, this.fresh(opType.toLowerCase()), attribute);
+  tmp(opType: string, inputs: string[], attribute: OnnxNs.IAttributeProto[] = [], domain?: string): string {
+    return this.emit(opType, inputs, this.fresh(opType.toLowerCase()), attribute, domain);
   }
+}
+
+const NCHWC = 'com.microsoft.nchwc';
+
+/**
+ * A stride-1 square convolution `out = conv(x, w) (+ bias)` with padding `pad`. With a block size
+ * (`OnnxOptions.nchwcBlock`) it runs as MLAS's blocked convolution, as ONNX Runtime's own NCHWc
+ * rewrite runs convolutions with constant filters: x reordered to NCHWc (its channels zero-padded
+ * to a multiple of the block first where they are not), or left as it is when it has fewer channels
+ * than a block; the filter zero-padded and reordered by a reshape and a transpose to OIHWBiBo
+ * ([O/B, I/B, k, k, Bi, Bo]), or OIHWBo ([O/B, I, k, k, Bo]) for an unblocked x; the output
+ * reordered back to its own channel count.
+ */
+function emitConv(e: Emitter, x: string, w: string, bias: string | undefined, out: string, pad: number, wShape: readonly Dim[]): void {
+  const attrs = [attrInts('pads', [pad, pad, pad, pad]), attrInts('strides', [1, 1])];
+  const b = e.nchwcBlock;
+  if (!b) {
+    e.emit('Conv', bias ? [x, w, bias] : [x, w], out, attrs);
+    return;
+  }
+  const [o, i, k] = wShape as number[];
+  const up = (n: number) => Math.ceil(n / b) * b;
+  const blockedInput = i >= b;
+  const [op, ip] = [up(o), blockedInput ? up(i) : i];
+  const padded = op > o || ip > i ? e.tmp('Pad', [w, e.int64([0, 0, 0, 0, op - o, ip - i, 0, 0])]) : w;
+  const filter = blockedInput
+    ? e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip / b, b, k, k])])], [attrInts('perm', [0, 2, 4, 5, 3, 1])])
+    : e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip, k, k])])], [attrInts('perm', [0, 2, 3, 4, 1])]);
+  const inputs = [blockedInput ? e.tmp('ReorderInput', [ip > i ? e.tmp('Pad', [x, e.int64([0, 0, 0, 0, 0, ip - i, 0, 0])]) : x], [], NCHWC) : x];
+  inputs.push(e.tmp('Reshape', [filter, e.int64([op, ip, k, k])]));
+  if (bias) inputs.push(op > o ? e.tmp('Pad', [bias, e.int64([0, op - o])]) : bias);
+  const yb = e.tmp('Conv', inputs, [...attrs, attrInts('kernel_shape', [k, k])], NCHWC);
+  e.emit('ReorderOutput', [yb], out, [attrInt('channels', o)], NCHWC);
 }
 
 function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]): void {
@@ -148,7 +192,7 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
       ]);
       return;
     case 'conv2d':
-      e.emit('Conv', n.inputs, out, [attrInts('pads', [n.pad, n.pad, n.pad, n.pad]), attrInts('strides', [1, 1])]);
+      emitConv(e, n.inputs[0], n.inputs[1], n.inputs[2], out, n.pad, shapeOf(n.inputs[1]));
       return;
     case 'groupnorm': {
       const [x, gamma, beta] = n.inputs;
@@ -221,8 +265,8 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
         e.int64([2, 3]),
         e.int64([-1, -1]),
       ]);
-      const q = k - 1 - n.pad;
-      e.emit('Conv', [n.inputs[0], flipped], out, [attrInts('pads', [q, q, q, q]), attrInts('strides', [1, 1])]);
+      const [o, i] = shapeOf(w) as number[];
+      emitConv(e, n.inputs[0], flipped, undefined, out, k - 1 - n.pad, [i, o, k, k]);
       return;
     }
     case 'conv2dFilter': {
@@ -273,7 +317,8 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
 export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
   if (opts.precision === 'fp16' && opts.weights.mode === 'external')
     throw new Error('onnx writer: fp16 needs inline weights or weights as inputs, not external float32 data');
-  const e = new Emitter();
+  if (opts.precision === 'fp16' && opts.nchwcBlock) throw new Error('onnx writer: the blocked (NCHWc) convolutions are float32 only');
+  const e = new Emitter(opts.nchwcBlock);
   const shapeOf = (name: string): readonly Dim[] => {
     const s = graph.shapes[name];
     if (!s) throw new Error(`onnx writer: unknown value '${name}'`);
@@ -319,7 +364,7 @@ export function graphToOnnx(graph: Graph, opts: OnnxOptions): Uint8Array {
 
   const model: OnnxNs.IModelProto = {
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...(e.nodes.some((n) => n.domain === NCHWC) ? [{ domain: NCHWC, version: 1 }] : [])],
     producerName: 'rdc',
     producerVersion: '0.1.0',
     docString: opts.docString ?? '',
@@ -367,6 +412,28 @@ function toHalfPrecision(g: OnnxNs.IGraphProto): void {
   }
   for (const n of nodes) n.input = n.input!.map((x) => rename.get(x) ?? x);
   g.node = [...head, ...nodes, ...tail];
+}
+
+/**
+ * A one-node model that reorders a [1, 4, 1, 1] input to NCHWc: its output's channel count is
+ * MLAS's block size, and a session fails to load it where ONNX Runtime has no blocked kernels.
+ */
+export function nchwcProbeModel(): Uint8Array {
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [
+        { domain: '', version: ONNX_OPSET },
+        { domain: NCHWC, version: 1 },
+      ],
+      graph: {
+        name: 'nchwc-probe',
+        node: [{ opType: 'ReorderInput', domain: NCHWC, input: ['x'], output: ['y'], name: 'reorder' }],
+        input: [valueInfo('x', [1, 4, 1, 1])],
+        output: [{ name: 'y', type: { tensorType: { elemType: FLOAT } } }],
+      },
+    }),
+  ).finish();
 }
 
 /** Decodes an ONNX model (for inspection and tests). */
