@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import {
   buildDenoiserGraph,
@@ -5,6 +6,7 @@ import {
   forwardFlops,
   GraphBuilder,
   initWeights,
+  InputError,
   OrtEngine,
   parameterCount,
   Random,
@@ -111,8 +113,45 @@ export async function ceilingRates(
   };
 }
 
+/** What the PyTorch reference script (`../shared/bench/torch_unet.py`) prints, one JSON line. */
+interface PytorchFigures {
+  engine: string;
+  threads: number;
+  gflop_per_image: number;
+  fwd_img_s: number;
+  fwd_gflops: number;
+  fwdbwd_img_s: number;
+  fwdbwd_gflops: number;
+}
+
+/**
+ * Runs the PyTorch reference script on a network of the same shape (channels, multipliers, blocks,
+ * attention resolutions) and reads its JSON line. Its network is PyTorch's own UNet, not EDM's, so
+ * the comparison is in GFLOP/s, each side by its own MAC count.
+ */
+export function pytorchReference(script: string, python: string, network: UNetConfig, batch: number, threads: number): PytorchFigures {
+  const args = [script, '--ch', String(network.modelChannels), '--mult', network.channelMult.join(','), '--blocks', String(network.numBlocks)];
+  args.push('--attn', network.attnResolutions.join(','), '--threads', String(threads), '--batch', String(batch));
+  let out: string;
+  try {
+    out = execFileSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new InputError(`the PyTorch reference failed (${python} ${script}): ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`, 'bad_option');
+  }
+  return JSON.parse(out.trim().split('\n').slice(-1)[0]) as PytorchFigures;
+}
+
+export interface BackboneOptions {
+  minSeconds: number;
+  batch: number;
+  cpuBackend: boolean;
+  /** The PyTorch reference script, run beside each ONNX Runtime measurement (1 thread, then every core). */
+  pytorch?: { script: string; python: string };
+}
+
 /** The backbone suite: forward and training throughput per engine, with GFLOP/s against references. */
-export async function benchBackbone(network: UNetConfig, o: { minSeconds: number; batch: number; cpuBackend: boolean }) {
+export async function benchBackbone(network: UNetConfig, o: BackboneOptions) {
   const graph = buildDenoiserGraph(network);
   const weights = initWeights(graph, 0);
   const flops = forwardFlops(graph);
@@ -120,13 +159,21 @@ export async function benchBackbone(network: UNetConfig, o: { minSeconds: number
   const ceiling = await ceilingRates(ort, o.minSeconds);
   const forward: Record<string, number> = {};
   const training: Record<string, number> = {};
+  const pytorch: Record<string, PytorchFigures> = {};
+  const cores = availableParallelism();
+  const torch = (threads: number) => {
+    if (o.pytorch) pytorch[`${threads}-thread${threads > 1 ? 's' : ''}`] = pytorchReference(o.pytorch.script, o.pytorch.python, network, o.batch, threads);
+  };
   forward.ort = await forwardRate(ort, network, weights, o.batch, o.minSeconds);
   training.ort = await trainRate(ort, network, weights, o.batch, o.minSeconds);
-  const cores = availableParallelism();
+  torch(1);
+  // The same training step with ONNX Runtime's plain convolutions, to show what the blocked ones save.
+  training['ort-plain-conv'] = await trainRate(await OrtEngine.create({ threads: 1, blockedConvolutions: false }), network, weights, o.batch, o.minSeconds);
   if (cores > 1) {
     const all = await OrtEngine.create({ threads: cores });
     forward[`ort-${cores}-threads`] = await forwardRate(all, network, weights, o.batch, o.minSeconds);
     training[`ort-${cores}-threads`] = await trainRate(all, network, weights, o.batch, o.minSeconds);
+    torch(cores);
   }
   const wasm = await TfjsEngine.create('wasm');
   forward['tfjs-wasm'] = await forwardRate(wasm, network, weights, o.batch, o.minSeconds);
@@ -143,6 +190,15 @@ export async function benchBackbone(network: UNetConfig, o: { minSeconds: number
   }
   await TfjsEngine.create('wasm');
   const gflops = (rate: number, factor = 1) => round((rate * flops * factor) / 1e9);
+  const forwardGflops = Object.fromEntries(Object.entries(forward).map(([k, v]) => [k, gflops(v)]));
+  /** Training counts ≈ 3 forward passes of work (forward, input and weight gradients). */
+  const trainingGflops = Object.fromEntries(Object.entries(training).map(([k, v]) => [k, gflops(v, 3)]));
+  const againstPytorch = Object.fromEntries(
+    Object.entries(pytorch).map(([k, p]) => {
+      const ours = p.threads === 1 ? 'ort' : `ort-${p.threads}-threads`;
+      return [k, { forward: round(forwardGflops[ours] / p.fwd_gflops), training: round(trainingGflops[ours] / p.fwdbwd_gflops) }];
+    }),
+  );
   return {
     network,
     parameters: parameterCount(graph),
@@ -151,10 +207,9 @@ export async function benchBackbone(network: UNetConfig, o: { minSeconds: number
     threads: 1,
     cores,
     forwardImagesPerSecond: Object.fromEntries(Object.entries(forward).map(([k, v]) => [k, round(v)])),
-    forwardGflops: Object.fromEntries(Object.entries(forward).map(([k, v]) => [k, gflops(v)])),
+    forwardGflops,
     trainingImagesPerSecond: Object.fromEntries(Object.entries(training).map(([k, v]) => [k, round(v)])),
-    /** Training counts ≈ 3 forward passes of work (forward, input and weight gradients). */
-    trainingGflops: Object.fromEntries(Object.entries(training).map(([k, v]) => [k, gflops(v, 3)])),
+    trainingGflops,
     /** ONNX Runtime's own ceiling on this machine, one thread (see `ceilingRates`). */
     ceiling: Object.fromEntries(Object.entries(ceiling).map(([k, v]) => [k, round(v)])),
     /** Forward against the compiled-in convolution; training against the run-time-weights one (its case). */
@@ -165,6 +220,9 @@ export async function benchBackbone(network: UNetConfig, o: { minSeconds: number
     ratios: {
       trainingOrtOverTfjsWasm: round(training.ort / training['tfjs-wasm']),
       forwardOrtOverTfjsWasm: round(forward.ort / forward['tfjs-wasm']),
+      trainingBlockedOverPlainConv: round(training.ort / training['ort-plain-conv']),
     },
+    /** With --pytorch: the reference's figures and ours over its, in GFLOP/s by each side's MAC count (target: forward ≥ 1.2, training ≥ 1.0). */
+    ...(o.pytorch ? { pytorch, againstPytorch } : {}),
   };
 }

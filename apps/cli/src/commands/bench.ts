@@ -44,6 +44,11 @@ export function benchCommand() {
     .option('--threads <n>', 'ONNX Runtime threads: of the server (serve suite), of the CPU baseline (device suite; default 1)', parseIntArg)
     .option('--device <device>', `${DEVICE_HELP}; the device suite (default when given and not cpu) measures it beside the CPU`)
     .option('--precision <p>', 'device suite: with fp16, also measure inference in half precision (and its error) beside float32')
+    .option(
+      '--pytorch <script>',
+      'backbone suite: also run this PyTorch reference script (../shared/bench/torch_unet.py) on the same shape, and print the ratios',
+    )
+    .option('--python <bin>', 'the Python for --pytorch', '/usr/bin/python3')
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites =
@@ -68,7 +73,13 @@ export function benchCommand() {
       let done = 0;
       const step = (suite: string) => bar.update(done++, { suite });
       step(suites[0]);
-      if (suites.includes('backbone')) report.backbone = await benchBackbone(network, { minSeconds: o.minSeconds, batch: o.batch, cpuBackend: o.cpuBackend });
+      if (suites.includes('backbone'))
+        report.backbone = await benchBackbone(network, {
+          minSeconds: o.minSeconds,
+          batch: o.batch,
+          cpuBackend: o.cpuBackend,
+          ...(o.pytorch ? { pytorch: { script: o.pytorch, python: o.python } } : {}),
+        });
       if (suites.includes('backbone')) step('gradients');
       if (suites.includes('gradients')) report.gradients = await benchGradients(network, { levels: o.levels, minSeconds: o.minSeconds, weights });
       if (suites.includes('gradients')) step('attacks');
