@@ -126,7 +126,7 @@ const NCHWC = 'com.microsoft.nchwc';
  * rewrite runs convolutions with constant filters: x reordered to NCHWc (its channels zero-padded
  * to a multiple of the block first where they are not), or left as it is when it has fewer channels
  * than a block; the filter zero-padded and reordered by a reshape and a transpose to OIHWBiBo
- * ([O/B, I/B, k, k, Bi, Bo]), or OIHWBo ([O/B, I, k, k, Bo]) for an unblocked x; the output
+ * ([O/B, I/B, k·k, Bi, Bo]), or OIHWBo ([O/B, I, k·k, Bo]) for an unblocked x; the output
  * reordered back to its own channel count.
  */
 function emitConv(e: Emitter, x: string, w: string, bias: string | undefined, out: string, pad: number, wShape: readonly Dim[]): void {
@@ -142,8 +142,8 @@ function emitConv(e: Emitter, x: string, w: string, bias: string | undefined, ou
   const [op, ip] = [up(o), blockedInput ? up(i) : i];
   const padded = op > o || ip > i ? e.tmp('Pad', [w, e.int64([0, 0, 0, 0, op - o, ip - i, 0, 0])]) : w;
   const filter = blockedInput
-    ? e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip / b, b, k, k])])], [attrInts('perm', [0, 2, 4, 5, 3, 1])])
-    : e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip, k, k])])], [attrInts('perm', [0, 2, 3, 4, 1])]);
+    ? e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip / b, b, k * k])])], [attrInts('perm', [0, 2, 4, 3, 1])])
+    : e.tmp('Transpose', [e.tmp('Reshape', [padded, e.int64([op / b, b, ip, k * k])])], [attrInts('perm', [0, 2, 3, 1])]);
   const inputs = [blockedInput ? e.tmp('ReorderInput', [ip > i ? e.tmp('Pad', [x, e.int64([0, 0, 0, 0, 0, ip - i, 0, 0])]) : x], [], NCHWC) : x];
   inputs.push(e.tmp('Reshape', [filter, e.int64([op, ip, k, k])]));
   if (bias) inputs.push(op > o ? e.tmp('Pad', [bias, e.int64([0, op - o])]) : bias);
