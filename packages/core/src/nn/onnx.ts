@@ -288,7 +288,8 @@ function emitNode(e: Emitter, n: Node, shapeOf: (name: string) => readonly Dim[]
       const parts: string[] = [];
       for (let a = 0; a < k; a++) {
         for (let b = 0; b < k; b++) {
-          const shifted = k === 1 && p === 0 ? x : e.tmp('Slice', [xp, e.int64([a, b]), e.int64([a + hy, b + wy]), e.int64([2, 3])]);
+          // The unshifted window of the padded x is x itself: no copy.
+          const shifted = a === p && b === p && hy === h && wy === w ? x : e.tmp('Slice', [xp, e.int64([a, b]), e.int64([a + hy, b + wy]), e.int64([2, 3])]);
           const xt = e.tmp('Transpose', [e.tmp('Reshape', [shifted, flat])], [attrInts('perm', [0, 2, 1])]); // [N, H·W, I]
           const g = e.tmp('ReduceSum', [e.tmp('MatMul', [dyf, xt]), e.int64([0])], [attrInt('keepdims', 0)]); // [O, I]
           parts.push(e.tmp('Unsqueeze', [g, e.int64([2])]));
