@@ -41,9 +41,9 @@ export interface OnnxOptions {
    */
   precision?: 'fp32' | 'fp16';
   /**
-   * ONNX Runtime's CPU provider only: run convolutions whose channel counts are multiples of this
-   * block size (MLAS's NCHWc block, 8 or 16 by CPU; see `nchwcBlockSize` in engines/ort.ts) in the
-   * blocked layout, with the filter reordered inside the graph. ONNX Runtime does this itself for
+   * ONNX Runtime's CPU provider only: run every convolution in MLAS's blocked layout with this block
+   * size (NCHWc, 8 or 16 by CPU; see `nchwcBlockSize` in engines/ort.ts), channels zero-padded to the
+   * block and the filter reordered inside the graph (see `emitConv`). ONNX Runtime does this itself for
    * filters that are constants; for filters fed at run time (training steps) it falls back to a
    * slower convolution, which this restores. Never set it for a file that is saved or given to
    * another provider: the blocked operators are CPU-only and the block size is the CPU's.
