@@ -124,6 +124,8 @@ interface PytorchFigures {
   fwdbwd_gflops: number;
 }
 
+const lastLine = (text: string) => text.trim().split('\n').slice(-1)[0];
+
 /**
  * Runs the PyTorch reference script on a network of the same shape (channels, multipliers, blocks,
  * attention resolutions) and reads its JSON line. Its network is PyTorch's own UNet, not EDM's, so
@@ -137,9 +139,9 @@ export function pytorchReference(script: string, python: string, network: UNetCo
     out = execFileSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new InputError(`the PyTorch reference failed (${python} ${script}): ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`, 'bad_option');
+    throw new InputError(`the PyTorch reference failed (${python} ${script}): ${lastLine(e.stderr || e.message)}`, 'bad_option');
   }
-  return JSON.parse(out.trim().split('\n').slice(-1)[0]) as PytorchFigures;
+  return JSON.parse(lastLine(out)) as PytorchFigures;
 }
 
 export interface BackboneOptions {

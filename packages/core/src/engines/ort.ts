@@ -67,8 +67,8 @@ export class OrtEngine implements Engine {
   private constructor(
     readonly info: EngineInfo,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
-    /** The NCHWc block size for graphs with weights as inputs; 0: plain convolutions. */
-    private readonly nchwcBlock: number,
+    /** Whether graphs with weights as inputs get blocked convolutions (the block size is probed on first use). */
+    private readonly blockedConvolutions: boolean,
   ) {}
 
   static async create(opts: OrtOptions = {}): Promise<OrtEngine> {
@@ -102,7 +102,7 @@ export class OrtEngine implements Engine {
         ...(fp16 ? { precision: 'fp16' as const } : {}),
       },
       sessionOptions,
-      device.device === 'cpu' && opts.blockedConvolutions !== false ? await nchwcBlockSize() : 0,
+      device.device === 'cpu' && opts.blockedConvolutions !== false,
     );
   }
 
@@ -119,6 +119,11 @@ export class OrtEngine implements Engine {
     }
   }
 
+  /** The NCHWc block size for graphs with weights as inputs; 0: plain convolutions. */
+  private async nchwcBlock(): Promise<number> {
+    return this.blockedConvolutions ? nchwcBlockSize() : 0;
+  }
+
   /** The execution providers this onnxruntime-node build offers, and whether each is bundled. */
   static providers(): { name: string; bundled: boolean }[] {
     const list = (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends;
@@ -131,7 +136,7 @@ export class OrtEngine implements Engine {
     const bytes = graphToOnnx(graph, {
       weights: opts.weights ? { mode: 'inline', values: opts.weights } : { mode: 'inputs' },
       precision: this.info.precision ?? 'fp32',
-      ...(opts.weights ? {} : { nchwcBlock: this.nchwcBlock }),
+      ...(opts.weights ? {} : { nchwcBlock: await this.nchwcBlock() }),
     });
     const session = await this.session(bytes);
     return wrapSession(session, graph, !opts.weights && graph.params.length > 0);
@@ -167,7 +172,7 @@ export class OrtEngine implements Engine {
    */
   async compileResident(graph: Graph, keep: readonly string[]): Promise<ResidentFunction> {
     if (this.info.precision) throw new InputError('training keeps float32 weights and moments: use --precision fp32 for training', 'bad_option');
-    const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' }, nchwcBlock: this.nchwcBlock });
+    const bytes = graphToOnnx(graph, { weights: { mode: 'inputs' }, nchwcBlock: await this.nchwcBlock() });
     const session = await this.session(bytes, { preferredOutputLocation: Object.fromEntries(keep.map((k) => [k, RESIDENT_LOCATION])) });
     const kept = new Set(keep);
     const names = [...graph.inputs.map((i) => [i.name, i.shape] as const), ...graph.params.map((p) => [p.name, p.shape] as const)];
