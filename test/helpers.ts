@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@rdc/cli/program';
+import { vi } from 'vitest';
 import { testDataDir } from '@rdc/train/testing';
 
 // The CLI reads CIFAR-10 from RDC_DATA_DIR: point it at the copy the tests use.
@@ -14,3 +15,17 @@ export const tmp = (prefix = 'rdc-it-'): string => mkdtempSync(join(tmpdir(), pr
 
 /** Options for a UNet of a few MFLOP (the real CLI path, tiny sizes). */
 export const TINY_UNET = ['--model-channels', '8', '--channel-mult', '1,2', '--num-blocks', '1', '--attn', '16'];
+
+/** Runs the CLI in-process and returns its exit code and what it wrote to stdout and stderr. */
+export async function rdcCapture(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const code = await rdc(...args);
+    const text = (spy: typeof out) => spy.mock.calls.map((c) => String(c[0])).join('');
+    return { code, stdout: text(out), stderr: text(err) };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}

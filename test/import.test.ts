@@ -38,8 +38,34 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
       '4',
       '--levels',
       '3',
+      '--guard-images',
+      '4',
+      '--allow-discriminative',
     );
     expect(code).toBe(0);
+    // Randomly initialised networks are not denoisers: the guard says so, in the config and the card.
+    const guard = readModelFolder(model).config.guard;
+    expect(guard?.validation).toMatchObject({ images: 4, split: 'val', denoises: false });
+    expect(guard?.test).toMatchObject({ images: 4, split: 'test' });
+    expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toContain('not a diffusion classifier: its class heads do not denoise');
+    // Without --allow-discriminative the import is refused, naming the figures.
+    const refused = await rdcErr(
+      'import',
+      'edm',
+      '--cond',
+      join(fixtures!, 'tiny-cond.pkl'),
+      '--uncond',
+      join(fixtures!, 'tiny-uncond.pt'),
+      '--model',
+      join(dir, 'refused'),
+      '--guard-images',
+      '2',
+      '--calibration-images',
+      '0',
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to write .*not a diffusion classifier.*generative guard on 2 validation images: at σ = /);
+    expect(existsSync(join(dir, 'refused'))).toBe(false);
     const m = readModelFolder(model);
     expect(m.config.network).toMatchObject({ arch: 'unet', conditioning: 'label', modelChannels: 16 });
     expect(m.config.lmNetwork).toMatchObject({ arch: 'unet', conditioning: 'none' });
@@ -132,13 +158,24 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     for (const [name, bytes, message] of cases) {
       const file = join(dir, name);
       writeFileSync(file, typeof bytes === 'function' ? bytes() : bytes);
-      const r = await rdcErr('import', 'edm', '--cond', file, '--model', join(dir, `out-${name}`), '--calibration-images', '0');
+      const r = await rdcErr('import', 'edm', '--cond', file, '--model', join(dir, `out-${name}`), '--calibration-images', '0', '--guard-images', '0');
       expect(r.code, name).toBe(2);
       expect(r.stderr, name).toMatch(message);
     }
     expect(existsSync(join(dir, 'pwned')) || existsSync('pwned')).toBe(false);
     // The unconditional network is refused as --cond.
-    const r = await rdcErr('import', 'edm', '--cond', join(fixtures!, 'tiny-uncond.pkl'), '--model', join(dir, 'x'), '--calibration-images', '0');
+    const r = await rdcErr(
+      'import',
+      'edm',
+      '--cond',
+      join(fixtures!, 'tiny-uncond.pkl'),
+      '--model',
+      join(dir, 'x'),
+      '--calibration-images',
+      '0',
+      '--guard-images',
+      '0',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--cond must be a class-conditional network/);
   });

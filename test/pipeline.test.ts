@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModelFolder } from '@rdc/core';
+import { modelCardSections, readModelFolder } from '@rdc/core';
 import { describe, expect, it } from 'vitest';
-import { rdc, tmp, TINY_UNET } from './helpers.js';
+import { rdc, rdcCapture, tmp, TINY_UNET } from './helpers.js';
 
 /** train → resume → export → eval → sample → info, through the CLI, on a tiny network. */
 describe('the backbone pipeline through the CLI', () => {
@@ -37,8 +37,23 @@ describe('the backbone pipeline through the CLI', () => {
     expect(summary.commit).toBeTruthy();
     expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toMatch(/"event":"resume","step":3/);
 
-    expect(await rdc('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4', '--lm-method', 'paper')).toBe(0);
+    // Five steps do not make denoisers: the generative guard refuses the export, naming its figures.
+    const refused = await rdcCapture('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /refusing to write .*not a diffusion classifier: its class heads do not denoise .*at σ = 0\.4 the true class's loss \d\.\d{3}/,
+    );
+    expect(existsSync(model)).toBe(false);
+    const exported = await rdcCapture('export', '--run', run, '--model', model, '--calibration-images', '8', '--levels', '4', '--allow-discriminative');
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toContain('not a diffusion classifier: its class heads do not denoise');
     const m = readModelFolder(model);
+    expect(m.config.guard?.validation).toMatchObject({ images: 20, split: 'val', denoises: false });
+    expect(m.config.guard?.validation.rows.map((r) => r.sigma)).toEqual([0.1, 0.2, 0.4, 0.8, 1.6]);
+    expect(m.config.guard?.test).toMatchObject({ images: 128, split: 'test' });
+    const exportedCard = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
+    expect(exportedCard).toMatch(/\*\*Warning: not a diffusion classifier: its class heads do not denoise\.\*\*/);
+    expect(exportedCard).toMatch(/\| 0\.4 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
     expect(m.config.lmMethod).toBe('paper');
     expect(m.config.temperature).toBeGreaterThan(0);
     expect(m.config.calibration?.images).toBe(8);
@@ -137,12 +152,15 @@ describe('the backbone pipeline through the CLI', () => {
     expect(await rdc('sample', '--model', model, '--out', out, '--per-class', '1', '--steps', '2', '--val-images', '4', '--record')).toBe(0);
     expect(existsSync(join(out, 'samples.png'))).toBe(true);
     expect(readFileSync(join(out, 'sigma-loss.svg'), 'utf8')).toMatch(/^<svg/);
-    const curve = JSON.parse(readFileSync(join(out, 'sigma-loss.json'), 'utf8')).curve;
-    expect(curve.length).toBe(13);
+    const loss = JSON.parse(readFileSync(join(out, 'sigma-loss.json'), 'utf8'));
+    const curve = loss.curve;
+    // 13 σ from 0.002 to 80 (0.4 among them) and the generative guard's other four.
+    expect(curve.length).toBe(17);
+    expect(loss.guard.denoises).toBe(false);
     // --record links them from the card, with the loss table, and keeps the folder valid.
     const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
     expect(card).toMatch(/!\[samples\]\(samples\/samples\.png\)/);
-    expect(card.match(/^\| [\d.e+-]+ \| [\d.]+ \| [\d.]+ \|$/gm)?.length).toBe(13);
+    expect(modelCardSections(card).samples.match(/^\| [\d.e+-]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$/gm)?.length).toBe(17);
     expect(() => readModelFolder(model)).not.toThrow();
   });
 
@@ -164,6 +182,17 @@ describe('the backbone pipeline through the CLI', () => {
     expect(readModelFolder(cmodel).config.network.arch).toBe('cnn');
     expect(await rdc('eval', '--model', cmodel, '--defense', 'none', '--limit', '8')).toBe(0);
     expect(await rdc('eval', '--model', cmodel, '--defense', 'dc', '--limit', '1')).toBe(2);
+    // The CNN judges the diffusion model's class-conditional samples.
+    const samples = join(dir, 'judged');
+    expect(await rdc('sample', '--model', model, '--out', samples, '--per-class', '2', '--steps', '2', '--val-images', '0', '--judge', cmodel)).toBe(0);
+    const judged = JSON.parse(readFileSync(join(samples, 'judged.json'), 'utf8'));
+    expect(judged.samples).toBe(20);
+    expect(judged.perClass).toHaveLength(10);
+    expect(judged.perClass.every((c: { samples: number }) => c.samples === 2)).toBe(true);
+    expect(judged.overall.rate).toBeCloseTo(judged.recognised / 20, 12);
+    expect(await rdc('sample', '--model', model, '--out', samples, '--per-class', '1', '--steps', '2', '--val-images', '0', '--judge', join(dir, 'nope'))).toBe(
+      2,
+    );
   });
 
   it('refuses bad input with exit code 2 and a clear message', async () => {

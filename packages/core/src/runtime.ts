@@ -26,6 +26,7 @@ export * from './method/dc.js';
 export * from './method/lm.js';
 export * from './method/rdc.js';
 export * from './method/calibration.js';
+export * from './method/guard.js';
 export * from './nn/cnn.js';
 export * from './model/safetensors.js';
 export * from './model/folder.js';

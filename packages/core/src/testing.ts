@@ -16,7 +16,10 @@ import { Random } from './rng/random.js';
  */
 
 /** A tiny multi-head UNet in EDM's layout with attention (8×8 images, 2 levels) and weights that exercise every layer. */
-export function tinyUNet(opts: { classes?: number; seed?: number; attention?: boolean; size?: number } = {}): { config: UNetConfig; weights: Weights } {
+export function tinyUNet(opts: { classes?: number; seed?: number; attention?: boolean; size?: number; headChannels?: number } = {}): {
+  config: UNetConfig;
+  weights: Weights;
+} {
   const size = opts.size ?? 8;
   const config = UNetConfig.parse({
     arch: 'unet',
@@ -26,6 +29,7 @@ export function tinyUNet(opts: { classes?: number; seed?: number; attention?: bo
     channelMult: [1, 2],
     numBlocks: 1,
     attnResolutions: opts.attention === false ? [] : [size / 2],
+    headChannels: opts.headChannels ?? 0,
   });
   const graph = buildDenoiserGraph(config);
   const weights = initWeights(graph, opts.seed ?? 0);
@@ -33,7 +37,7 @@ export function tinyUNet(opts: { classes?: number; seed?: number; attention?: bo
   // gradients and parity tests see every layer.
   const rng = new Random((opts.seed ?? 0) + 1000);
   for (const [name, w] of Object.entries(weights)) {
-    if (/conv1\.weight|proj\.weight|aux_conv\.weight/.test(name)) for (let i = 0; i < w.data.length; i++) w.data[i] = 0.1 * rng.gaussian();
+    if (/conv1\.weight|proj\.weight|aux_conv\.weight|head_out\.weight/.test(name)) for (let i = 0; i < w.data.length; i++) w.data[i] = 0.1 * rng.gaussian();
     if (/bias$/.test(name)) for (let i = 0; i < w.data.length; i++) w.data[i] = 0.05 * rng.gaussian();
   }
   return { config, weights };

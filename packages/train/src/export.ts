@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   argmax,
+  Denoiser,
   fitTemperature,
+  generativeGuard,
+  guardTable,
+  InputError,
+  NOT_A_DIFFUSION_CLASSIFIER,
+  type GuardReport,
+  type ModelGuard,
   forwardFlops,
   meanNll,
   parameterCount,
@@ -16,25 +23,38 @@ import {
   type Weights,
   writeModelFolder,
 } from '@rdc/core';
-import type { Cifar10 } from './data/cifar10.js';
+import { CIFAR10_CLASSES, type Cifar10 } from './data/cifar10.js';
 import { trainValSplit } from './data/split.js';
 import { loadCheckpoint } from './training/checkpoint.js';
 import { inferenceGraph, readRunConfig } from './training/trainer.js';
 import { networkLogits } from './training/validate.js';
 
 /**
- * `rdc export`: a training run's EMA weights → a model folder (architecture.md), with the softmax
+ * `rdc export`: a training run's EMA weights → a model folder (docs/design.md), with the softmax
  * temperature fitted on the run's validation split (never the test batch) and a model card.
  *
  * @example
- * await exportModel({ runDir: 'runs/tiny', modelDir: 'models/default', engine, data, calibrationImages: 256 });
+ * await exportModel({ runDir: 'runs/tiny', modelDir: 'models/mine', engine, data: () => data, calibrationImages: 256 });
  */
 export interface ExportOptions {
   runDir: string;
   modelDir: string;
   engine: Engine;
-  /** The training batches the run used (for the validation split). */
-  data: Cifar10;
+  /**
+   * The training batches the run used (the validation split: calibration and the generative guard);
+   * loaded only when something uses them.
+   */
+  data: () => Cifar10;
+  /** The test batch (the guard's table on its first images, for the card); loaded only for a diffusion model. */
+  testData?: () => Cifar10;
+  /** Validation images of the generative guard (at least 256 for a model trained here). */
+  guardImages?: number;
+  /** First test images of the guard's table in the card. */
+  guardTestImages?: number;
+  /** Write a model whose class heads do not denoise (labelled as such) instead of refusing it. */
+  allowDiscriminative?: boolean;
+  /** Called with the guard's verdict before the (longer) calibration. */
+  onGuard?: (guard: ModelGuard) => void;
   /** DC settings to calibrate with and serve by default. */
   dc?: Partial<DcConfig>;
   calibrationImages?: number;
@@ -79,20 +99,23 @@ export async function calibrateOnValidation(o: {
   network: NetworkConfig;
   weights: Weights;
   engine: Engine;
-  data: Cifar10;
+  /** null: nothing to calibrate on (`images` must be 0). */
+  data: Cifar10 | null;
   images: number;
   valSize: number;
   seed: number;
   dc: Partial<DcConfig> & { levels: number };
   onProgress?: (done: number, total: number) => void;
 }): Promise<{ temperature: number | null; calibration: Calibration | null }> {
-  const split = trainValSplit(o.data.size, o.valSize, o.seed);
+  if (o.images <= 0 || !o.data) return { temperature: null, calibration: null };
+  const data = o.data;
+  const split = trainValSplit(data.size, o.valSize, o.seed);
   const n = Math.min(o.images, split.val.length);
   if (n <= 0) return { temperature: null, calibration: null };
   const idx = split.val.subarray(0, n);
-  const labels = o.data.labelsAt(idx);
+  const labels = data.labelsAt(idx);
   const k = o.network.numClasses;
-  const logits = (await networkLogits(o.network, o.weights, o.engine, o.data.pixels(idx), o.dc.levels, o.seed, o.dc, o.onProgress)).data;
+  const logits = (await networkLogits(o.network, o.weights, o.engine, data.pixels(idx), o.dc.levels, o.seed, o.dc, o.onProgress)).data;
   const temperature = fitTemperature(logits, labels, k);
   const pred = argmax(logits, k);
   return {
@@ -108,6 +131,45 @@ export async function calibrateOnValidation(o: {
   };
 }
 
+/**
+ * The generative guard (core's `generativeGuard`) of a denoiser on the first `images` images of the
+ * validation split and the first `testImages` test images (for the card), as config.json records it.
+ *
+ * @example
+ * const guard = await guardOnCifar10(den, { data, valSize: 1000, seed: 0, images: 256, test, testImages: 128 });
+ */
+export async function guardOnCifar10(
+  den: Denoiser,
+  o: { data: Cifar10; valSize: number; seed: number; images: number; test?: Cifar10 | null; testImages?: number },
+): Promise<ModelGuard> {
+  const measure = (data: Cifar10, idx: Int32Array, split: string): Promise<GuardReport> =>
+    generativeGuard(den, data.pixels(idx), data.labelsAt(idx), { seed: o.seed, split });
+  const val = trainValSplit(o.data.size, o.valSize, o.seed).val.subarray(0, o.images);
+  if (val.length === 0) throw new InputError('the generative guard needs validation images: the run has no validation split (--val-size 0)', 'bad_option');
+  const validation = await measure(o.data, val, 'val');
+  const n = Math.min(o.testImages ?? 128, o.test?.size ?? 0);
+  return {
+    validation,
+    test:
+      o.test && n > 0
+        ? await measure(
+            o.test,
+            Int32Array.from({ length: n }, (_, i) => i),
+            'test',
+          )
+        : null,
+  };
+}
+
+/** The refusal of a model whose class heads do not denoise (unless allowed). */
+export function refuseDiscriminative(guard: ModelGuard, what: string, allow = false): void {
+  if (guard.validation.denoises || allow) return;
+  throw new InputError(
+    `refusing to write ${what}: ${NOT_A_DIFFUSION_CLASSIFIER} (generative guard on ${guard.validation.images} validation images: ${guard.validation.failures.join('; ')}). Train with EDM's loss (a smaller --ce-weight), or pass --allow-discriminative to write it labelled as such.`,
+    'not_a_diffusion_classifier',
+  );
+}
+
 export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
   const run = readRunConfig(opts.runDir);
   const { network } = run;
@@ -116,15 +178,36 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
   const summary = runSummary(opts.runDir);
   const train = run.train;
 
+  // The generative guard first: a model whose class heads do not denoise is refused before the calibration.
+  let guard: ModelGuard | undefined;
+  if (network.arch !== 'cnn') {
+    const den = new Denoiser(opts.engine, network, weights);
+    try {
+      guard = await guardOnCifar10(den, {
+        data: opts.data(),
+        valSize: train.valSize,
+        seed: train.seed,
+        images: opts.guardImages ?? 256,
+        test: opts.testData?.(),
+        testImages: opts.guardTestImages,
+      });
+    } finally {
+      await den.dispose();
+    }
+    opts.onGuard?.(guard);
+    refuseDiscriminative(guard, `a model folder from ${opts.runDir}`, opts.allowDiscriminative);
+  }
+
   // Temperature on the run's own validation split.
   const dcDefaults = { ...opts.dc };
   const levels = dcDefaults.levels ?? 125;
+  const calibrationImages = opts.calibrationImages ?? 256;
   const { temperature, calibration } = await calibrateOnValidation({
     network,
     weights,
     engine: opts.engine,
-    data: opts.data,
-    images: opts.calibrationImages ?? 256,
+    data: calibrationImages > 0 ? opts.data() : null,
+    images: calibrationImages,
     valSize: train.valSize,
     seed: train.seed,
     dc: { ...dcDefaults, levels },
@@ -162,17 +245,19 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
     training,
     calibration,
     temperature,
-    lmMethod: opts.lmMethod ?? 'released',
-    classes: opts.data.classes,
+    lmMethod: opts.lmMethod ?? 'paper',
+    classes: CIFAR10_CLASSES,
+    guard,
   });
   return writeModelFolder(opts.modelDir, {
     network,
     weights,
-    classes: opts.data.classes,
+    classes: CIFAR10_CLASSES,
     dc: { ...dcDefaults, levels },
     temperature,
-    lmMethod: opts.lmMethod,
+    lmMethod: opts.lmMethod ?? 'paper',
     calibration,
+    guard,
     training,
     card,
   });
@@ -194,11 +279,38 @@ function modelCard(o: {
   temperature: number | null;
   lmMethod: MethodName;
   classes: string[];
+  guard?: ModelGuard;
 }): string {
   const t = o.training;
   const kind = o.network.arch === 'cnn' ? 'baseline CNN classifier' : 'multi-head diffusion UNet (EDM preconditioning, K class heads + 1 unconditional head)';
-  return `# Model card
+  const g = o.guard;
+  const guardSection = g
+    ? `## Generative guard
 
+Are the class heads denoisers (docs/method.md, "What makes a model a diffusion classifier")? The EDM-weighted
+denoising loss λ(σ)·mean((D − x)²) of the true class's head, the mean of the other class heads and the
+unconditional head, on the same noise; the heads denoise when the true class's loss is at most 1.05 × the
+unconditional one at every σ, and at σ = 0.4 at most 0.5 and below the other heads' mean (a head that outputs
+nothing scores 1.0).
+
+**Verdict: ${g.validation.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}**${g.validation.failures.length ? ` (${g.validation.failures.join('; ')})` : ''}.
+
+${g.validation.images} validation images (seed ${g.validation.seed}):
+
+${guardTable(g.validation)}
+${
+  g.test
+    ? `
+The first ${g.test.images} CIFAR-10 test images (${g.test.denoises ? 'the same verdict' : `verdict there: ${NOT_A_DIFFUSION_CLASSIFIER}`}):
+
+${guardTable(g.test)}
+`
+    : ''
+}
+`
+    : '';
+  return `# Model card
+${g && !g.validation.denoises ? `\n**Warning: ${NOT_A_DIFFUSION_CLASSIFIER}.** Its DC reads a class off a discriminative readout, not Bayes' rule over class-conditional likelihoods (see the generative guard below).\n` : ''}
 A ${kind} for CIFAR-10 (${o.classes.join(', ')}), made by this project's \`rdc train\` and \`rdc export\`.
 
 ## Network
@@ -224,7 +336,7 @@ ${t.validation.map((v) => `| ${v.step} | ${v.imagesSeen} | ${(100 * v.valAccurac
 `
     : ''
 }
-## Calibration
+${guardSection}## Calibration
 
 ${
   o.calibration
@@ -237,7 +349,7 @@ ${
     ? ''
     : `## Defaults
 
-The RDC's LM preset is \`${o.lmMethod}\` unless a request or command names another (\`method\`, \`--method\`; rdc-method.md §3).
+The RDC's LM preset is \`${o.lmMethod}\` unless a request or command names another (\`method\`, \`--method\`; docs/method.md).
 
 `
 }## Evaluation

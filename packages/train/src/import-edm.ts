@@ -1,6 +1,10 @@
 import { basename } from 'node:path';
 import {
   buildDenoiserGraph,
+  Denoiser,
+  guardTable,
+  NOT_A_DIFFUSION_CLASSIFIER,
+  type ModelGuard,
   forwardMacs,
   InputError,
   loadEdmWeights,
@@ -15,7 +19,7 @@ import {
   type UNetConfig,
 } from '@rdc/core';
 import { CIFAR10_CLASSES, type Cifar10 } from './data/cifar10.js';
-import { calibrateOnValidation } from './export.js';
+import { calibrateOnValidation, guardOnCifar10, refuseDiscriminative } from './export.js';
 
 /**
  * `rdc import edm`: the authors' configuration from NVIDIA's EDM checkpoints: a class-conditional
@@ -32,9 +36,16 @@ export interface ImportEdmOptions {
   uncond?: string;
   modelDir: string;
   engine: Engine;
-  /** The training batches (for the validation split); needed when calibrating. */
-  data?: Cifar10;
+  /** The training batches (the validation split: the guard and calibration), read only when used. */
+  data?: () => Cifar10;
+  /** The test batch (the guard's table on its first images, for the card). */
+  testData?: () => Cifar10;
   calibrationImages: number;
+  /** Validation images of the generative guard (few: full-size networks take K + 1 passes per σ; 0: not measured). */
+  guardImages?: number;
+  guardTestImages?: number;
+  allowDiscriminative?: boolean;
+  onGuard?: (guard: ModelGuard) => void;
   dc?: Partial<DcConfig>;
   lmMethod?: MethodName;
   valSize?: number;
@@ -58,29 +69,52 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
       throw new InputError(`${o.uncond}: --uncond must be an unconditional network (label_dim 0)`, 'bad_checkpoint');
     if (uncond && JSON.stringify(uncond.network.image) !== JSON.stringify(cond.network.image))
       throw new InputError('--cond and --uncond are for different image sizes', 'bad_checkpoint');
-    const classes = o.data?.classes ?? CIFAR10_CLASSES;
+    const classes = CIFAR10_CLASSES;
     if (classes.length !== cond.network.numClasses)
       throw new InputError(`${o.cond} has ${cond.network.numClasses} classes; CIFAR-10 has ${classes.length}`, 'bad_checkpoint');
     const weights = loadEdmWeights(cond);
     const lmWeights = uncond ? loadEdmWeights(uncond) : undefined;
     const levels = o.dc?.levels ?? 125;
     const dc = { ...o.dc, levels };
-    if (o.calibrationImages > 0 && !o.data) throw new InputError('calibrating needs CIFAR-10 (--data-dir) or --calibration-images 0', 'bad_input');
+    const guardImages = o.guardImages ?? 32;
+    if ((o.calibrationImages > 0 || guardImages > 0) && !o.data)
+      throw new InputError('the generative guard and calibration need CIFAR-10 (--data-dir); or --guard-images 0 --calibration-images 0', 'bad_input');
     const valSize = o.valSize ?? 1000;
     const seed = o.seed ?? 0;
-    const { temperature, calibration } = o.data
-      ? await calibrateOnValidation({
-          network: cond.network,
-          weights,
-          engine: o.engine,
-          data: o.data,
-          images: o.calibrationImages,
+    let guard: ModelGuard | undefined;
+    if (guardImages > 0 && o.data) {
+      const lm = uncond ? new Denoiser(o.engine, uncond.network, lmWeights!) : undefined;
+      const den = new Denoiser(o.engine, cond.network, weights, {}, lm);
+      try {
+        guard = await guardOnCifar10(den, {
+          data: o.data(),
           valSize,
           seed,
-          dc,
-          onProgress: o.onProgress,
-        })
-      : { temperature: null, calibration: null };
+          images: guardImages,
+          test: o.testData?.(),
+          testImages: o.guardTestImages ?? guardImages,
+        });
+      } finally {
+        await den.dispose();
+        await lm?.dispose();
+      }
+      o.onGuard?.(guard);
+      refuseDiscriminative(guard, o.modelDir, o.allowDiscriminative);
+    }
+    const { temperature, calibration } =
+      o.data && o.calibrationImages > 0
+        ? await calibrateOnValidation({
+            network: cond.network,
+            weights,
+            engine: o.engine,
+            data: o.data(),
+            images: o.calibrationImages,
+            valSize,
+            seed,
+            dc,
+            onProgress: o.onProgress,
+          })
+        : { temperature: null, calibration: null };
     const lmMethod = o.lmMethod ?? 'released';
     const training = {
       mode: 'imported',
@@ -98,8 +132,9 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
       temperature,
       lmMethod,
       calibration,
+      guard,
       training,
-      card: importCard({ cond, uncond, temperature, calibration, lmMethod, levels, command: o.command }),
+      card: importCard({ cond, uncond, temperature, calibration, lmMethod, levels, command: o.command, guard }),
     });
   } finally {
     cond.close();
@@ -120,6 +155,7 @@ function importCard(o: {
   lmMethod: MethodName;
   levels: number;
   command?: string;
+  guard?: ModelGuard;
 }): string {
   const src = (ck: EdmCheckpoint) => `\`${basename(ck.path)}\` (${ck.format}, sha256 \`${ck.sha256}\`)`;
   return `# Model card
@@ -133,6 +169,17 @@ the authors' configuration of the robust diffusion classifier (Chen et al., ICML
 - LM: ${o.uncond ? `the unconditional network from ${src(o.uncond)}: ${describe(o.uncond.network)}.` : 'none (no --uncond): only the DC is available, not the RDC.'}
 - Configuration: ${JSON.stringify(o.cond.kwargs ?? o.cond.network)}
 - Command: \`${o.command ?? 'unknown'}\`
+
+## Generative guard
+
+${
+  o.guard
+    ? `**${o.guard.validation.denoises ? 'The class-conditional network denoises' : NOT_A_DIFFUSION_CLASSIFIER}** given its label (the DC's evidence), measured on ${o.guard.validation.images} validation images (few: each takes ${o.cond.network.numClasses + 1} passes per σ on a full-size network): the EDM-weighted loss given the true label, the mean over the other labels, and the unconditional network${o.guard.validation.failures.length ? ` (${o.guard.validation.failures.join('; ')})` : ''}.
+
+${guardTable(o.guard.validation)}
+${o.guard.test ? `\nThe first ${o.guard.test.images} test images:\n\n${guardTable(o.guard.test)}\n` : ''}`
+    : 'Not measured (--guard-images 0).'
+}
 
 ## Calibration
 

@@ -13,6 +13,5 @@ export * from './training/trainer.js';
 export * from './training/validate.js';
 export * from './training/heads.js';
 export * from './export.js';
-export * from './diagnostics.js';
 export * from './import-edm.js';
 export * from './optim/device-optimizer.js';

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import {
+  guardLabel,
+  guardStatus,
   createEngine,
   formatRate,
   InputError,
@@ -32,7 +34,7 @@ import {
 import { resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { sweepPoint, type SweepPoint } from '../report/sweep-table.js';
-import { writeJson } from '../util/output.js';
+import { humanOutput, writeJson } from '../util/output.js';
 import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
@@ -253,7 +255,16 @@ export function attackCommand() {
         commandLine: command,
       });
       const { records: _records, adversarial: _adv, ...brief } = summary;
-      const result = { ...brief, rule: protocol.rule, sweep, sanity, settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) };
+      const result = {
+        ...brief,
+        guard: guardStatus(model.config),
+        rule: protocol.rule,
+        sweep,
+        sanity,
+        settings,
+        shard,
+        ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
+      };
       writeJson(join(out, 'report.json'), result);
       if (o.json) writeJson(o.json, result);
       if (o.record) {
@@ -269,8 +280,10 @@ export function attackCommand() {
         `${(100 * x.rate).toFixed(1)} % [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}]`.padEnd(22);
       const row = (name: string, pick: (x: (typeof summary.rules)['single']) => { rate: number; ci95: [number, number] }) =>
         `  ${name.padEnd(12)} ${RECHECK_RULES.map((rule) => pct(pick(summary.rules[rule]))).join(' ')}`;
-      process.stdout.write(
+      const modelLabel = guardLabel(model.config);
+      humanOutput(o.json).write(
         [
+          ...(modelLabel ? [`${o.model}: ${modelLabel}`] : []),
           `${defenseLabel}, ${threatLabel}, protocol ${o.protocol}, ${imagesLabel}; ${summary.recheck} fresh re-checks per image, counted by`,
           `  ${''.padEnd(12)} ${['first (paper)', `majority of ${summary.recheck}`, `all of ${summary.recheck}`].map((h) => h.padEnd(22)).join(' ')}`,
           row('clean', (x) => x.clean),

@@ -1,5 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import {
+  guardLabel,
+  guardStatus,
   argmax,
   createEngine,
   type DiffusionClassifier,
@@ -15,7 +17,7 @@ import {
 import { imageSeed, type RunManifest } from '@rdc/attacks';
 import { resolveDataDir } from '@rdc/train';
 import { dcOptions, dcOverrides } from '../util/dc-options.js';
-import { writeJson } from '../util/output.js';
+import { humanOutput, writeJson } from '../util/output.js';
 import { DEVICE_HELP, precisionOption } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
@@ -140,6 +142,7 @@ export function evalCommand() {
       };
       const result = {
         model: model.dir,
+        guard: guardStatus(model.config),
         defense: o.defense,
         method: o.defense === 'rdc' ? method : undefined,
         images: n,
@@ -156,19 +159,21 @@ export function evalCommand() {
         records,
         ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
       };
+      const out = humanOutput(o.json);
       const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
-      process.stdout.write(`${line}\n`);
+      const label = guardLabel(model.config);
+      out.write(`${label ? `${o.model}: ${label}\n` : ''}${line}\n`);
       if (perLevel) {
         const dc = dcOf(clf)!;
-        process.stdout.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
+        out.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
         perLevel.forEach((c, l) =>
-          process.stdout.write(
+          out.write(
             `  ${String(l).padStart(5)} ${dc.sigmas[l].toPrecision(3).padStart(7)} ${dc.weights[l].toPrecision(3).padStart(8)} ${((100 * c) / n).toFixed(1).padStart(7)} %\n`,
           ),
         );
       }
       if (adaptive)
-        process.stdout.write(
+        out.write(
           `adaptive σ (α = ${adaptive.alpha}): ${adaptive.meanLevels.toFixed(1)} of ${adaptive.levels} levels on average` +
             (adaptive.agreement !== undefined
               ? `; agrees with the full grid on ${(100 * adaptive.agreement).toFixed(1)} % of images (full grid: ${adaptive.fullGridCorrect}/${n} correct), ${adaptive.speedup!.toFixed(2)}× faster`

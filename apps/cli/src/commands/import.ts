@@ -1,5 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { createEngine, DcConfig, resolveEngineChoice } from '@rdc/core';
+import { createEngine, DcConfig, guardTable, NOT_A_DIFFUSION_CLASSIFIER, resolveEngineChoice } from '@rdc/core';
 import { importEdm, loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
 import { DEVICE_HELP } from '../util/device.js';
@@ -24,6 +24,13 @@ export function importCommand() {
     )
     .option('--levels <n>', 'σ levels the model is calibrated with and serves by default', parseIntArg, 125)
     .addOption(new Option('--lm-method <preset>', "the RDC's default LM preset").choices(['released', 'paper'] as const).default('released' as const))
+    .option(
+      '--guard-images <n>',
+      'validation images of the generative guard (each costs K + 1 passes per σ; 0: not measured, and the model says so)',
+      parseIntArg,
+      32,
+    )
+    .option('--allow-discriminative', 'write the model even if its class heads do not denoise (labelled as such)')
     .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
     .option('--engine <name>', 'engine (env RDC_ENGINE)')
     .option('--device <device>', DEVICE_HELP)
@@ -31,14 +38,21 @@ export function importCommand() {
     .option('--json <file>', 'write the model config as JSON')
     .action(async (o) => {
       const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
-      const data = o.calibrationImages > 0 ? loadCifar10(resolveDataDir(o.dataDir), 'train') : undefined;
+      const needsData = o.calibrationImages > 0 || o.guardImages > 0;
       const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
       const config = await importEdm({
         cond: o.cond,
         uncond: o.uncond,
         modelDir: o.model,
         engine,
-        data,
+        data: needsData ? () => loadCifar10(resolveDataDir(o.dataDir), 'train') : undefined,
+        testData: () => loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.guardImages }),
+        guardImages: o.guardImages,
+        allowDiscriminative: o.allowDiscriminative,
+        onGuard: (g) =>
+          process.stderr.write(
+            `generative guard (${g.validation.images} validation images): ${g.validation.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g.validation)}\n`,
+          ),
         calibrationImages: o.calibrationImages,
         dc: DcConfig.parse({ levels: o.levels }),
         lmMethod: o.lmMethod,

@@ -1,5 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import {
+  guardLabel,
+  guardStatus,
   buildNetworkGraphs,
   createEngine,
   detectGpus,
@@ -32,8 +34,10 @@ export function infoCommand() {
     .option('--json <file>', "write the report as JSON ('-' for stdout)")
     .action(async (opts) => {
       let modelReport: Record<string, unknown> | undefined;
+      let modelGuard: string | null = null;
       if (opts.model) {
         const m = readModelFolder(opts.model);
+        modelGuard = guardStatus(m.config) === 'denoises' ? 'the class heads denoise' : guardLabel(m.config);
         const graphs = buildNetworkGraphs(m.config.network, m.config.lmNetwork);
         const g = (graphs.denoiser ?? graphs.classifier!).graph;
         modelReport = {
@@ -44,6 +48,8 @@ export function infoCommand() {
           flopsPerImage: forwardFlops(g),
           macsPerPass: forwardMacs(g),
           temperature: m.config.temperature,
+          guard: m.config.guard ?? null,
+          guardStatus: guardStatus(m.config),
           dc: m.config.dc,
           files: m.config.files,
         };
@@ -87,6 +93,7 @@ export function infoCommand() {
         lines.push(
           `model:              ${mr.dir} (${mr.network.arch}), ${mr.parameters.toLocaleString('en')} parameters, ${(mr.flopsPerImage / 1e9).toFixed(3)} GFLOP per image per forward pass, temperature ${mr.temperature ?? 'none'}`,
         );
+        if (modelGuard) lines.push(`generative guard:   ${modelGuard}`);
       }
       for (const c of report.parity ?? [])
         lines.push(`parity ${c.ok ? 'ok  ' : 'FAIL'}        ${c.name}: ${c.error ?? c.message} (≤ ${c.tolerance}, ${device.device} against cpu)`);

@@ -1,6 +1,16 @@
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
-import { cnnPreset, createEngine, modelDenoisers, readModelFolder, resolveEngineChoice, unetPreset, type NetworkConfig } from '@rdc/core';
+import {
+  cnnPreset,
+  createEngine,
+  guardTable,
+  modelDenoisers,
+  NOT_A_DIFFUSION_CLASSIFIER,
+  readModelFolder,
+  resolveEngineChoice,
+  unetPreset,
+  type NetworkConfig,
+} from '@rdc/core';
 import { adaptWeights, loadCifar10, readRunConfig, resolveDataDir, Trainer, TrainConfig, trainValSplit } from '@rdc/train';
 import { createLogger } from '../util/log.js';
 import { writeJson } from '../util/output.js';
@@ -19,6 +29,7 @@ export function trainCommand() {
     .option('--channel-mult <list>', 'UNet width multipliers per level, e.g. 1,2,2', parseIntList)
     .option('--num-blocks <n>', 'UNet residual blocks per level', parseIntArg)
     .option('--attn <list>', "UNet resolutions with self-attention, e.g. 16 (or '' for none)", parseIntList)
+    .option('--head-channels <n>', "hidden channels of each head's own layer (multi-head UNet; 0: none)", parseIntArg)
     .option('--widths <list>', 'CNN widths per level, e.g. 32,64,128 (overrides --size)', parseIntList)
     .option('--dropout <p>', 'dropout rate', parseNumber)
     .option('--from <dir>', 'fine-tune from this model folder (the head count may differ)')
@@ -45,6 +56,8 @@ export function trainCommand() {
     .option('--ce-scale <s>', 'logit scale of that cross-entropy (default 1000)', parseNumber)
     .option('--ema-halflife <images>', 'EMA half-life in images', parseNumber)
     .option('--ema-rampup <x>', 'EMA ramp-up ratio (0: off)', parseNumber)
+    .option('--p-mean <x>', "mean of EDM's log-normal σ sampling (ln σ)", parseNumber)
+    .option('--p-std <x>', "standard deviation of EDM's log-normal σ sampling", parseNumber)
     .addOption(new Option('--sigma-sampling <kind>', 'training noise levels: EDM log-normal, or where the DC weights are').choices(['edm', 'dc'] as const))
     .option('--no-flip', 'no horizontal flips')
     .option('--val-size <n>', 'validation images held out of the training batches', parseIntArg)
@@ -79,6 +92,8 @@ export function trainCommand() {
           emaHalflifeImages: o.emaHalflife,
           emaRampup: o.emaRampup === 0 ? null : o.emaRampup,
           sigmaSampling: o.sigmaSampling,
+          pMean: o.pMean,
+          pStd: o.pStd,
           flip: o.flip === false ? false : undefined,
           valSize: o.valSize,
           valEvery: o.valEvery,
@@ -101,6 +116,7 @@ export function trainCommand() {
           channelMult: o.channelMult,
           numBlocks: o.numBlocks,
           attnResolutions: o.attn,
+          headChannels: o.headChannels,
           widths: o.widths,
           dropout: o.dropout,
         }).filter(([, v]) => v !== undefined),
@@ -154,11 +170,14 @@ export function trainCommand() {
           command: commandLine(),
           ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
         },
+        onLog: (r) => {
+          if (r.event === 'warning') log.warn({ step: r.step }, String(r.message));
+        },
         onProgress: (p) =>
           bar.update(p.step, {
             loss: p.loss.toFixed(4),
             img_s: p.imagesPerSecond.toFixed(1),
-            val: p.valAccuracy === undefined ? '-' : p.valAccuracy.toFixed(3),
+            val: p.valAccuracy === undefined ? '-' : `${(100 * p.valAccuracy).toFixed(1)}%`,
           }),
       });
       let interrupts = 0;
@@ -185,12 +204,19 @@ export function trainCommand() {
         elapsedSeconds: result.elapsedSeconds,
         lastLoss: result.lastLoss,
         valAccuracy: result.valAccuracy,
+        guard: result.valGuard,
         ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
       };
       log.info(summary, 'done');
-      process.stdout.write(
-        `trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${result.valAccuracy ?? '-'}\nrun folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`,
-      );
+      const acc = result.valAccuracy === null ? '-' : `${(100 * result.valAccuracy).toFixed(1)} %`;
+      process.stdout.write(`trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${acc}\n`);
+      if (result.valGuard) {
+        const g = result.valGuard;
+        process.stdout.write(
+          `generative guard (${g.images} validation images): ${g.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g)}\n`,
+        );
+      }
+      process.stdout.write(`run folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`);
       if (o.json) writeJson(o.json, summary);
       if (result.stoppedBy === 'interrupt') process.exitCode = 130;
     });

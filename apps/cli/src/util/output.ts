@@ -16,3 +16,15 @@ export function writeJson(file: string, value: unknown): void {
 export class UsageError extends Error {
   readonly exitCode = 2;
 }
+
+/**
+ * Where a command's human-readable lines go: stderr when stdout carries its JSON (`--json -`), so
+ * that stdout is the JSON alone; else stdout.
+ *
+ * @example
+ * const out = humanOutput(o.json); out.write('dc: 55.9 %\n');
+ */
+export function humanOutput(json?: string): { write: (text: string) => void } {
+  const stream = json === '-' ? process.stderr : process.stdout;
+  return { write: (text: string) => void stream.write(text) };
+}

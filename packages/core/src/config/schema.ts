@@ -52,6 +52,12 @@ export const UNetConfig = z.object({
   middleBlocks: z.union([z.literal(1), z.literal(2)]).default(2),
   /** Decoder attention on the last block of an attention resolution (EDM) or on all of them. */
   decoderAttention: z.enum(['last', 'all']).default('last'),
+  /**
+   * Multi-head network only: hidden channels of each head's own layer (a 3×3 convolution of the shared
+   * features, SiLU, a 1×1 read-out) added to the shared output convolution; 0: the heads share
+   * everything but that convolution.
+   */
+  headChannels: z.number().int().nonnegative().default(0),
   /** GroupNorm ε (EDM: 1e-6). */
   normEps: z.number().positive().default(1e-6),
   /** The halves of the positional noise embedding: EDM swaps them to sin first. */

@@ -54,6 +54,15 @@ describe('ONNX Runtime gradient graphs match TensorFlow.js autodiff (relative er
     await compare(graph, weights, 'D', ['x', 'sigma', ...graph.params.map((p) => p.name)], feeds, cot);
   });
 
+  it("multi-head UNet with each head's own layer (headChannels): every weight's gradient", async () => {
+    const { config, weights } = tinyUNet({ seed: 4, attention: false, headChannels: 4 });
+    expect(weights['dec.8x8_head_conv.weight'].dims).toEqual([16, 8, 3, 3]);
+    const graph = buildDenoiserGraph(config);
+    const feeds = feedsFor(graph, { N: 2 }, 5, ['sigma']);
+    const cot = { data: new Random(6).normal(2 * 4 * 192), dims: [2, 4, 3, 8, 8] };
+    await compare(graph, weights, 'D', ['x', ...graph.params.map((p) => p.name)], feeds, cot);
+  });
+
   it('Gaussian-mixture oracle (softmax, matmul, reduce)', async () => {
     const { config, weights } = gaussianMixture({ classes: 3, image: { channels: 2, height: 2, width: 2 }, std: 0.3, meanScale: 0.5, seed: 1 });
     const graph = buildDenoiserGraph(config);

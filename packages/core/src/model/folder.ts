@@ -9,6 +9,7 @@ import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.j
 import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
 import type { Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
+import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 /**
@@ -45,6 +46,27 @@ export const Calibration = z.object({
 });
 export type Calibration = z.infer<typeof Calibration>;
 
+export const ModelGuard = z.object({ validation: GuardReport, test: GuardReport.nullable() });
+export type ModelGuard = z.infer<typeof ModelGuard>;
+
+/**
+ * What the generative guard says of a model: its class heads denoise, they do not (a discriminative
+ * readout: labelled wherever the model is shown), it was never measured, or it does not apply (a CNN).
+ */
+export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): 'denoises' | 'discriminative' | 'unmeasured' | 'not-applicable' {
+  if (config.network.arch === 'cnn') return 'not-applicable';
+  if (!config.guard) return 'unmeasured';
+  return config.guard.validation.denoises ? 'denoises' : 'discriminative';
+}
+
+/** The label shown beside a model (outputs, the API, the page): null when there is nothing to say. */
+export function guardLabel(config: Pick<ModelConfig, 'network' | 'guard'>): string | null {
+  const status = guardStatus(config);
+  if (status === 'discriminative') return NOT_A_DIFFUSION_CLASSIFIER;
+  if (status === 'unmeasured') return 'the generative guard was not measured on this model (re-export it to check that its class heads denoise)';
+  return null;
+}
+
 export const ModelConfig = z.object({
   format: z.literal(MODEL_FORMAT),
   version: z.literal(1),
@@ -59,6 +81,12 @@ export const ModelConfig = z.object({
   /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
   lmMethod: MethodName.default('released'),
   calibration: Calibration.nullable().default(null),
+  /**
+   * The generative guard (method/guard.ts) measured when the folder was written: the verdict on
+   * validation images, and the same table on the first test images (for the card). Absent in folders
+   * written before the guard existed.
+   */
+  guard: ModelGuard.optional(),
   /** How the weights were made: command, data, steps, wall time, machine, commit (paths relative or omitted). */
   training: z.record(z.string(), z.unknown()).default({}),
   createdAt: z.string(),
@@ -150,6 +178,7 @@ export interface WriteModelOptions {
   temperature?: number | null;
   lmMethod?: MethodName;
   calibration?: Calibration | null;
+  guard?: ModelGuard;
   training?: Record<string, unknown>;
   /** Kept by `resealModelFolder`; default now. */
   createdAt?: string;
@@ -233,6 +262,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
     temperature: opts.temperature ?? null,
     lmMethod: opts.lmMethod ?? 'released',
     calibration: opts.calibration ?? null,
+    ...(opts.guard ? { guard: opts.guard } : {}),
     training: relativePaths(opts.training ?? {}),
     createdAt: opts.createdAt ?? new Date().toISOString(),
     files: Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, { sha256: sha256(bytes), bytes: bytes.length }])),
@@ -410,6 +440,7 @@ export function resealModelFolder(dir: string): ModelConfig {
     temperature: c.temperature,
     lmMethod: c.lmMethod,
     calibration: c.calibration,
+    guard: c.guard,
     training: c.training,
     createdAt: c.createdAt,
     card: readFileSync(join(root, 'MODEL_CARD.md'), 'utf8'),

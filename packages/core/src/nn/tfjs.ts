@@ -131,8 +131,14 @@ function evalNode(node: Node, get: (name: string) => Val): Val {
       return { t: groupnormNhwc(x, get(node.inputs[1]).t, get(node.inputs[2]).t, node.groups, node.eps), nhwc: true };
     }
     case 'matmul': {
-      const a = nchw(get(node.inputs[0]));
-      const b = nchw(get(node.inputs[1]));
+      let a = nchw(get(node.inputs[0]));
+      let b = nchw(get(node.inputs[1]));
+      // Broadcast batch dimensions explicitly: tf.matMul's gradient does not reduce them back.
+      if (a.rank > 2 && b.rank > 2 && !sameBatch(a.shape, b.shape)) {
+        const batch = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+        a = tf.broadcastTo(a, [...batch, ...a.shape.slice(-2)]);
+        b = tf.broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
+      }
       return { t: tf.matMul(a, b, node.transA, node.transB), nhwc: false };
     }
     case 'softmax':
@@ -243,4 +249,8 @@ function nhwcPadding(pad: number): 'valid' | [[number, number], [number, number]
         [pad, pad],
         [0, 0],
       ];
+}
+
+function sameBatch(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.slice(0, -2).every((d, i) => d === b[i]);
 }

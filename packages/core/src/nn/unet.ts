@@ -179,7 +179,27 @@ function songUNet(g: GraphBuilder, cfg: UNetConfig, xIn: V, cNoise: V, labels: V
       x = unetBlock(L, `dec.${at(res)}_block${b}`, g.concat([x, skip], 1), emb, c0 * cfg.channelMult[level], { attention }, cfg, training);
     }
   }
-  return L.conv(`dec.${at(height)}_aux_conv`, g.silu(L.norm(`dec.${at(height)}_aux_norm`, x)), headCount(cfg) * channels, 3, 1e-5);
+  const features = g.silu(L.norm(`dec.${at(height)}_aux_norm`, x));
+  const out = L.conv(`dec.${at(height)}_aux_conv`, features, headCount(cfg) * channels, 3, 1e-5);
+  return cfg.headChannels > 0 && cfg.conditioning === 'multihead' ? g.add(out, headBranches(L, `dec.${at(height)}`, features, cfg)) : out;
+}
+
+/**
+ * Each head's own hidden layer (multi-head network, `headChannels` > 0): a 3×3 convolution of the
+ * shared features to `headChannels` channels per head, SiLU, and the head's own 1×1 read-out (one
+ * batched product over the heads), added to the shared output convolution. The read-out starts near
+ * zero (EDM's 1e-5 gain on a branch's last layer), so at initialisation the network is the plain one.
+ */
+function headBranches(L: Layers, prefix: string, features: V, cfg: UNetConfig): V {
+  const g = L.g;
+  const heads = headCount(cfg);
+  const hc = cfg.headChannels;
+  const { channels: c, height: h, width: w } = cfg.image;
+  const hidden = g.silu(L.conv(`${prefix}_head_conv`, features, heads * hc, 3)); // [N, heads·hc, H, W]
+  const weight = g.param(`${prefix}_head_out.weight`, [1, heads, c, hc], xavier(hc, c, 1e-5));
+  const bias = g.param(`${prefix}_head_out.bias`, [1, heads, c, 1], { kind: 'zeros' });
+  const y = g.add(g.matmul(weight, g.reshape(hidden, [0, heads, hc, h * w])), bias); // [N, heads, C, HW]
+  return g.reshape(y, [0, heads * c, h, w]);
 }
 
 /** Checks a UNet config against its image size. */

@@ -14,6 +14,7 @@ import {
   type Engine,
   type GradientFunction,
   type Graph,
+  type GuardReport,
   type Tensor,
   type Weights,
 } from '@rdc/core';
@@ -26,7 +27,7 @@ import { learningRate } from '../optim/schedule.js';
 import { hasCheckpoint, loadCheckpoint, removeStaleCheckpointWrites, saveCheckpoint, truncateLogToCheckpoint, type TrainState } from './checkpoint.js';
 import { EpochSampler } from './sampler.js';
 import { sigmaSampler } from './sigma.js';
-import { validationAccuracy } from './validate.js';
+import { validationAccuracy, validationGuard } from './validate.js';
 
 /**
  * The training loop shared by every engine: the engine computes the loss and its weight gradients
@@ -58,6 +59,8 @@ export interface TrainResult {
   elapsedSeconds: number;
   lastLoss: number;
   valAccuracy: number | null;
+  /** The generative guard at the last validation (null for a CNN or without validation). */
+  valGuard: GuardReport | null;
   weights: Weights;
   ema: Weights;
 }
@@ -193,6 +196,7 @@ export class Trainer {
     const startElapsed = state.elapsedSeconds;
     let lastLoss = NaN;
     let valAccuracy: number | null = null;
+    let valGuard: GuardReport | null = null;
     let windowStart = Date.now();
     let windowImages = 0;
     let imagesPerSecond = 0;
@@ -220,6 +224,7 @@ export class Trainer {
         cfg.valLevels,
         cfg.seed,
       );
+      valGuard = await validationGuard(network, ema.weights, this.opts.forwardEngine, data, split.val.subarray(0, cfg.valImages), cfg.seed);
       this.log({
         event: 'validation',
         step: state.step,
@@ -227,7 +232,14 @@ export class Trainer {
         valAccuracy,
         valImages: Math.min(cfg.valImages, split.val.length),
         valLevels: cfg.valLevels,
+        ...(valGuard ? { guard: { rows: valGuard.rows, denoises: valGuard.denoises } } : {}),
       });
+      if (valGuard && !valGuard.denoises)
+        this.log({
+          event: 'warning',
+          step: state.step,
+          message: `the class heads do not denoise (generative guard: ${valGuard.failures.join('; ')})${cfg.ceWeight > 0 ? '; lower --ce-weight' : ''}`,
+        });
       return valAccuracy;
     };
 
@@ -304,6 +316,7 @@ export class Trainer {
       elapsedSeconds: state.elapsedSeconds,
       lastLoss,
       valAccuracy,
+      valGuard,
       weights,
       ema: ema.weights,
     };

@@ -3,7 +3,9 @@ import {
   buildClassifierGraph,
   Denoiser,
   DiffusionClassifier,
+  generativeGuard,
   Random,
+  type GuardReport,
   type DcConfig,
   type Engine,
   type NetworkConfig,
@@ -60,4 +62,27 @@ export async function validationAccuracy(
   let ok = 0;
   pred.forEach((p, i) => (ok += p === labels[i] ? 1 : 0));
   return ok / indices.length;
+}
+
+/**
+ * The generative guard (core's `generativeGuard`) on validation images: null for a CNN.
+ *
+ * @example
+ * const guard = await validationGuard(network, ema, engine, data, split.val.subarray(0, 256), 0);
+ */
+export async function validationGuard(
+  network: NetworkConfig,
+  weights: Weights,
+  engine: Engine,
+  data: Cifar10,
+  indices: Int32Array,
+  seed: number,
+): Promise<GuardReport | null> {
+  if (network.arch === 'cnn' || indices.length === 0) return null;
+  const den = new Denoiser(engine, network, weights);
+  try {
+    return await generativeGuard(den, data.pixels(indices), data.labelsAt(indices), { seed, split: 'val' });
+  } finally {
+    await den.dispose();
+  }
 }
