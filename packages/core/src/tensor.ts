@@ -12,6 +12,9 @@ export interface Tensor {
   readonly dims: readonly number[];
 }
 
+/** Weights by parameter name (shapes as in a graph's `params`). */
+export type Weights = Record<string, Tensor>;
+
 /** Number of elements of a shape. */
 export function sizeOf(dims: readonly number[]): number {
   let n = 1;

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GmmConfig, UNetConfig } from './config/schema.js';
-import type { Weights } from './engines/engine.js';
-import { buildDenoiserGraph } from './nn/denoiser.js';
-import { initWeights } from './nn/init.js';
+import { buildDenoiserGraph } from './nn/denoiser-graph.js';
+import { initWeights } from './nn/weights.js';
 import { Random } from './rng/random.js';
+import type { Weights } from './tensor.js';
 
 /**
  * Small fixtures for tests across packages: tiny networks (a few MFLOP) whose every layer is

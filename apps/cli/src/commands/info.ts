@@ -13,11 +13,11 @@ import {
   OrtEngine,
   readModelFolder,
   resolveDeviceChoice,
-  runParityChecks,
   resolveEngineChoice,
   selectDevice,
   vulkanDrivers,
 } from '@rdc/core';
+import { runParityChecks } from '../parity/checks.js';
 import { DEVICE_HELP } from '../util/device.js';
 import { provenance } from '../util/provenance.js';
 import { writeJson } from '../util/output.js';

@@ -1,11 +1,11 @@
 import type { DenoiserNetworkConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } from '../nn/denoiser.js';
+import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } from '../nn/denoiser-graph.js';
 import type { Graph } from '../nn/graph.js';
 import { dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
 import type { LmConfig } from '../config/schema.js';
-import { assertShape, type Tensor } from '../tensor.js';
-import type { Engine, EngineInfo, GradientFunction, GraphFunction, Weights } from './engine.js';
+import { assertShape, type Tensor, type Weights } from '../tensor.js';
+import type { Engine, EngineInfo, GradientFunction, GraphFunction } from './engine.js';
 
 /**
  * A denoiser on an engine: the network config, its weights, and the compiled graphs the method

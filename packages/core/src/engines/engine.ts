@@ -1,15 +1,12 @@
 import { InputError } from '../errors.js';
 import type { Graph } from '../nn/graph.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor, Weights } from '../tensor.js';
 
 /**
  * The engine interface: something that runs `Graph`s, and (if differentiable) their gradients.
  * Two implementations: TensorFlow.js (`tfjs.ts`, differentiable) and ONNX Runtime (`ort.ts`,
  * forward). Everything above this layer (the DC, LM, training, attacks) is written against it.
  */
-
-/** Weights by parameter name (shapes as in the graph's `params`). */
-export type Weights = Record<string, Tensor>;
 
 export type EngineName = 'tfjs' | 'ort';
 
@@ -59,16 +56,6 @@ export interface Engine {
   /** Throws on an engine without gradients. */
   compileGradient(graph: Graph, request: GradientRequest, opts?: CompileOptions): Promise<GradientFunction>;
   dispose(): void;
-}
-
-/** Checks that every param of `graph` has a weight of the right size. */
-export function checkWeights(graph: Graph, weights: Weights): void {
-  for (const p of graph.params) {
-    const w = weights[p.name];
-    if (!w) throw new Error(`missing weight '${p.name}' (shape [${p.shape.join(', ')}])`);
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    if (w.data.length !== n) throw new Error(`weight '${p.name}' has ${w.data.length} values; the network needs [${p.shape.join(', ')}] = ${n}`);
-  }
 }
 
 /** Checks a feed against a declared shape (symbolic dimensions match any size). */

@@ -1,14 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CnnConfig } from '../config/schema.js';
 import { buildClassifierGraph, crossEntropyGraph } from '../nn/cnn.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import type { Graph } from '../nn/graph.js';
-import { initWeights } from '../nn/init.js';
+import { initWeights } from '../nn/weights.js';
 import { dcChunkGraph, edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';
-import { relativeError, type Tensor } from '../tensor.js';
+import { relativeError, type Tensor, type Weights } from '../tensor.js';
 import { gaussianMixture, tinyUNet } from '../testing.js';
-import type { Weights } from './engine.js';
 import { OrtEngine } from './ort.js';
 import { TfjsEngine } from './tfjs.js';
 

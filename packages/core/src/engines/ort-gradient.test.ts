@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lmPreset } from '../config/schema.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';
-import { relativeError, type Tensor } from '../tensor.js';
+import { relativeError, type Tensor, type Weights } from '../tensor.js';
 import { LikelihoodMaximizer } from '../method/lm.js';
 import { tinyUNet } from '../testing.js';
 import { Denoiser } from './denoiser.js';
-import type { Engine, Weights } from './engine.js';
+import type { Engine } from './engine.js';
 import { OrtEngine } from './ort.js';
 import { TfjsEngine } from './tfjs.js';
 

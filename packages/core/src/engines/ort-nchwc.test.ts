@@ -2,7 +2,7 @@ import { arch } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gradientGraph } from '../nn/autodiff.js';
 import { GraphBuilder } from '../nn/graph.js';
-import { initWeights } from '../nn/init.js';
+import { initWeights } from '../nn/weights.js';
 import { edmLossGraph } from '../nn/objectives.js';
 import { decodeOnnx, graphToOnnx } from '../nn/onnx.js';
 import { Random } from '../rng/random.js';

@@ -5,18 +5,9 @@ import type { DeviceSelection } from './device.js';
 import { cotangentInput, gradientGraph, gradName } from '../nn/autodiff.js';
 import type { Dim, Graph } from '../nn/graph.js';
 import { graphToOnnx, nchwcProbeModel } from '../nn/onnx.js';
-import type { Tensor } from '../tensor.js';
-import {
-  checkDims,
-  checkWeights,
-  type CompileOptions,
-  type Engine,
-  type EngineInfo,
-  type GradientFunction,
-  type GradientRequest,
-  type GraphFunction,
-  type Weights,
-} from './engine.js';
+import type { Tensor, Weights } from '../tensor.js';
+import { checkDims, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction } from './engine.js';
+import { checkWeights } from '../nn/weights.js';
 
 /**
  * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's

@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { edmCoefficients } from '../edm/precond.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { edmCoefficients } from '../edm/coefficients.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { dcChunkGraph, edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
 import { decodeOnnx, graphToOnnx, ONNX_OPSET } from '../nn/onnx.js';
 import { Random } from '../rng/random.js';
-import { relativeError, type Tensor } from '../tensor.js';
+import { relativeError, type Tensor, type Weights } from '../tensor.js';
 import { gaussianMixture, tinyUNet } from '../testing.js';
-import type { Weights } from './engine.js';
 import { OrtEngine } from './ort.js';
 import { TfjsEngine } from './tfjs.js';
 

@@ -1,20 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import type { Graph } from '../nn/graph.js';
-import { runGraph } from '../nn/tfjs.js';
-import type { Tensor } from '../tensor.js';
-import {
-  checkDims,
-  checkWeights,
-  type CompileOptions,
-  type Engine,
-  type EngineInfo,
-  type GradientFunction,
-  type GradientRequest,
-  type GraphFunction,
-  type Weights,
-} from './engine.js';
+import { runGraph } from './tfjs-graph.js';
+import type { Tensor, Weights } from '../tensor.js';
+import { checkDims, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction } from './engine.js';
 import { initTfjs, type TfjsBackendChoice } from './tfjs-backend.js';
+import { checkWeights } from '../nn/weights.js';
 
 /**
  * The TensorFlow.js engine: runs graphs with the tfjs builder and differentiates them with

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { edmCoefficients } from '../edm/precond.js';
+import { edmCoefficients } from '../edm/coefficients.js';
 import { Denoiser } from '../engines/denoiser.js';
 import type { Engine } from '../engines/engine.js';
 import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { DiffusionClassifier } from '../method/dc.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { forwardMacs, parameterCount } from '../nn/graph.js';
 import { edmConfigFromKwargs, loadEdmWeights, readEdmCheckpoint } from './edm.js';
 import { sharedFixture } from '../testing.js';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { UNetConfig } from '../config/schema.js';
-import type { Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { PickleError, type ByteSource } from './pickle.js';
 import { openFileSource } from './source.js';
 import { readEdmSnapshot, readTensor, readTorchZip, type TensorRef } from './torch.js';
+import type { Weights } from '../tensor.js';
 
 /**
  * NVIDIA's EDM networks (`EDMPrecond` around a `SongUNet`) from their files: a training snapshot

@@ -1,9 +1,9 @@
 import type { CnnConfig } from '../config/schema.js';
-import type { Engine, GradientFunction, GraphFunction, Weights } from '../engines/engine.js';
+import type { Engine, GradientFunction, GraphFunction } from '../engines/engine.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import type { Graph } from '../nn/graph.js';
 import type { Random } from '../rng/random.js';
-import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
+import { assertShape, pixelsToModel, type Tensor, type Weights } from '../tensor.js';
 import type { DiffusionClassifier } from './dc.js';
 import type { LikelihoodMaximizer } from './lm.js';
 import { checkPixels } from './pixels.js';

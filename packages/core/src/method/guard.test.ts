@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UNetConfig } from '../config/schema.js';
-import { edmCoefficients, edmLossWeight } from '../edm/precond.js';
+import { edmCoefficients, edmLossWeight } from '../edm/coefficients.js';
 import { Denoiser } from '../engines/denoiser.js';
 import { OrtEngine } from '../engines/ort.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
-import { initWeights } from '../nn/init.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
+import { initWeights } from '../nn/weights.js';
 import { Random } from '../rng/random.js';
 import { gaussianMixture } from '../testing.js';
 import { denoisingLosses, generativeGuard, GUARD_SIGMAS, guardVerdict, type DenoisingLoss } from './guard.js';

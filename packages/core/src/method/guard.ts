@@ -13,7 +13,7 @@
  * if (!guard.denoises) console.log(guard.failures.join('; '));
  */
 import { z } from 'zod';
-import { edmLossWeight } from '../edm/precond.js';
+import { edmLossWeight } from '../edm/coefficients.js';
 import type { Denoiser } from '../engines/denoiser.js';
 import { Random } from '../rng/random.js';
 import { pixelsToModel, type Tensor } from '../tensor.js';

@@ -8,7 +8,7 @@ import { Denoiser } from '../engines/denoiser.js';
 import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
-import { initWeights } from '../nn/init.js';
+import { initWeights } from '../nn/weights.js';
 import { decodeOnnx, graphToOnnx } from '../nn/onnx.js';
 import { dcChunkGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';

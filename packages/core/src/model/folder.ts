@@ -3,7 +3,6 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig, type DenoiserNetworkConfig } from '../config/schema.js';
-import { checkWeights, type Weights } from '../engines/engine.js';
 import { InputError } from '../errors.js';
 import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
 import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
@@ -11,6 +10,8 @@ import type { Graph } from '../nn/graph.js';
 import { graphToOnnx } from '../nn/onnx.js';
 import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import type { Weights } from '../tensor.js';
+import { checkWeights } from '../nn/weights.js';
 
 /**
  * The model folder (architecture.md): one folder holding

@@ -1,5 +1,5 @@
-import type { Weights } from '../engines/engine.js';
 import { UNetConfig } from '../config/schema.js';
+import type { Weights } from '../tensor.js';
 
 /**
  * Networks trained by this project before it used EDM's layout: their config.json predates the

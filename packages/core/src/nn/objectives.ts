@@ -1,7 +1,7 @@
 import type { DenoiserNetworkConfig, LmConfig } from '../config/schema.js';
 import { appendReverse } from './autodiff.js';
-import { SIGMA_DATA } from '../edm/precond.js';
-import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser.js';
+import { SIGMA_DATA } from '../edm/coefficients.js';
+import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser-graph.js';
 import { GraphBuilder, type Graph, type V } from './graph.js';
 
 /**

@@ -2,7 +2,7 @@ import { Float16Array } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
 import { OrtEngine } from '../engines/ort.js';
 import { tinyUNet } from '../testing.js';
-import { buildDenoiserGraph } from './denoiser.js';
+import { buildDenoiserGraph } from './denoiser-graph.js';
 import { decodeOnnx, graphToOnnx } from './onnx.js';
 
 describe('the ONNX writer, fp16', () => {

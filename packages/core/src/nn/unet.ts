@@ -1,6 +1,6 @@
 import type { UNetConfig } from '../config/schema.js';
 import type { GraphBuilder, Init, V } from './graph.js';
-import { edmPrecond } from './precond.js';
+import { edmPrecond } from './precond-graph.js';
 
 /**
  * EDM's SongUNet (NVIDIA's `training/networks.py`, DDPM++ configuration) as a graph, with EDM's

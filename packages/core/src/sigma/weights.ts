@@ -1,4 +1,4 @@
-import { edmLossWeight, P_MEAN, P_STD } from '../edm/precond.js';
+import { edmLossWeight, P_MEAN, P_STD } from '../edm/coefficients.js';
 import type { SigmaGrid } from './grid.js';
 
 /**

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, InputError, type RandomState, type Weights } from '@rdc/core';
-import type { SamplerState } from './sampler.js';
+import type { SamplerState } from './epoch-order.js';
 
 /**
  * Training checkpoints: weights, EMA weights and optimizer moments in safetensors, and the rest of

@@ -25,8 +25,8 @@ import { DeviceOptimizer } from '../optim/device-optimizer.js';
 import { Ema } from '../optim/ema.js';
 import { learningRate } from '../optim/schedule.js';
 import { hasCheckpoint, loadCheckpoint, removeStaleCheckpointWrites, saveCheckpoint, truncateLogToCheckpoint, type TrainState } from './checkpoint.js';
-import { EpochSampler } from './sampler.js';
-import { sigmaSampler } from './sigma.js';
+import { EpochSampler } from './epoch-order.js';
+import { sigmaSampler } from './noise-levels.js';
 import { validationAccuracy, validationGuard } from './validate.js';
 
 /**

@@ -1,20 +1,30 @@
-import { CnnConfig, lmPreset, UNetConfig } from '../config/schema.js';
-import { DcClassifier, RdcClassifier } from '../method/classifier.js';
-import { DiffusionClassifier } from '../method/dc.js';
-import { LikelihoodMaximizer } from '../method/lm.js';
-import { gradientGraph } from '../nn/autodiff.js';
-import { buildClassifierGraph } from '../nn/cnn.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
-import type { Graph } from '../nn/graph.js';
-import { initWeights } from '../nn/init.js';
-import { dcChunkGraph, edmLossGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
-import { adamwStepGraph } from '../nn/optimizer.js';
-import { Random } from '../rng/random.js';
-import { relativeError, type Tensor } from '../tensor.js';
-import { tinyUNet } from '../testing.js';
-import { Denoiser } from './denoiser.js';
-import type { Weights } from './engine.js';
-import type { DeviceTensor, OrtEngine } from './ort.js';
+import {
+  CnnConfig,
+  DcClassifier,
+  Denoiser,
+  type DeviceTensor,
+  DiffusionClassifier,
+  type Graph,
+  LikelihoodMaximizer,
+  type OrtEngine,
+  Random,
+  RdcClassifier,
+  type Tensor,
+  UNetConfig,
+  type Weights,
+  adamwStepGraph,
+  buildClassifierGraph,
+  buildDenoiserGraph,
+  dcChunkGraph,
+  edmLossGraph,
+  gradientGraph,
+  initWeights,
+  lmObjectiveGraph,
+  lmPreset,
+  lmUnrolledGraph,
+  relativeError,
+} from '@rdc/core';
+import { tinyUNet } from '@rdc/core/testing';
 
 /**
  * Every graph kind the project emits, run on two ONNX Runtime engines (a GPU provider against the

@@ -1,4 +1,4 @@
-import type { Weights } from '../engines/engine.js';
+import type { Weights } from '../tensor.js';
 import { Random } from '../rng/random.js';
 import type { Graph } from './graph.js';
 
@@ -21,4 +21,14 @@ export function initWeights(graph: Graph, seed: number): Weights {
     out[p.name] = { data, dims: [...p.shape] };
   }
   return out;
+}
+
+/** Checks that every param of `graph` has a weight of the right size. */
+export function checkWeights(graph: Graph, weights: Weights): void {
+  for (const p of graph.params) {
+    const w = weights[p.name];
+    if (!w) throw new Error(`missing weight '${p.name}' (shape [${p.shape.join(', ')}])`);
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (w.data.length !== n) throw new Error(`weight '${p.name}' has ${w.data.length} values; the network needs [${p.shape.join(', ')}] = ${n}`);
+  }
 }

@@ -1,11 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hasVulkanLoader, selectDevice, vulkanDrivers } from './device.js';
-import { OrtEngine } from './ort.js';
-import { gradientGraph } from '../nn/autodiff.js';
-import { buildDenoiserGraph } from '../nn/denoiser.js';
-import { dcChunkGraph } from '../nn/objectives.js';
-import { Random } from '../rng/random.js';
-import { feedsFor, outputsError, PARITY_CHECKS, PARITY_NETWORK } from './parity.js';
+import { OrtEngine, Random, buildDenoiserGraph, dcChunkGraph, gradientGraph, hasVulkanLoader, selectDevice, vulkanDrivers } from '@rdc/core';
+import { feedsFor, outputsError, PARITY_CHECKS, PARITY_NETWORK } from './checks.js';
 
 /**
  * Every graph kind the project emits, on ONNX Runtime's WebGPU provider against its CPU provider

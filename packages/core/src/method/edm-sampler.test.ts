@@ -3,7 +3,7 @@ import { Denoiser } from '../engines/denoiser.js';
 import { OrtEngine } from '../engines/ort.js';
 import { Random } from '../rng/random.js';
 import { gaussianMixture } from '../testing.js';
-import { edmSample, karrasSigmas } from './sampler.js';
+import { edmSample, karrasSigmas } from './edm-sampler.js';
 
 const STD = 0.15;
 const gmm = gaussianMixture({ classes: 2, image: { channels: 1, height: 2, width: 2 }, std: STD, meanScale: 0.5, seed: 3 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Graph, Node } from './graph.js';
+import type { Graph, Node } from '../nn/graph.js';
 
 /**
  * The TensorFlow.js builder: evaluates a `Graph` with tfjs ops, so TensorFlow.js's autodiff gives

@@ -1,4 +1,4 @@
-import { SIGMA_DATA } from '../edm/precond.js';
+import { SIGMA_DATA } from '../edm/coefficients.js';
 import type { GraphBuilder, V } from './graph.js';
 
 /** The raw network F(c_in·x; c_noise) → [N, (K+1)·C, H, W] that EDM preconditioning wraps. */
