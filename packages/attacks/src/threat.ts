@@ -1,4 +1,6 @@
-import type { Random, Tensor } from '@rdc/core/runtime';
+import { projectBall, type Norm, type Random, type Tensor } from '@rdc/core/runtime';
+
+export type { Norm };
 
 /**
  * Threat models in pixel units: ℓ∞ (default ε = 8/255) and ℓ2 (default ε = 0.5). Every attack keeps
@@ -9,8 +11,6 @@ import type { Random, Tensor } from '@rdc/core/runtime';
  * const t: ThreatModel = { norm: 'linf', eps: 8 / 255 };
  * project(t, adv, clean);
  */
-export type Norm = 'linf' | 'l2';
-
 export interface ThreatModel {
   norm: Norm;
   eps: number;
@@ -18,17 +18,9 @@ export interface ThreatModel {
 
 export const DEFAULT_EPS: Record<Norm, number> = { linf: 8 / 255, l2: 0.5 };
 
-/** In place: x ← clip_[0,1](Π_{B(x0, ε)}(x)). */
+/** In place: x ← clip_[0,1](Π_{B(x0, ε)}(x)) (core's `projectBall`). */
 export function project(t: ThreatModel, x: Float32Array, x0: Float32Array): void {
-  if (t.norm === 'linf') {
-    for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, Math.min(x0[i] + t.eps, Math.max(x0[i] - t.eps, x[i]))));
-    return;
-  }
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (x[i] - x0[i]) ** 2;
-  const n = Math.sqrt(s);
-  const f = n > t.eps ? t.eps / n : 1;
-  for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, x0[i] + (x[i] - x0[i]) * f));
+  projectBall(x, x0, { norm: t.norm, radius: t.eps }, { range: [0, 1] });
 }
 
 /** A uniformly random point of the ball (ℓ∞: uniform per pixel; ℓ2: uniform in the ball), clamped. */

@@ -60,15 +60,16 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 }
 
 /** Converts pixels in [0, 1] to model units in [−1, 1] (a new buffer). */
-export function pixelsToModel(pixels: Float32Array): Float32Array {
+export function pixelsToModel(pixels: ArrayLike<number>): Float32Array {
   const out = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) out[i] = 2 * pixels[i] - 1;
   return out;
 }
 
-/** Converts model units in [−1, 1] back to pixels in [0, 1] (a new buffer, not clamped). */
-export function modelToPixels(x: Float32Array): Float32Array {
+/** Converts model units in [−1, 1] back to pixels in [0, 1] (a new buffer; clamped to [0, 1] with `clamp`). */
+export function modelToPixels(x: ArrayLike<number>, opts: { clamp?: boolean } = {}): Float32Array {
   const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = (x[i] + 1) / 2;
+  if (opts.clamp) for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, (x[i] + 1) / 2));
+  else for (let i = 0; i < x.length; i++) out[i] = (x[i] + 1) / 2;
   return out;
 }

@@ -1,6 +1,6 @@
-import { DcClassifier, OrtEngine, Random, RdcClassifier, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import { OrtEngine, Random, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
 import { lossAndGrad } from '@rdc/attacks';
-import { benchInputs, diffusionParts } from './diffusion.js';
+import { benchInputs, diffusionClassifiers } from './diffusion.js';
 import { round, time } from './timing.js';
 
 /**
@@ -14,12 +14,13 @@ export async function benchAttacks(
   const { weights, image: x } = benchInputs(network, o.weights, 4);
   const step = (clf: Classifier) => () => clf.gradient(x, (l) => lossAndGrad('dlr', l, 0).grad, new Random(0));
   const perEngine = async (engine: Engine, full: boolean) => {
-    const { den, dc, lm } = diffusionParts(engine, network, weights, o.levels);
+    const factory = diffusionClassifiers(engine, network, weights);
+    const dc = { levels: o.levels };
     const out: Record<string, number> = {};
-    out.dc = (await time(step(new DcClassifier(dc)), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
-    out['rdc-bpda'] = (await time(step(new RdcClassifier(dc, lm, 1, 'bpda')), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
-    if (full) out['rdc-full'] = (await time(step(new RdcClassifier(dc, lm, 1, 'full')), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
-    await den.dispose();
+    out.dc = (await time(step(factory.get({ defense: 'dc', dc })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    out['rdc-bpda'] = (await time(step(factory.get({ defense: 'rdc', dc, gradient: 'bpda' })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    if (full) out['rdc-full'] = (await time(step(factory.get({ defense: 'rdc', dc, gradient: 'full' })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    await factory.dispose();
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v)]));
   };
   const result: Record<string, unknown> = {

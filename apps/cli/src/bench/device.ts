@@ -1,9 +1,10 @@
 import {
   buildDenoiserGraph,
   Denoiser,
-  DiffusionClassifier,
   edmLossGraph,
   initWeights,
+  memoryModel,
+  openClassifier,
   OrtEngine,
   Random,
   relativeError,
@@ -61,8 +62,8 @@ export async function benchDevice(
   const { channels: c, height: h, width: w } = network.image;
   const pixels = { data: Float32Array.from({ length: c * h * w }, () => rng.uniform()), dims: [1, c, h, w] };
   const measure = async (engine: OrtEngine) => {
-    const dc = new DiffusionClassifier(new Denoiser(engine, network, weights), { levels: o.levels, chunk: Math.min(o.levels, 25) });
-    const t = await time(() => dc.logits(pixels, { rng: new Random(6) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const dc = openClassifier(memoryModel(network, weights), engine, { defense: 'dc', dc: { levels: o.levels, chunk: Math.min(o.levels, 25) } });
+    const t = await time(() => dc.logits(pixels, new Random(6)), { minSeconds: o.minSeconds, minReps: 2 });
     return {
       forwardImagesPerSecond: round(await forwardRate(engine, network, weights, o.batch, o.minSeconds)),
       trainingImagesPerSecond: round(await trainRate(engine, network, weights, o.batch, o.minSeconds)),
@@ -80,8 +81,8 @@ export async function benchDevice(
   if (o.fp16) {
     // Inference in half precision beside float32 on the same provider: speed, and D's error.
     const half = await OrtEngine.create({ threads: 1, device, precision: 'fp16' });
-    const dc = new DiffusionClassifier(new Denoiser(half, network, weights), { levels: o.levels, chunk: Math.min(o.levels, 25) });
-    const t = await time(() => dc.logits(pixels, { rng: new Random(6) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const dc = openClassifier(memoryModel(network, weights), half, { defense: 'dc', dc: { levels: o.levels, chunk: Math.min(o.levels, 25) } });
+    const t = await time(() => dc.logits(pixels, new Random(6)), { minSeconds: o.minSeconds, minReps: 2 });
     const x = { data: Float32Array.from({ length: o.batch * c * h * w }, () => rng.normal(1)[0]), dims: [o.batch, c, h, w] };
     const sigma = new Float32Array(o.batch).fill(0.5);
     const d32 = await new Denoiser(gpuEngine, network, weights).denoise(x, sigma);

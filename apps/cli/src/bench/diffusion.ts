@@ -1,10 +1,8 @@
 import {
   buildDenoiserGraph,
-  Denoiser,
-  DiffusionClassifier,
+  ClassifierFactory,
   initWeights,
-  LikelihoodMaximizer,
-  lmPreset,
+  memoryModel,
   Random,
   type Engine,
   type NetworkConfig,
@@ -16,11 +14,11 @@ type DiffusionNetwork = Exclude<NetworkConfig, { arch: 'cnn' }>;
 
 /**
  * What the gradient and attack suites time: the given weights (or seeded random ones), a random
- * image, and per engine the denoiser with its DC at S levels and the released LM.
+ * image, and per engine the classifiers of the model (the DC at S levels, the RDC with the released LM).
  *
  * @example
  * const { weights, image } = benchInputs(network, o.weights, 3);
- * const { den, dc, lm } = diffusionParts(engine, network, weights, 125);
+ * const dc = diffusionClassifiers(engine, network, weights).get({ defense: 'dc', dc: { levels: 125 } });
  */
 export function benchInputs(network: DiffusionNetwork, weights: Weights | undefined, seed: number): { weights: Weights; image: Tensor } {
   const rng = new Random(seed);
@@ -31,7 +29,7 @@ export function benchInputs(network: DiffusionNetwork, weights: Weights | undefi
   };
 }
 
-export function diffusionParts(engine: Engine, network: DiffusionNetwork, weights: Weights, levels: number) {
-  const den = new Denoiser(engine, network, weights);
-  return { den, dc: new DiffusionClassifier(den, { levels }), lm: new LikelihoodMaximizer(den, lmPreset('released')) };
+/** The classifier factory of an in-memory model with the released LM preset (what the suites time). */
+export function diffusionClassifiers(engine: Engine, network: DiffusionNetwork, weights: Weights): ClassifierFactory {
+  return new ClassifierFactory(memoryModel(network, weights, { lmMethod: 'released' }), engine);
 }

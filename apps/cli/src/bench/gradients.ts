@@ -1,5 +1,5 @@
-import { OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
-import { benchInputs, diffusionParts } from './diffusion.js';
+import { OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type RdcClassifier, type Weights } from '@rdc/core';
+import { benchInputs, diffusionClassifiers } from './diffusion.js';
 import { round, time } from './timing.js';
 
 /**
@@ -11,13 +11,15 @@ export async function benchGradients(network: Exclude<NetworkConfig, { arch: 'cn
   const cot = (l: Float32Array) => l.map((_, i) => (i === 0 ? 1 : -1 / (l.length - 1)));
 
   const perEngine = async (engine: Engine) => {
-    const { den, dc, lm } = diffusionParts(engine, network, weights, o.levels);
-    const dcGrad = await time(() => dc.logitsAndGrad(px, cot, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
-    const dcOnly = await time(() => dc.logits(px, { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
-    const rdc = await time(async () => dc.logits(await lm.run(px), { rng: new Random(0) }), { minSeconds: o.minSeconds, minReps: 2 });
-    const lmOnly = await time(() => lm.run(px), { minSeconds: o.minSeconds, minReps: 2 });
-    await den.dispose();
-    return { dcGradientSeconds: dcGrad.medianSeconds, dcSeconds: dcOnly.medianSeconds, rdcSeconds: rdc.medianSeconds, lmSeconds: lmOnly.medianSeconds };
+    const factory = diffusionClassifiers(engine, network, weights);
+    const dc = factory.get({ defense: 'dc', dc: { levels: o.levels } });
+    const rdc = factory.get({ defense: 'rdc', dc: { levels: o.levels } }) as RdcClassifier;
+    const dcGrad = await time(() => dc.gradient(px, cot, new Random(0)), { minSeconds: o.minSeconds, minReps: 2 });
+    const dcOnly = await time(() => dc.logits(px, new Random(0)), { minSeconds: o.minSeconds, minReps: 2 });
+    const rdcTime = await time(() => rdc.logits(px, new Random(0)), { minSeconds: o.minSeconds, minReps: 2 });
+    const lmOnly = await time(() => rdc.lm.run(px), { minSeconds: o.minSeconds, minReps: 2 });
+    await factory.dispose();
+    return { dcGradientSeconds: dcGrad.medianSeconds, dcSeconds: dcOnly.medianSeconds, rdcSeconds: rdcTime.medianSeconds, lmSeconds: lmOnly.medianSeconds };
   };
   const ort = await perEngine(await OrtEngine.create({ threads: 1 }));
   const wasm = await perEngine(await TfjsEngine.create('wasm'));

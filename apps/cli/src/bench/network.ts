@@ -1,4 +1,4 @@
-import { buildDenoiserGraph, Denoiser, DiffusionClassifier, forwardMacs, initWeights, OrtEngine, parameterCount, Random, type UNetConfig } from '@rdc/core';
+import { buildDenoiserGraph, forwardMacs, initWeights, memoryModel, openClassifier, OrtEngine, parameterCount, Random, type UNetConfig } from '@rdc/core';
 import { forwardRate } from './backbone.js';
 import { round, time } from './timing.js';
 
@@ -20,8 +20,8 @@ export async function benchNetwork(network: UNetConfig, o: { batch: number; minS
   for (const threads of [1, 2]) {
     const engine = await OrtEngine.create({ threads });
     forward[`${threads}`] = round(await forwardRate(engine, network, weights, o.batch, o.minSeconds));
-    const dc = new DiffusionClassifier(new Denoiser(engine, network, weights), { levels: o.sampleLevels, chunk: o.sampleLevels });
-    const t = await time(() => dc.logits(pixels, { rng: new Random(4) }), { minSeconds: o.minSeconds, minReps: 2 });
+    const dc = openClassifier(memoryModel(network, weights), engine, { defense: 'dc', dc: { levels: o.sampleLevels, chunk: o.sampleLevels } });
+    const t = await time(() => dc.logits(pixels, new Random(4)), { minSeconds: o.minSeconds, minReps: 2 });
     dcSeconds[`${threads}`] = round((t.medianSeconds * o.levels) / o.sampleLevels);
   }
   const passes = network.conditioning === 'label' ? network.numClasses : 1;

@@ -204,7 +204,7 @@ export function trainCommand() {
         elapsedSeconds: result.elapsedSeconds,
         lastLoss: result.lastLoss,
         valAccuracy: result.valAccuracy,
-        guard: result.valGuard,
+        guard: result.valGuard && { images: result.valGuard.images, rows: result.valGuard.rows, denoises: result.valGuard.denoises },
         ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
       };
       log.info(summary, 'done');

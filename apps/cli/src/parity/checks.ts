@@ -1,28 +1,28 @@
 import {
-  CnnConfig,
-  DcClassifier,
-  Denoiser,
-  type DeviceTensor,
-  DiffusionClassifier,
-  type Graph,
-  LikelihoodMaximizer,
-  type OrtEngine,
-  Random,
-  RdcClassifier,
-  type Tensor,
-  UNetConfig,
-  type Weights,
+  ADAM,
   adamwStepGraph,
+  argmax,
   buildClassifierGraph,
   buildDenoiserGraph,
+  ClassifierFactory,
+  CnnConfig,
   dcChunkGraph,
+  Denoiser,
   edmLossGraph,
   gradientGraph,
   initWeights,
   lmObjectiveGraph,
   lmPreset,
   lmUnrolledGraph,
+  memoryModel,
+  Random,
   relativeError,
+  UNetConfig,
+  type DeviceTensor,
+  type Graph,
+  type OrtEngine,
+  type Tensor,
+  type Weights,
 } from '@rdc/core';
 import { tinyUNet } from '@rdc/core/testing';
 
@@ -166,8 +166,8 @@ export const PARITY_CHECKS: readonly ParityCheck[] = [
             ...state,
             cotangent: { data: Float32Array.of(1), dims: [] },
             lr: s(0.01),
-            c1: s(1 - 0.9 ** t),
-            c2: s(1 - 0.999 ** t),
+            c1: s(1 - ADAM.beta1 ** t),
+            c2: s(1 - ADAM.beta2 ** t),
             clip: s(1),
             weight_decay: s(0.01),
             ema_beta: s(0.9),
@@ -210,13 +210,14 @@ export const PARITY_CHECKS: readonly ParityCheck[] = [
       const rng = new Random(13);
       const pixels = { data: Float32Array.from({ length: 4 * 192 }, () => rng.uniform()), dims: [4, 3, 8, 8] };
       const predictions = async (e: OrtEngine) => {
-        const den = new Denoiser(e, config, weights);
-        const dc = new DiffusionClassifier(den, { levels: 4, chunk: 4 });
+        const factory = new ClassifierFactory(memoryModel(config, weights, { lmMethod: 'paper' }), e);
+        const dc = { levels: 4, chunk: 4 };
         const out: number[] = [];
-        for (const clf of [new DcClassifier(dc), new RdcClassifier(dc, new LikelihoodMaximizer(den, lmPreset('paper')))]) {
+        for (const clf of [factory.get({ defense: 'dc', dc }), factory.get({ defense: 'rdc', dc })]) {
           const z = (await clf.logits(pixels, new Random(14))).data;
-          for (let i = 0; i < 4; i++) out.push(Array.from(z.subarray(3 * i, 3 * i + 3)).reduce((best, v, j, arr) => (v > arr[best] ? j : best), 0));
+          out.push(...argmax(z, 3));
         }
+        await factory.dispose();
         return out;
       };
       const x = await predictions(a);

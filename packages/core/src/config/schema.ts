@@ -148,8 +148,15 @@ export function lmPreset(method: MethodName): LmConfig {
   return LmConfig.parse({ ball: 'l2', radius: 100, projectEveryStep: true, noise: 'fixed', fixedSeed: 1, clamp: 'end' });
 }
 
+/** What is evaluated: an undefended network, the DC, or the RDC. */
 export const DefenseName = z.enum(['none', 'dc', 'rdc']);
 export type DefenseName = z.infer<typeof DefenseName>;
+/** The defenses of a diffusion model. */
+export const DiffusionDefense = z.enum(['dc', 'rdc']);
+export type DiffusionDefense = z.infer<typeof DiffusionDefense>;
+/** RDC gradients: BPDA through LM (the authors' setting) or the exact second-order gradient. */
+export const GradientMode = z.enum(['bpda', 'full']);
+export type GradientMode = z.infer<typeof GradientMode>;
 
 /** Parses "8/255", "0.5" or a number into a number. */
 export function parseFraction(v: string | number): number {

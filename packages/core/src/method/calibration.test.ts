@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../rng/random.js';
-import { argmax, fitTemperature, meanNll, softmax } from './calibration.js';
+import { fitTemperature, meanNll } from './calibration.js';
+import { softmax, argmax } from '../math/logits.js';
 
 describe('temperature calibration', () => {
   it('recovers the temperature that generated the labels', () => {

@@ -1,23 +1,34 @@
-import type { CnnConfig } from '../config/schema.js';
-import type { Engine, GradientFunction, GraphFunction } from '../engines/engine.js';
-import { buildClassifierGraph } from '../nn/cnn.js';
-import type { Graph } from '../nn/graph.js';
-import type { Random } from '../rng/random.js';
-import { assertShape, pixelsToModel, type Tensor, type Weights } from '../tensor.js';
-import type { DiffusionClassifier } from './dc.js';
-import type { LikelihoodMaximizer } from './lm.js';
-import { checkPixels } from './pixels.js';
-
 /**
- * What evaluation, serving and attacks see of a model: pixels in [0, 1] → logits, and the gradient
- * of any loss of the logits with respect to the pixels. Wraps the DC, the RDC and plain networks.
+ * What evaluation, serving, certification and attacks see of a model: the `Classifier` interface
+ * (pixels in [0, 1] → logits, and the gradient of any loss of the logits with respect to the
+ * pixels) and its three implementations: the DC, the RDC = DC ∘ LM (composed here, once), and a
+ * plain network (the baseline CNN). Made by `ClassifierFactory` (model/classifiers.ts).
  *
  * @example
  * const { logits } = await clf.gradient(x, (l) => dLossDLogits(l), new Random(0));
  */
+import type { CnnConfig, DefenseName } from '../config/schema.js';
+import type { Engine, GradientFunction, GraphFunction } from '../engines/engine.js';
+import { buildClassifierGraph } from '../nn/cnn.js';
+import type { Graph } from '../nn/graph.js';
+import type { Random } from '../rng/random.js';
+import { assertShape, modelToPixels, pixelsToModel, type Tensor, type Weights } from '../tensor.js';
+import type { DiffusionClassifier } from './dc.js';
+import type { LikelihoodMaximizer } from './lm.js';
+import { checkPixels } from './pixels.js';
+
+/** What one classification did: the logits, and for the RDC the purified input; milliseconds per stage. */
+export interface Classification {
+  /** Logits [B, K]. */
+  logits: Tensor;
+  /** LM's output (pixels), for the RDC. */
+  purified?: Tensor;
+  timings: { lmMs?: number; dcMs: number };
+}
+
 export interface Classifier {
   /** What is evaluated: an undefended network, the DC, or the RDC. */
-  readonly defense: 'none' | 'dc' | 'rdc';
+  readonly defense: DefenseName;
   readonly numClasses: number;
   /** [C, H, W]. */
   readonly imageDims: readonly [number, number, number];
@@ -28,8 +39,10 @@ export interface Classifier {
    * RDC). Attacks and the evaluation confirm what they see on a stochastic classifier with fresh draws.
    */
   readonly stochastic: boolean;
-  /** Logits [B, K] of pixels [B, C, H, W]. Randomness (noise) comes from `rng`. */
-  logits(pixels: Tensor, rng: Random): Promise<Tensor>;
+  /** Logits [B, K] of pixels [B, C, H, W]. Randomness (noise) comes from `rng`; an aborted `signal` stops the work. */
+  logits(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Tensor>;
+  /** The logits with what produced them (LM's output, stage timings); see `classification` for any classifier. */
+  classify?(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Classification>;
   /**
    * For one image [1, C, H, W]: its logits [K] and d loss/d pixels, where `cotangent(logits)` returns
    * d loss/d logits. Exact for the DC; for the RDC by BPDA through LM unless configured otherwise.
@@ -37,6 +50,17 @@ export interface Classifier {
   gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random): Promise<{ logits: Float32Array; grad: Tensor }>;
   /** The settings that determine the outputs (for reports). */
   readonly settings: Record<string, unknown>;
+}
+
+/** Milliseconds since `t0`. */
+const since = (t0: number) => performance.now() - t0;
+
+/** What a classifier did on pixels: its own `classify`, or its logits timed as one stage. */
+export async function classification(clf: Classifier, pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Classification> {
+  if (clf.classify) return clf.classify(pixels, rng, signal);
+  const t0 = performance.now();
+  const logits = await clf.logits(pixels, rng, signal);
+  return { logits, timings: { dcMs: since(t0) } };
 }
 
 /** The diffusion classifier as a `Classifier`. */
@@ -56,8 +80,13 @@ export class DcClassifier implements Classifier {
   get settings() {
     return { dc: this.dc.config, temperature: this.temperature };
   }
-  logits(pixels: Tensor, rng: Random): Promise<Tensor> {
-    return this.dc.logits(pixels, { rng });
+  logits(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Tensor> {
+    return this.dc.logits(pixels, { rng, signal });
+  }
+  async classify(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Classification> {
+    const t0 = performance.now();
+    const logits = await this.logits(pixels, rng, signal);
+    return { logits, timings: { dcMs: since(t0) } };
   }
   gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
     return this.dc.logitsAndGrad(pixels, cotangent, { rng });
@@ -87,8 +116,17 @@ export class RdcClassifier implements Classifier {
   get settings() {
     return { dc: this.dc.config, lm: this.lm.config, temperature: this.temperature, gradient: this.gradientMode };
   }
-  async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
-    return this.dc.logits(await this.lm.run(pixels, rng), { rng });
+  async logits(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Tensor> {
+    return (await this.classify(pixels, rng, signal)).logits;
+  }
+  /** RDC(x) = DC(LM(x)): LM draws first, then the DC, from `rng`. */
+  async classify(pixels: Tensor, rng: Random, signal?: AbortSignal): Promise<Classification> {
+    const t0 = performance.now();
+    const purified = await this.lm.run(pixels, rng, undefined, signal);
+    const lmMs = since(t0);
+    const t1 = performance.now();
+    const logits = await this.dc.logits(purified, { rng, signal });
+    return { logits, purified, timings: { lmMs, dcMs: since(t1) } };
   }
   async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
     if (this.gradientMode === 'bpda') {
@@ -108,7 +146,7 @@ export class RdcClassifier implements Classifier {
     const x = { data: pixelsToModel(pixels.data), dims };
     const noiseT = { data: noise, dims: [n, c, h, w] };
     const { out } = await den.lmUnrolled(this.lm.config, x, noiseT, sigma);
-    const purified = { data: out.data.map((v) => Math.min(1, Math.max(0, (v + 1) / 2))), dims };
+    const purified = { data: modelToPixels(out.data, { clamp: true }), dims };
     const r = await this.dc.logitsAndGrad(purified, cotangent, { rng });
     // d/dx_N (model units) = ½·d/dpixels; back through LM; d/dpixels_0 = 2·d/dx_0.
     const back = await den.lmUnrolled(this.lm.config, x, noiseT, sigma, { data: r.grad.data.map((g) => g / 2), dims });
@@ -162,6 +200,11 @@ export class NetworkClassifier implements Classifier {
   }
   async logits(pixels: Tensor): Promise<Tensor> {
     return (await (await this.forwardFn()).run({ x: this.input(pixels, -1) })).logits;
+  }
+  async classify(pixels: Tensor): Promise<Classification> {
+    const t0 = performance.now();
+    const logits = await this.logits(pixels);
+    return { logits, timings: { dcMs: since(t0) } };
   }
   async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
     const x = this.input(pixels, 1);

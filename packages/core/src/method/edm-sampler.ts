@@ -1,6 +1,6 @@
 import type { Denoiser } from '../engines/denoiser.js';
 import type { Random } from '../rng/random.js';
-import type { Tensor } from '../tensor.js';
+import { modelToPixels, type Tensor } from '../tensor.js';
 
 /**
  * EDM's deterministic sampler (Karras et al. 2022, Algorithm 1: Heun's 2nd-order method on the
@@ -64,5 +64,5 @@ export async function edmSample(den: Denoiser, opts: SampleOptions): Promise<Ten
       x.set(next);
     }
   }
-  return { data: x.map((v) => Math.min(1, Math.max(0, (v + 1) / 2))), dims: [n, c, h, w] };
+  return { data: modelToPixels(x, { clamp: true }), dims: [n, c, h, w] };
 }

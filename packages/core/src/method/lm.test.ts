@@ -4,7 +4,7 @@ import { Denoiser } from '../engines/denoiser.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { Random } from '../rng/random.js';
 import { gaussianMixture, mixtureLogDensity, sampleMixture, tinyUNet } from '../testing.js';
-import { LikelihoodMaximizer, project } from './lm.js';
+import { LikelihoodMaximizer } from './lm.js';
 
 const K = 3;
 const STD = 0.2;
@@ -74,17 +74,5 @@ describe('likelihood maximization on the Gaussian-mixture oracle', () => {
     const d = await paper.run(t, new Random(2));
     expect(Array.from(c.data)).not.toEqual(Array.from(d.data));
     await expect(paper.run(t)).rejects.toThrow(/seeded Random/);
-  });
-});
-
-describe('ball projection', () => {
-  it('projects onto ℓ∞ and ℓ2 balls per image', () => {
-    const x0 = new Float32Array([0, 0, 1, 1]);
-    const x = new Float32Array([0.5, -0.5, 1, 4]);
-    project(x, x0, 2, 2, 'linf', 0.1);
-    expect(Array.from(x).map((v) => +v.toFixed(6))).toEqual([0.1, -0.1, 1, 1.1]);
-    const y = new Float32Array([3, 4, 1, 1.5]);
-    project(y, x0, 2, 2, 'l2', 1);
-    expect(Array.from(y).map((v) => +v.toFixed(6))).toEqual([0.6, 0.8, 1, 1.5]);
   });
 });

@@ -1,7 +1,9 @@
 import { LmConfig } from '../config/schema.js';
 import type { Denoiser } from '../engines/denoiser.js';
 import { Random } from '../rng/random.js';
-import { assertShape, type Tensor } from '../tensor.js';
+import { adamUpdate } from '../math/adam.js';
+import { projectBall } from '../math/ball.js';
+import { assertShape, modelToPixels, pixelsToModel, type Tensor } from '../tensor.js';
 import { checkPixels } from './pixels.js';
 
 /**
@@ -69,62 +71,27 @@ export class LikelihoodMaximizer {
     checkPixels(pixels.data);
     const cfg = this.config;
     const b = pixels.dims[0];
-    const d = c * h * w;
-    const n = b * d;
-    const x0 = new Float32Array(n);
-    for (let i = 0; i < n; i++) x0[i] = 2 * pixels.data[i] - 1;
+    const x0 = pixelsToModel(pixels.data);
     const x = Float32Array.from(x0);
-    const m = new Float32Array(n);
-    const v = new Float32Array(n);
-    const beta1 = 0.9;
-    const beta2 = 0.999;
-    const eps = 1e-8;
-    const radius = 2 * cfg.radius; // model units
+    const m = new Float32Array(x.length);
+    const v = new Float32Array(x.length);
+    const ball = { norm: cfg.ball, radius: 2 * cfg.radius }; // model units
     const draws = this.draws(b, rng);
 
     for (let t = 1; t <= cfg.steps; t++) {
       signal?.throwIfAborted();
-      const sigma = draws.sigma[t - 1];
-      const noise = draws.noise[t - 1];
-      const { loss, grad } = await this.denoiser.lmObjective({ data: x, dims: [b, c, h, w] }, { data: noise, dims: [b, c, h, w] }, sigma);
+      const dims = [b, c, h, w];
+      const { loss, grad } = await this.denoiser.lmObjective({ data: x, dims }, { data: draws.noise[t - 1], dims }, draws.sigma[t - 1]);
       onStep?.(t - 1, loss);
-      const g = grad.data;
-      const c1 = 1 - beta1 ** t;
-      const c2 = 1 - beta2 ** t;
-      for (let i = 0; i < n; i++) {
-        m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-        x[i] -= (cfg.lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
-      }
-      if (cfg.projectEveryStep) project(x, x0, b, d, cfg.ball, radius);
+      adamUpdate(x, grad.data, m, v, { t, lr: cfg.lr });
+      if (cfg.projectEveryStep) projectBall(x, x0, ball, { images: b });
       if (cfg.clamp === 'every-step') clampRange(x);
     }
-    if (!cfg.projectEveryStep) project(x, x0, b, d, cfg.ball, radius);
-    clampRange(x);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (x[i] + 1) / 2));
-    return { data: out, dims: [...pixels.dims] };
+    if (!cfg.projectEveryStep) projectBall(x, x0, ball, { images: b });
+    return { data: modelToPixels(x, { clamp: true }), dims: [...pixels.dims] };
   }
 }
 
 function clampRange(x: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-}
-
-/** Projects each image of x onto the ball of `radius` around x0 (model units). */
-export function project(x: Float32Array, x0: Float32Array, b: number, d: number, ball: 'linf' | 'l2', radius: number): void {
-  for (let i = 0; i < b; i++) {
-    const o = i * d;
-    if (ball === 'linf') {
-      for (let j = o; j < o + d; j++) x[j] = Math.min(x0[j] + radius, Math.max(x0[j] - radius, x[j]));
-    } else {
-      let s = 0;
-      for (let j = o; j < o + d; j++) s += (x[j] - x0[j]) ** 2;
-      const norm = Math.sqrt(s);
-      if (norm > radius) {
-        const f = radius / norm;
-        for (let j = o; j < o + d; j++) x[j] = x0[j] + (x[j] - x0[j]) * f;
-      }
-    }
-  }
 }

@@ -1,5 +1,7 @@
 import type { DenoiserNetworkConfig, LmConfig } from '../config/schema.js';
+import { ADAM } from '../math/adam.js';
 import { appendReverse } from './autodiff.js';
+import { adamGraphStep } from './optimizer.js';
 import { SIGMA_DATA } from '../edm/coefficients.js';
 import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser-graph.js';
 import { GraphBuilder, type Graph, type V } from './graph.js';
@@ -76,9 +78,7 @@ export function lmObjectiveGraph(cfg: DenoiserNetworkConfig): Graph {
   const x = g.input('x', ['B', c, h, w]);
   const noise = g.input('noise', ['B', c, h, w]);
   const sigma = g.input('sigma', ['B']);
-  const xs = g.add(x, g.mul(g.reshape(sigma, [-1, 1, 1, 1]), noise));
-  const unc = unconditional(g, cfg, denoiserBuilder(cfg)(g, xs, sigma));
-  g.output('loss', g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]));
+  g.output('loss', lmObjective(g, cfg, x, noise, sigma));
   return g.build();
 }
 
@@ -131,13 +131,20 @@ function clampGraph(g: GraphBuilder, u: V, a: number, b: number): V {
   return g.add(g.sub(g.relu(g.sub(u, a)), g.relu(g.sub(u, b))), a);
 }
 
-/** Projection onto the ball of `radius` around x0 (model units), one image. */
-function projectGraph(g: GraphBuilder, x: V, x0: V, ball: 'linf' | 'l2', radius: number): V {
+/** Projection onto the ball of `radius` around x0 (per image), the twin of `projectBall` (math/ball.ts). */
+export function projectBallGraph(g: GraphBuilder, x: V, x0: V, ball: 'linf' | 'l2', radius: number): V {
   const d = g.sub(x, x0);
   if (ball === 'linf') return g.add(x0, clampGraph(g, d, -radius, radius));
   const norm = g.sqrt(g.add(g.reduceSum(g.square(d), [1, 2, 3], true), 1e-24));
   const f = g.sub(1, g.relu(g.sub(1, g.div(radius, norm)))); // min(1, r/‖d‖)
   return g.add(x0, g.mul(d, f));
+}
+
+/** LM's objective per image, mean_pixels((D(x + σ·n; σ, ∅) − x)²): one definition for the gradient graph and LM unrolled. */
+function lmObjective(g: GraphBuilder, cfg: DenoiserNetworkConfig, x: V, noise: V, sigma: V): V {
+  const xs = g.add(x, g.mul(g.reshape(sigma, [-1, 1, 1, 1]), noise));
+  const unc = unconditional(g, cfg, denoiserBuilder(cfg)(g, xs, sigma));
+  return g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]);
 }
 
 /**
@@ -157,28 +164,22 @@ export function lmUnrolledGraph(cfg: DenoiserNetworkConfig, lm: LmConfig): Graph
   const noise = g.input('noise', [n, c, h, w]);
   const sigma = g.input('sigma', [n]);
   const radius = 2 * lm.radius;
-  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
   let x = x0;
   let m: V | null = null;
   let v: V | null = null;
   for (let t = 1; t <= n; t++) {
     const marker = g.nodeCount;
-    const s = g.slice(sigma, 0, t - 1, t);
-    const xs = g.add(x, g.mul(g.reshape(s, [-1, 1, 1, 1]), g.slice(noise, 0, t - 1, t)));
-    const unc = unconditional(g, cfg, denoiserBuilder(cfg)(g, xs, s));
-    const loss = g.reduceMean(g.square(g.sub(unc, x)), [1, 2, 3]);
+    const loss = lmObjective(g, cfg, x, g.slice(noise, 0, t - 1, t), g.slice(sigma, 0, t - 1, t));
     const grad = appendReverse(g, g.nodesSince(marker), new Map([[loss.name, g.constant([1], [1])]]), [x.name]).get(x.name);
     if (!grad) throw new Error('lmUnrolledGraph: the objective does not depend on x');
-    m = m ? g.add(g.mul(m, beta1), g.mul(grad, 1 - beta1)) : g.mul(grad, 1 - beta1);
-    v = v ? g.add(g.mul(v, beta2), g.mul(g.square(grad), 1 - beta2)) : g.mul(g.square(grad), 1 - beta2);
-    const c1 = 1 - beta1 ** t;
-    const c2 = 1 - beta2 ** t;
-    const denom = g.add(g.sqrt(g.add(g.mul(v, 1 / c2), 1e-30)), eps);
-    x = g.sub(x, g.div(g.mul(m, lm.lr / c1), denom));
-    if (lm.projectEveryStep) x = projectGraph(g, x, x0, lm.ball, radius);
+    const adam = adamGraphStep(g, grad, m, v, 1 - ADAM.beta1 ** t, 1 - ADAM.beta2 ** t);
+    m = adam.m;
+    v = adam.v;
+    x = g.sub(x, g.mul(adam.step, lm.lr));
+    if (lm.projectEveryStep) x = projectBallGraph(g, x, x0, lm.ball, radius);
     if (lm.clamp === 'every-step') x = clampGraph(g, x, -1, 1);
   }
-  if (!lm.projectEveryStep) x = projectGraph(g, x, x0, lm.ball, radius);
+  if (!lm.projectEveryStep) x = projectBallGraph(g, x, x0, lm.ball, radius);
   x = clampGraph(g, x, -1, 1);
   g.output('out', x);
   return g.build();

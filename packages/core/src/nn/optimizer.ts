@@ -1,3 +1,4 @@
+import { ADAM } from '../math/adam.js';
 import { gradientGraph, gradName } from './autodiff.js';
 import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph.js';
 
@@ -10,12 +11,23 @@ import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph.js';
  * parameter, the loss's `cotangent` (feed 1), and scalars [1]: `lr`, `c1` = 1 − β1ᵗ, `c2` = 1 − β2ᵗ,
  * `clip` (the largest gradient norm; a huge value turns clipping off), `weight_decay`, `ema_beta`.
  * Outputs: `loss`, `grad_norm`, and `next.w.<p>`, `next.m.<p>`, `next.v.<p>`, `next.ema.<p>`.
- * The arithmetic is the host optimizer's (`train/src/optim/adamw.ts`, `ema.ts`), in float32.
+ * The arithmetic is the host optimizer's (`adamUpdate`, train's `ema.ts`), in float32.
  *
  * @example
  * const g = adamwStepGraph(edmLossGraph(network, { training: true }));
  */
-export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+/**
+ * Adam's moments and step as graph nodes, the twin of `adamUpdate` (math/adam.ts) with its constants:
+ * m' = β1·m + (1 − β1)·g, v' = β2·v + (1 − β2)·g², step = (m'/c1) / (√(v'/c2) + ε) (a null m or v is
+ * zero: the first step). √ gets a 1e-30 floor so that the step stays differentiable at v = 0 (LM
+ * unrolled is differentiated again).
+ */
+export function adamGraphStep(g: GraphBuilder, grad: V, m: V | null, v: V | null, c1: V | number, c2: V | number): { m: V; v: V; step: V } {
+  const m2 = m ? g.add(g.mul(m, ADAM.beta1), g.mul(grad, 1 - ADAM.beta1)) : g.mul(grad, 1 - ADAM.beta1);
+  const v2 = v ? g.add(g.mul(v, ADAM.beta2), g.mul(g.square(grad), 1 - ADAM.beta2)) : g.mul(g.square(grad), 1 - ADAM.beta2);
+  const step = g.div(g.div(m2, c1), g.add(g.sqrt(g.add(g.div(v2, c2), 1e-30)), ADAM.eps));
+  return { m: m2, v: v2, step };
+}
 
 /** Whether AdamW's weight decay applies to a parameter (matrices and filters, not biases and norm scales). */
 export const decays = (p: ParamInfo): boolean => p.shape.length >= 2;
@@ -53,10 +65,7 @@ export function adamwStepGraph(loss: Graph): Graph {
     const m = g.input(`m.${p.name}`, [...p.shape]);
     const v = g.input(`v.${p.name}`, [...p.shape]);
     const e = g.input(`ema.${p.name}`, [...p.shape]);
-    const gi = g.mul(grads[i], factor);
-    const m2 = g.add(g.mul(m, ADAM.beta1), g.mul(gi, 1 - ADAM.beta1));
-    const v2 = g.add(g.mul(v, ADAM.beta2), g.mul(g.square(gi), 1 - ADAM.beta2));
-    const step = g.div(g.div(m2, c1), g.add(g.sqrt(g.div(v2, c2)), ADAM.eps));
+    const { m: m2, v: v2, step } = adamGraphStep(g, g.mul(grads[i], factor), m, v, c1, c2);
     const w2 = g.sub(decays(p) ? g.mul(w, decay) : w, g.mul(step, lr));
     const e2 = g.add(g.mul(e, emaBeta), g.mul(w2, keepEma));
     g.output(`next.w.${p.name}`, w2);

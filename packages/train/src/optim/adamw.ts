@@ -1,4 +1,4 @@
-import type { Weights } from '@rdc/core';
+import { adamUpdate, type Weights } from '@rdc/core';
 
 /**
  * AdamW over named float32 weights (decoupled weight decay, applied to matrices and filters only,
@@ -9,16 +9,10 @@ import type { Weights } from '@rdc/core';
  * opt.step(weights, grads, lrNow);
  */
 export interface AdamWOptions {
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
   weightDecay?: number;
 }
 
 export class AdamW {
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
   readonly weightDecay: number;
   /** Steps taken (for bias correction). */
   t = 0;
@@ -26,9 +20,6 @@ export class AdamW {
   readonly v: Record<string, Float32Array> = {};
 
   constructor(weights: Weights, opts: AdamWOptions = {}) {
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.999;
-    this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
     for (const [name, w] of Object.entries(weights)) {
       this.m[name] = new Float32Array(w.data.length);
@@ -36,25 +27,14 @@ export class AdamW {
     }
   }
 
-  /** Updates `weights` in place with `grads` (scaled by `gradScale`, e.g. for clipping). */
+  /** Updates `weights` in place with `grads` (scaled by `gradScale`, e.g. for clipping): core's `adamUpdate` per parameter. */
   step(weights: Weights, grads: Record<string, { data: Float32Array }>, lr: number, gradScale = 1): void {
     this.t += 1;
-    const c1 = 1 - this.beta1 ** this.t;
-    const c2 = 1 - this.beta2 ** this.t;
-    const { beta1, beta2, eps } = this;
     for (const [name, w] of Object.entries(weights)) {
       const g = grads[name]?.data;
       if (!g) throw new Error(`optimizer: no gradient for '${name}'`);
-      const m = this.m[name];
-      const v = this.v[name];
-      const p = w.data;
       const decay = w.dims.length >= 2 ? 1 - lr * this.weightDecay : 1;
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i] * gradScale;
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] = p[i] * decay - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
-      }
+      adamUpdate(w.data, g, this.m[name], this.v[name], { t: this.t, lr, gradScale, decay });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { adamwStepGraph, DeviceTensor, type Graph, type OrtEngine, type ResidentFunction, type Tensor, type Weights } from '@rdc/core';
+import { ADAM, adamwStepGraph, DeviceTensor, type Graph, type OrtEngine, type ResidentFunction, type Tensor, type Weights } from '@rdc/core';
 
 /**
  * AdamW and the EMA inside the training-step graph (`adamwStepGraph`): the provider that runs the
@@ -19,8 +19,6 @@ export interface OptimizerState {
   ema: Weights;
 }
 
-const BETA1 = 0.9;
-const BETA2 = 0.999;
 
 export class DeviceOptimizer {
   private constructor(
@@ -55,8 +53,8 @@ export class DeviceOptimizer {
       ...this.state,
       cotangent: { data: Float32Array.of(1), dims: [] },
       lr: s(o.lr),
-      c1: s(1 - BETA1 ** o.t),
-      c2: s(1 - BETA2 ** o.t),
+      c1: s(1 - ADAM.beta1 ** o.t),
+      c2: s(1 - ADAM.beta2 ** o.t),
       clip: s(o.clip ?? 1e30),
       weight_decay: s(o.weightDecay),
       ema_beta: s(o.emaBeta),

@@ -9,6 +9,7 @@ import {
   InputError,
   NetworkConfig,
   OrtEngine,
+  pixelsToModel,
   Random,
   type Denoiser,
   type Engine,
@@ -328,8 +329,7 @@ export class Trainer {
     const n = cfg.batch;
     const idx = sampler.next(n);
     const px = data.pixels(idx, cfg.flip ? { flip: rng } : {});
-    const x = new Float32Array(px.data.length);
-    for (let i = 0; i < x.length; i++) x[i] = 2 * px.data[i] - 1;
+    const x = pixelsToModel(px.data);
     const { channels, height, width } = network.image;
     const d = channels * height * width;
     const labels = data.labelsAt(idx);

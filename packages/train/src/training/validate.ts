@@ -1,8 +1,8 @@
 import {
   argmax,
-  buildClassifierGraph,
+  ClassifierFactory,
   Denoiser,
-  DiffusionClassifier,
+  memoryModel,
   generativeGuard,
   Random,
   type GuardReport,
@@ -15,8 +15,8 @@ import {
 import type { Cifar10 } from '../data/cifar10.js';
 
 /**
- * Logits [N, K] of a network on pixels: the DC (`levels` σ levels of the released grid, one chunk)
- * for a diffusion network, the plain forward pass for a CNN.
+ * Logits [N, K] of a network on pixels, through the classifier factory: the DC (`levels` σ levels
+ * of the released grid) for a diffusion network, the plain forward pass for a CNN.
  */
 export async function networkLogits(
   network: NetworkConfig,
@@ -28,20 +28,25 @@ export async function networkLogits(
   dc: Partial<DcConfig> = {},
   onProgress?: (done: number, total: number) => void,
 ): Promise<Tensor> {
-  if (network.arch === 'cnn') {
-    const f = await engine.compile(buildClassifierGraph(network), { weights });
-    try {
-      const x = pixels.data.map((p) => 2 * p - 1);
-      return (await f.run({ x: { data: x, dims: pixels.dims } })).logits;
-    } finally {
-      f.dispose();
-    }
-  }
-  const den = new Denoiser(engine, network, weights);
+  const factory = new ClassifierFactory(memoryModel(network, weights), engine);
   try {
-    return await new DiffusionClassifier(den, { chunk: Math.min(levels, 25), ...dc, levels }).logits(pixels, { rng: new Random(seed), onProgress });
+    const clf = factory.get({ defense: network.arch === 'cnn' ? 'none' : 'dc', dc: { chunk: Math.min(levels, 25), ...dc, levels } });
+    if (!onProgress) return await clf.logits(pixels, new Random(seed));
+    // One image at a time, for the progress bar (the same draws: the DC takes each image's noise in order).
+    const n = pixels.dims[0];
+    const d = pixels.data.length / n;
+    const rng = new Random(seed);
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < n; i++) {
+      rows.push((await clf.logits({ data: pixels.data.subarray(i * d, (i + 1) * d), dims: [1, ...pixels.dims.slice(1)] }, rng)).data);
+      onProgress(i + 1, n);
+    }
+    const k = rows[0].length;
+    const out = new Float32Array(n * k);
+    rows.forEach((r, i) => out.set(r, i * k));
+    return { data: out, dims: [n, k] };
   } finally {
-    await den.dispose();
+    await factory.dispose();
   }
 }
 
