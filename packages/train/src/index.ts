@@ -1,4 +1,3 @@
-export * from './config.js';
 export * from './data/cifar10.js';
 export * from './data/split.js';
 export * from './data/download.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { cli } from './options.js';
 
 /**
  * The one configuration schema, with defaults. The CLI's options, the HTTP API's bodies and a
@@ -32,13 +33,17 @@ export const UNetConfig = z.object({
   numClasses: z.number().int().min(1).default(10),
   conditioning: z.enum(['multihead', 'label', 'none']).default('multihead'),
   /** Base width; level i has modelChannels·channelMult[i] channels. */
-  modelChannels: z.number().int().positive().default(32),
-  channelMult: z.array(z.number().int().positive()).min(1).default([1, 2, 2]),
+  modelChannels: z.number().int().positive().default(32).describe('UNet base width (overrides --size)'),
+  channelMult: z.array(z.number().int().positive()).min(1).default([1, 2, 2]).describe('UNet width multipliers per level, e.g. 1,2,2'),
   /** Residual blocks per level in the encoder (the decoder has one more). */
-  numBlocks: z.number().int().positive().default(1),
+  numBlocks: z.number().int().positive().default(1).describe('UNet residual blocks per level'),
   /** Resolutions (e.g. 16) with self-attention. */
-  attnResolutions: z.array(z.number().int().positive()).default([]),
-  dropout: z.number().min(0).max(0.9).default(0),
+  attnResolutions: z
+    .array(z.number().int().positive())
+    .default([])
+    .describe("UNet resolutions with self-attention, e.g. 16 (or '' for none)")
+    .meta(cli({ flag: '--attn <list>' })),
+  dropout: z.number().min(0).max(0.9).default(0).describe('dropout rate'),
   /** Embedding width = modelChannels·embMult (EDM's channel_mult_emb). */
   embMult: z.number().int().positive().default(4),
   /** EDM's augment_dim: the augmentation-label mapping (stored, unused at inference). */
@@ -57,7 +62,7 @@ export const UNetConfig = z.object({
    * features, SiLU, a 1×1 read-out) added to the shared output convolution; 0: the heads share
    * everything but that convolution.
    */
-  headChannels: z.number().int().nonnegative().default(0),
+  headChannels: z.number().int().nonnegative().default(0).describe("hidden channels of each head's own layer (multi-head UNet; 0: none)"),
   /** GroupNorm ε (EDM: 1e-6). */
   normEps: z.number().positive().default(1e-6),
   /** The halves of the positional noise embedding: EDM swaps them to sin first. */
@@ -80,7 +85,7 @@ export const CnnConfig = z.object({
   arch: z.literal('cnn'),
   image: ImageSpec.prefault({}),
   numClasses: z.number().int().min(1).default(10),
-  widths: z.array(z.number().int().positive()).min(1).default([32, 64, 128]),
+  widths: z.array(z.number().int().positive()).min(1).default([32, 64, 128]).describe('CNN widths per level, e.g. 32,64,128 (overrides --size)'),
   dropout: z.number().min(0).max(0.9).default(0),
 });
 export type CnnConfig = z.infer<typeof CnnConfig>;

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { z } from 'zod';
+import { DeviceChoice } from '../config/runtime.js';
 import { InputError } from '../errors.js';
 
 /**
@@ -16,8 +16,6 @@ import { InputError } from '../errors.js';
  * @example
  * const d = selectDevice(resolveDeviceChoice(undefined)); // { device: 'cpu', adapter: 'CPU', reason: 'no hardware GPU …' }
  */
-export const DeviceChoice = z.enum(['auto', 'cpu', 'webgpu', 'cuda']);
-export type DeviceChoice = z.infer<typeof DeviceChoice>;
 export type Device = Exclude<DeviceChoice, 'auto'>;
 
 export interface DeviceSelection {

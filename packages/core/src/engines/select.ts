@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { EngineChoice } from '../config/runtime.js';
 import { InputError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { OrtEngine } from './ort.js';
@@ -16,8 +16,6 @@ import type { TfjsBackendChoice } from './tfjs-backend.js';
  * @example
  * const engine = await createEngine('auto', { device: 'auto' }); // ONNX Runtime on a GPU if there is one
  */
-export const EngineChoice = z.enum(['auto', 'ort', 'tfjs', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']);
-export type EngineChoice = z.infer<typeof EngineChoice>;
 
 /** The choice from an explicit option, else $RDC_ENGINE, else 'auto'. */
 export function resolveEngineChoice(explicit?: string): EngineChoice {

@@ -1,5 +1,5 @@
 import { Random } from '@rdc/core';
-import { TrainConfig } from '../config.js';
+import { TrainConfig } from '@rdc/core';
 import { type Cifar10, loadCifar10 } from './cifar10.js';
 
 /**

@@ -16,7 +16,7 @@ import {
 } from '@rdc/core';
 import { relativeError } from '@rdc/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TrainConfig } from '../config.js';
+import { TrainConfig } from '@rdc/core';
 import { loadCifar10, type Cifar10 } from '../data/cifar10.js';
 import { trainValSplit } from '../data/split.js';
 import { testDataDir } from '../testing.js';

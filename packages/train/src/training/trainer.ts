@@ -19,7 +19,7 @@ import {
   type Tensor,
   type Weights,
 } from '@rdc/core';
-import type { TrainConfig } from '../config.js';
+import type { TrainConfig } from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
 import { AdamW, clipScale, globalNorm } from '../optim/adamw.js';
 import { DeviceOptimizer } from '../optim/device-optimizer.js';
