@@ -1,4 +1,5 @@
 import type { Classifier, Random } from '@rdc/core/runtime';
+import { z } from 'zod';
 import { lossAndGrad, predicted, type LossName } from './losses.js';
 import type { ThreatModel } from './threat.js';
 
@@ -41,8 +42,19 @@ export interface AttackResult {
   bestLoss: number;
 }
 
+/** The attacks there are (the registry in protocol.ts builds each). */
+export const AttackName = z.enum(['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab-t', 'square']);
+export type AttackName = z.infer<typeof AttackName>;
+
+/**
+ * What an attack queries: input gradients (white-box), or only scores (black-box: the evaluation
+ * fixes the noise of a randomized classifier for it, so that scores compare across queries).
+ */
+export type AttackNeeds = 'gradients' | 'scores';
+
 export interface Attack {
-  readonly name: string;
+  readonly name: AttackName;
+  readonly needs: AttackNeeds;
   run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult>;
 }
 

@@ -10,6 +10,7 @@ export * from './attacks/square.js';
 export * from './eval/log.js';
 export * from './eval/robust.js';
 export * from './protocol.js';
+export * from './options.js';
 export * from './eval/sanity.js';
 export * from './eval/shard.js';
 export * from './eval/merge.js';

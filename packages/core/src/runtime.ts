@@ -13,6 +13,8 @@ export * from './config/schema.js';
 export * from './config/options.js';
 export * from './config/runtime.js';
 export * from './config/training.js';
+export * from './config/serving.js';
+export * from './config/evaluation.js';
 export * from './nn/graph.js';
 export * from './nn/weights.js';
 export * from './nn/denoiser-graph.js';

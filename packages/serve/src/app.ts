@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { InputError, modelCardSections, type ClassifyOptions, type Tensor } from '@rdc/core/runtime';
-import { ServeConfig } from './config.js';
+import { ServeConfig } from '@rdc/core/runtime';
 import { decodeImage, decodeJsonPixels } from './image.js';
 import type { InferenceService } from './inference.js';
 import { Metrics } from './metrics.js';

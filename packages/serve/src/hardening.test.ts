@@ -6,7 +6,7 @@ import { writeModelFolder } from '@rdc/core/runtime';
 import { tinyUNet } from '@rdc/core/testing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServeConfig } from './config.js';
+import { ServeConfig } from '@rdc/core/runtime';
 import { InferenceService } from './inference.js';
 import { WorkQueue } from './queue.js';
 import { startServer, type RunningServer } from './server.js';

@@ -1,4 +1,3 @@
-export * from './config.js';
 export * from './app.js';
 export * from './image.js';
 export * from './inference.js';

@@ -1,5 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { ServeConfig } from './config.js';
+import type { ServeConfig } from '@rdc/core/runtime';
 
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).openapi('Error');
 const Pixels = z

@@ -1,7 +1,7 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ServeConfig } from './config.js';
+import { ServeConfig } from '@rdc/core/runtime';
 import { createApp, type AppHandle } from './app.js';
 import { InferenceService } from './inference.js';
 import { ShutdownError } from './queue.js';

@@ -19,7 +19,8 @@ export async function benchAttacks(
     const out: Record<string, number> = {};
     out.dc = (await time(step(factory.get({ defense: 'dc', dc })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
     out['rdc-bpda'] = (await time(step(factory.get({ defense: 'rdc', dc, gradient: 'bpda' })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
-    if (full) out['rdc-full'] = (await time(step(factory.get({ defense: 'rdc', dc, gradient: 'full' })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
+    if (full)
+      out['rdc-full'] = (await time(step(factory.get({ defense: 'rdc', dc, gradient: 'full' })), { minSeconds: o.minSeconds, minReps: 2 })).medianSeconds;
     await factory.dispose();
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v)]));
   };

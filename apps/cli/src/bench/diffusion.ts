@@ -1,14 +1,4 @@
-import {
-  buildDenoiserGraph,
-  ClassifierFactory,
-  initWeights,
-  memoryModel,
-  Random,
-  type Engine,
-  type NetworkConfig,
-  type Tensor,
-  type Weights,
-} from '@rdc/core';
+import { buildDenoiserGraph, ClassifierFactory, initWeights, memoryModel, Random, type Engine, type NetworkConfig, type Tensor, type Weights } from '@rdc/core';
 
 type DiffusionNetwork = Exclude<NetworkConfig, { arch: 'cnn' }>;
 

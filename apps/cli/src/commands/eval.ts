@@ -1,4 +1,4 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command } from '@commander-js/extra-typings';
 import {
   guardLabel,
   guardStatus,
@@ -7,7 +7,7 @@ import {
   type DiffusionClassifier,
   formatRate,
   InputError,
-  openClassifier,
+  ClassifierFactory,
   Random,
   readModelFolder,
   resolveEngineChoice,
@@ -16,13 +16,11 @@ import {
 } from '@rdc/core';
 import { imageSeed, type RunManifest } from '@rdc/attacks';
 import { resolveDataDir } from '@rdc/train';
-import { dcOptions, dcOverrides } from '../util/dc-options.js';
+import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
 import { humanOutput, writeJson } from '../util/output.js';
-import { DEVICE_HELP, precisionOption } from '../util/device.js';
-import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
-import { asksForShard, shardedSelection, shardOptions, splitImages, splitOption } from '../util/shard-options.js';
+import { asksForShard, shardedSelection, splitImages } from '../util/shard-options.js';
 
 /**
  * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images (or a
@@ -30,165 +28,158 @@ import { asksForShard, shardedSelection, shardOptions, splitImages, splitOption 
  * settings without touching the test set). Each image draws its noise from its own seed, so shards
  * merged with `rdc merge` give the same predictions as one run.
  */
+const OPTIONS = { limit: 512 } as const;
+
 export function evalCommand() {
-  return shardOptions(dcOptions(new Command('eval')))
-    .description('clean accuracy (with a 95 % confidence interval) of a model on the first N CIFAR-10 test images')
-    .requiredOption('--model <dir>', 'model folder')
-    .addOption(new Option('--defense <kind>', 'what to evaluate').choices(['none', 'dc', 'rdc'] as const).default('dc' as const))
-    .addOption(new Option('--method <preset>', "LM preset of the RDC (default: the model's)").choices(['released', 'paper'] as const))
-    .option('--limit <n>', 'number of images (from the first)', parseIntArg, 512)
-    .addOption(splitOption('choosing settings'))
-    .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
-    .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
-    .option('--engine <name>', 'engine (env RDC_ENGINE)')
-    .option('--device <device>', DEVICE_HELP)
-    .addOption(precisionOption())
-    .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
-    .option('--json <file>', 'write the result as JSON')
+  const cmd = new Command('eval').description('clean accuracy (with a 95 % confidence interval) of a model on the first N CIFAR-10 test images');
+  measureOptions(cmd, OPTIONS)
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .option('--per-level', 'with --defense dc: the accuracy of every σ level on its own (which levels carry the class evidence)')
-    .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up')
-    .action(async (o) => {
-      if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
-      if (o.record && asksForShard(o))
-        throw new InputError('--record needs the whole selection: run it unsharded (rdc merge reports merged figures but does not record them)');
-      const model = readModelFolder(o.model);
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
-      const method = o.method ?? model.config.lmMethod;
-      if (o.perLevel && (o.defense !== 'dc' || o.adaptive !== undefined)) throw new InputError('--per-level needs --defense dc without --adaptive');
-      if (o.agreement && o.adaptive === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');
-      const clf = openClassifier(model, engine, { defense: o.defense, method, dc: dcOverrides(o) });
-      const fullGrid = o.agreement ? openClassifier(model, engine, { defense: o.defense, method, dc: { ...dcOverrides(o), adaptive: null } }) : null;
-      const dcOf = (c: unknown) => (c as { dc?: DiffusionClassifier }).dc;
-      const dataDir = resolveDataDir(o.dataDir);
-      // Positions in the split (for the validation split, positions in its list of training images).
-      const { data, size, at } = splitImages(o, model.config, dataDir);
-      const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, size);
-      const n = positions.length;
-      const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
-      let correct = 0;
-      const predictions: number[] = [];
-      const records: { index: number; label: number; prediction: number; fullGrid?: number; levels?: number }[] = [];
-      const perLevel = o.perLevel ? new Array<number>(dcOf(clf)!.sigmas.length).fill(0) : null;
-      let fullSeconds = 0;
-      let agree = 0;
-      let seconds = 0;
-      for (let i = 0; i < n; i++) {
-        const index = positions[i];
-        const pixels = data.pixels([at(index)]);
-        const levelsBefore = dcOf(clf)?.adaptiveStats.levels ?? 0;
-        const t0 = performance.now();
-        const label = data.labels[at(index)];
-        let logits: { data: Float32Array };
-        if (perLevel) {
-          // Every level's own term, with the draws the DC would use: their sum is the DC's logits.
-          const rows = await dcOf(clf)!.levelLogitsOf(pixels, new Random(imageSeed(o.seed, index)));
-          const k = clf.numClasses;
-          const sum = new Float32Array(k);
-          for (let l = 0; l < perLevel.length; l++) {
-            const row = rows.subarray(l * k, (l + 1) * k);
-            if (argmax(row, k)[0] === label) perLevel[l]++;
-            for (let y = 0; y < k; y++) sum[y] += row[y];
-          }
-          logits = { data: sum };
-        } else logits = await clf.logits(pixels, new Random(imageSeed(o.seed, index)));
-        seconds += (performance.now() - t0) / 1000;
-        const p = argmax(logits.data, clf.numClasses)[0];
-        predictions.push(p);
-        const rec: (typeof records)[number] = { index, label, prediction: p };
-        if (o.adaptive !== undefined) rec.levels = (dcOf(clf)?.adaptiveStats.levels ?? 0) - levelsBefore;
-        if (fullGrid) {
-          const t1 = performance.now();
-          rec.fullGrid = argmax((await fullGrid.logits(pixels, new Random(imageSeed(o.seed, index)))).data, clf.numClasses)[0];
-          fullSeconds += (performance.now() - t1) / 1000;
-          if (rec.fullGrid === p) agree++;
+    .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up');
+  return cmd.action(async (raw: Record<string, unknown>) => {
+    const o = { ...readMeasureOptions(raw, OPTIONS), record: raw.record === true, perLevel: raw.perLevel === true, agreement: raw.agreement === true };
+    const adaptiveDc = o.dc.adaptive ?? undefined;
+    if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
+    if (o.record && asksForShard(o))
+      throw new InputError('--record needs the whole selection: run it unsharded (rdc merge reports merged figures but does not record them)');
+    const model = readModelFolder(o.model);
+    const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
+    const method = o.method ?? model.config.lmMethod;
+    if (o.perLevel && (o.defense !== 'dc' || adaptiveDc !== undefined)) throw new InputError('--per-level needs --defense dc without --adaptive');
+    if (o.agreement && adaptiveDc === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');
+    const factory = new ClassifierFactory(model, engine);
+    const clf = factory.get({ defense: o.defense, method, dc: o.dc });
+    const fullGrid = o.agreement ? factory.get({ defense: o.defense, method, dc: { ...o.dc, adaptive: null } }) : null;
+    const dcOf = (c: unknown) => (c as { dc?: DiffusionClassifier }).dc;
+    const dataDir = resolveDataDir(o.dataDir);
+    // Positions in the split (for the validation split, positions in its list of training images).
+    const { data, size, at } = splitImages(o, model.config, dataDir);
+    const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, size);
+    const n = positions.length;
+    const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
+    let correct = 0;
+    const predictions: number[] = [];
+    const records: { index: number; label: number; prediction: number; fullGrid?: number; levels?: number }[] = [];
+    const perLevel = o.perLevel ? new Array<number>(dcOf(clf)!.sigmas.length).fill(0) : null;
+    let fullSeconds = 0;
+    let agree = 0;
+    let seconds = 0;
+    for (let i = 0; i < n; i++) {
+      const index = positions[i];
+      const pixels = data.pixels([at(index)]);
+      const levelsBefore = dcOf(clf)?.adaptiveStats.levels ?? 0;
+      const t0 = performance.now();
+      const label = data.labels[at(index)];
+      let logits: { data: Float32Array };
+      if (perLevel) {
+        // Every level's own term, with the draws the DC would use: their sum is the DC's logits.
+        const rows = await dcOf(clf)!.levelLogitsOf(pixels, new Random(imageSeed(o.seed, index)));
+        const k = clf.numClasses;
+        const sum = new Float32Array(k);
+        for (let l = 0; l < perLevel.length; l++) {
+          const row = rows.subarray(l * k, (l + 1) * k);
+          if (argmax(row, k)[0] === label) perLevel[l]++;
+          for (let y = 0; y < k; y++) sum[y] += row[y];
         }
-        records.push(rec);
-        if (p === label) correct++;
-        bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
+        logits = { data: sum };
+      } else logits = await clf.logits(pixels, new Random(imageSeed(o.seed, index)));
+      seconds += (performance.now() - t0) / 1000;
+      const p = argmax(logits.data, clf.numClasses)[0];
+      predictions.push(p);
+      const rec: (typeof records)[number] = { index, label, prediction: p };
+      if (adaptiveDc !== undefined) rec.levels = (dcOf(clf)?.adaptiveStats.levels ?? 0) - levelsBefore;
+      if (fullGrid) {
+        const t1 = performance.now();
+        rec.fullGrid = argmax((await fullGrid.logits(pixels, new Random(imageSeed(o.seed, index)))).data, clf.numClasses)[0];
+        fullSeconds += (performance.now() - t1) / 1000;
+        if (rec.fullGrid === p) agree++;
       }
-      bar.stop();
-      const acc = wilson(correct, n);
-      const stats = dcOf(clf)?.adaptiveStats;
-      const adaptive =
-        o.adaptive !== undefined && stats
-          ? {
-              alpha: (clf.settings as { dc?: { adaptive?: { alpha: number } } }).dc?.adaptive?.alpha,
-              meanLevels: stats.levels / Math.max(1, stats.images),
-              levels: dcOf(clf)!.sigmas.length,
-              ...(fullGrid
-                ? {
-                    agreement: agree / n,
-                    agreementCi95: (({ low, high }) => [low, high])(wilson(agree, n)),
-                    fullGridCorrect: records.filter((r) => r.fullGrid === r.label).length,
-                    speedup: fullSeconds / seconds,
-                  }
-                : {}),
-            }
-          : undefined;
-      const manifest: RunManifest = {
-        kind: 'eval',
-        settings: {
-          modelSha256: model.config.files['model.safetensors'].sha256,
-          defense: o.defense,
-          method: o.defense === 'rdc' ? method : undefined,
-          split: o.split,
-          seed: o.seed,
-          classifier: clf.settings,
-        },
-        selection,
-        shard: shard && { index: shard.index, count: shard.count },
-        code: codeVersion(),
-      };
-      const result = {
-        model: model.dir,
-        guard: guardStatus(model.config),
+      records.push(rec);
+      if (p === label) correct++;
+      bar.update(i + 1, { acc: (correct / (i + 1)).toFixed(3) });
+    }
+    bar.stop();
+    const acc = wilson(correct, n);
+    const stats = dcOf(clf)?.adaptiveStats;
+    const adaptive =
+      adaptiveDc !== undefined && stats
+        ? {
+            alpha: (clf.settings as { dc?: { adaptive?: { alpha: number } } }).dc?.adaptive?.alpha,
+            meanLevels: stats.levels / Math.max(1, stats.images),
+            levels: dcOf(clf)!.sigmas.length,
+            ...(fullGrid
+              ? {
+                  agreement: agree / n,
+                  agreementCi95: (({ low, high }) => [low, high])(wilson(agree, n)),
+                  fullGridCorrect: records.filter((r) => r.fullGrid === r.label).length,
+                  speedup: fullSeconds / seconds,
+                }
+              : {}),
+          }
+        : undefined;
+    const manifest: RunManifest = {
+      kind: 'eval',
+      settings: {
+        modelSha256: model.config.files['model.safetensors'].sha256,
         defense: o.defense,
         method: o.defense === 'rdc' ? method : undefined,
-        images: n,
-        split: o.split === 'test' ? `CIFAR-10 test batch, ${imagesLabel}` : `validation split of the training batches, ${imagesLabel}`,
-        correct,
-        accuracy: acc.rate,
-        ci95: [acc.low, acc.high],
-        secondsPerImage: seconds / n,
-        adaptive,
-        perLevel: perLevel?.map((c, l) => ({ level: l, sigma: dcOf(clf)!.sigmas[l], weight: dcOf(clf)!.weights[l], accuracy: c / n })),
-        settings: clf.settings,
-        predictions,
-        manifest,
-        records,
-        ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
-      };
-      const out = humanOutput(o.json);
-      const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
-      const label = guardLabel(model.config);
-      out.write(`${label ? `${o.model}: ${label}\n` : ''}${line}\n`);
-      if (perLevel) {
-        const dc = dcOf(clf)!;
-        out.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
-        perLevel.forEach((c, l) =>
-          out.write(
-            `  ${String(l).padStart(5)} ${dc.sigmas[l].toPrecision(3).padStart(7)} ${dc.weights[l].toPrecision(3).padStart(8)} ${((100 * c) / n).toFixed(1).padStart(7)} %\n`,
-          ),
-        );
-      }
-      if (adaptive)
+        split: o.split,
+        seed: o.seed,
+        classifier: clf.settings,
+      },
+      selection,
+      shard: shard && { index: shard.index, count: shard.count },
+      code: codeVersion(),
+    };
+    const result = {
+      model: model.dir,
+      guard: guardStatus(model.config),
+      defense: o.defense,
+      method: o.defense === 'rdc' ? method : undefined,
+      images: n,
+      split: o.split === 'test' ? `CIFAR-10 test batch, ${imagesLabel}` : `validation split of the training batches, ${imagesLabel}`,
+      correct,
+      accuracy: acc.rate,
+      ci95: [acc.low, acc.high],
+      secondsPerImage: seconds / n,
+      adaptive,
+      perLevel: perLevel?.map((c, l) => ({ level: l, sigma: dcOf(clf)!.sigmas[l], weight: dcOf(clf)!.weights[l], accuracy: c / n })),
+      settings: clf.settings,
+      predictions,
+      manifest,
+      records,
+      ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
+    };
+    const out = humanOutput(o.json);
+    const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
+    const label = guardLabel(model.config);
+    out.write(`${label ? `${o.model}: ${label}\n` : ''}${line}\n`);
+    if (perLevel) {
+      const dc = dcOf(clf)!;
+      out.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
+      perLevel.forEach((c, l) =>
         out.write(
-          `adaptive σ (α = ${adaptive.alpha}): ${adaptive.meanLevels.toFixed(1)} of ${adaptive.levels} levels on average` +
-            (adaptive.agreement !== undefined
-              ? `; agrees with the full grid on ${(100 * adaptive.agreement).toFixed(1)} % of images (full grid: ${adaptive.fullGridCorrect}/${n} correct), ${adaptive.speedup!.toFixed(2)}× faster`
-              : '') +
-            '\n',
-        );
-      if (o.json) writeJson(o.json, result);
-      if (o.record) {
-        const dc = (clf.settings as { dc?: { levels: number; grid: string; weighting: string; sigmaMin: number; sigmaMax: number } }).dc;
-        const grid = dc ? `, σ grid: ${dc.levels} ${dc.grid} levels in [${dc.sigmaMin}, ${dc.sigmaMax}], ${dc.weighting} weights` : '';
-        updateModelCardSection(
-          o.model,
-          `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
-          `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
-        );
-      }
-    });
+          `  ${String(l).padStart(5)} ${dc.sigmas[l].toPrecision(3).padStart(7)} ${dc.weights[l].toPrecision(3).padStart(8)} ${((100 * c) / n).toFixed(1).padStart(7)} %\n`,
+        ),
+      );
+    }
+    if (adaptive)
+      out.write(
+        `adaptive σ (α = ${adaptive.alpha}): ${adaptive.meanLevels.toFixed(1)} of ${adaptive.levels} levels on average` +
+          (adaptive.agreement !== undefined
+            ? `; agrees with the full grid on ${(100 * adaptive.agreement).toFixed(1)} % of images (full grid: ${adaptive.fullGridCorrect}/${n} correct), ${adaptive.speedup!.toFixed(2)}× faster`
+            : '') +
+          '\n',
+      );
+    if (o.json) writeJson(o.json, result);
+    if (o.record) {
+      const dc = (clf.settings as { dc?: { levels: number; grid: string; weighting: string; sigmaMin: number; sigmaMax: number } }).dc;
+      const grid = dc ? `, σ grid: ${dc.levels} ${dc.grid} levels in [${dc.sigmaMin}, ${dc.sigmaMax}], ${dc.weighting} weights` : '';
+      updateModelCardSection(
+        o.model,
+        `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
+        `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
+      );
+    }
+  });
 }

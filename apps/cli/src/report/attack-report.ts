@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatRate, type Tensor } from '@rdc/core';
-import { RECHECK_RULES, type RecheckRule, type RobustSummary, type SanityCheck } from '@rdc/attacks';
+import { protocolPreset, RECHECK_RULES, type Protocol, type RecheckRule, type RobustSummary, type SanityCheck } from '@rdc/attacks';
 import { writeImageGrid } from '../util/image.js';
 import { lineChartSvg } from '../util/plot.js';
 
@@ -27,17 +27,48 @@ export interface ReportInput {
   commandLine: string;
 }
 
-const PROTOCOL_NOTES: Record<string, string> = {
-  quick:
-    "Protocol **quick**: the reduced CPU setting (APGD-CE and APGD-DLR with 20 iterations and 1 restart, 25 σ levels unless overridden). Not the authors' protocol: numbers are not comparable to the paper's.",
-  paper:
-    "Protocol **paper**: the authors' protocol (APGD-DLR, 100 iterations, 5 restarts, EOT 1, 125 σ levels, LM by BPDA, fresh noise on every call); its headline is the paper's rule, one fresh re-classification of each adversarial image.",
+/** What each preset is for, in words. */
+const PROTOCOL_PURPOSE: Record<string, string> = {
+  quick: "the reduced CPU setting; not the authors' protocol: its numbers are not comparable to the paper's",
+  paper: "the authors' protocol (LM by BPDA, fresh noise on every call); its headline is the paper's rule",
   strong:
-    'Protocol **strong**: APGD-CE, APGD-DLR, APGD-T, FAB-T and Square with EOT; its headline counts an image only if it survives every fresh re-check (all of 5), a stricter rule whose null-attack baseline is lower too.',
+    'every attack with EOT; its headline counts an image only if it survives every fresh re-check, a stricter rule whose null-attack baseline is lower too',
+  rand: "AutoAttack's version='rand' for randomized defenses, the community's protocol",
 };
 
+/** The protocol as it ran, with what was overridden from its preset. */
+export function protocolNote(p: {
+  name: string;
+  attacks: readonly string[];
+  iterations: number;
+  restarts: number;
+  eot: number;
+  levels: number;
+  recheck: number;
+  rule: string;
+}): string {
+  const preset = protocolPreset(p.name as Protocol['name']);
+  const v = (name: 'iterations' | 'restarts' | 'eot' | 'levels', text: string) =>
+    `${text}${p[name] !== preset[name] ? ` (the preset has ${preset[name]})` : ''}`;
+  const attacks = p.attacks.join(', ');
+  const parts = [
+    `${attacks}${attacks !== preset.attacks.join(', ') ? ` (the preset has ${preset.attacks.join(', ')})` : ''}`,
+    v('iterations', `${p.iterations} iterations`),
+    v('restarts', `${p.restarts} restart${p.restarts === 1 ? '' : 's'}`),
+    v('eot', `EOT ${p.eot}`),
+    v('levels', `${p.levels} σ levels`),
+  ];
+  return `Protocol **${p.name}** (${PROTOCOL_PURPOSE[p.name] ?? 'custom'}): ${parts.join(', ')}; headline rule: ${ruleLabel(p.rule as RecheckRule, p.recheck)}.`;
+}
+
 /** The words of a report, from a run's settings (shared by rdc attack and rdc merge). */
-export function attackLabels(s: { defense: string; method?: string; gradient: string; protocol: { name: string }; threat: { norm: string; eps: number } }): {
+export function attackLabels(s: {
+  defense: string;
+  method?: string;
+  gradient: string;
+  protocol: Parameters<typeof protocolNote>[0];
+  threat: { norm: string; eps: number };
+}): {
   title: string;
   defenseLabel: string;
   threatLabel: string;
@@ -54,7 +85,7 @@ export function attackLabels(s: { defense: string; method?: string; gradient: st
     title: `Robust accuracy: ${defenseLabel}`,
     defenseLabel,
     threatLabel: `${norm === 'linf' ? 'ℓ∞' : 'ℓ2'}, ε = ${norm === 'linf' ? `${(eps * 255).toFixed(2)}/255` : eps}`,
-    protocolNote: PROTOCOL_NOTES[s.protocol.name] ?? `Protocol **${s.protocol.name}**.`,
+    protocolNote: protocolNote(s.protocol),
   };
 }
 
@@ -62,11 +93,13 @@ const r = (x: { rate: number; ci95: [number, number] }) => formatRate({ rate: x.
 
 /** What each re-check rule means, for k fresh draws. */
 export function ruleLabel(rule: RecheckRule, k: number): string {
-  return rule === 'single'
-    ? 'first fresh re-check (the paper’s rule)'
-    : rule === 'majority'
-      ? `majority of ${k} fresh re-checks`
-      : `all of ${k} fresh re-checks`;
+  const labels: Record<RecheckRule, string> = {
+    single: 'first re-check (paper)',
+    majority: `majority of ${k}`,
+    all: `all of ${k}`,
+    mean: `mean of ${k}`,
+  };
+  return labels[rule];
 }
 
 function rowOf(s: RobustSummary) {

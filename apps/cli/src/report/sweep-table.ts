@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { settingsDifference } from '../util/output.js';
 import { InputError } from '@rdc/core';
 import type { Rate, RuleSummary } from '@rdc/attacks';
 
@@ -81,19 +82,19 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 export function sweepTable(runs: NamedSweep[]): string {
   if (runs.length === 0) throw new InputError('give at least one NAME=DIR');
   const first = runs[0].report;
-  const key = (r: SweepReport) =>
-    JSON.stringify({
-      norm: r.settings.threat.norm,
-      images: r.images,
-      split: r.settings.split,
-      selection: r.settings.selection,
-      protocol: r.settings.protocol,
-      recheck: r.recheck,
-      rule: r.rule,
-    });
-  for (const { name, report } of runs.slice(1))
-    if (key(report) !== key(first))
-      throw new InputError(`${name} was run on other images, in another norm or under another protocol than ${runs[0].name}: ${key(report)} vs ${key(first)}`);
+  const key = (r: SweepReport) => ({
+    norm: r.settings.threat.norm,
+    images: r.images,
+    split: r.settings.split,
+    selection: r.settings.selection,
+    protocol: r.settings.protocol,
+    recheck: r.recheck,
+    rule: r.rule,
+  });
+  for (const { name, report } of runs.slice(1)) {
+    const diff = settingsDifference(key(first), key(report), runs[0].name, name);
+    if (diff) throw new InputError(`${name} was not run like ${runs[0].name} (the same images, norm, protocol and re-check rule): ${diff}`);
+  }
   const radii = [...new Set(runs.flatMap(({ report }) => report.sweep.map((s) => s.eps)))].sort((a, b) => a - b);
   const clean = (r: SweepReport) => r.rules[r.rule].clean;
   const lines = [

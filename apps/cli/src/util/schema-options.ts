@@ -90,6 +90,12 @@ function valueParser(f: FieldInfo): ((v: string) => unknown) | undefined {
       return (v) => parseNumber(v) * 1e9;
     case 'fraction':
       return (v) => parseFraction(v);
+    case 'fraction-list':
+      return (v) =>
+        v
+          .split(',')
+          .filter((x) => x.trim())
+          .map((x) => parseFraction(x));
     case 'zero-null':
       return (v) => (parseNumber(v) === 0 ? null : parseNumber(v));
     case 'list':
@@ -134,6 +140,7 @@ export function schemaOptions<C extends AnyCommand>(
     if (f.cli.hidden) continue;
     const option = new Option(f.flag, helpText(f, !opts.noDefaults));
     if (f.base instanceof z.ZodEnum) option.choices(f.base.options as string[]);
+    if (!f.optional) option.makeOptionMandatory(true);
     const parse = valueParser(f);
     if (parse) option.argParser(parse);
     cmd.addOption(option as never);

@@ -1,4 +1,4 @@
-import { BestIterate, lossAt, lossGradient, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import { type AttackName, BestIterate, lossAt, lossGradient, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
 import type { LossName } from '../losses.js';
 import { project } from '../threat.js';
 
@@ -59,7 +59,8 @@ export interface ApgdSingleRun {
 const f32 = Math.fround;
 
 export class Apgd implements Attack {
-  readonly name: string;
+  readonly name: AttackName;
+  readonly needs = 'gradients' as const;
   readonly loss: LossName;
   readonly iterations: number;
   readonly restarts: number;
@@ -72,7 +73,7 @@ export class Apgd implements Attack {
     this.restarts = opts.restarts ?? 1;
     this.targets = opts.targets ?? 9;
     this.rho = opts.rho ?? 0.75;
-    this.name = this.loss === 'dlr-t' ? 'apgd-t' : `apgd-${this.loss}`;
+    this.name = this.loss === 'dlr-t' ? 'apgd-t' : this.loss === 'ce' ? 'apgd-ce' : 'apgd-dlr';
   }
 
   /** The target classes of `apgd-t` from the clean logits: the 2nd, 3rd, … largest (AutoAttack's rule). */

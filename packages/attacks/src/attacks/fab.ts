@@ -30,6 +30,7 @@ export interface FabOptions {
 
 export class Fab implements Attack {
   readonly name = 'fab-t';
+  readonly needs = 'gradients' as const;
   readonly iterations: number;
   readonly restarts: number;
   readonly targets: number;

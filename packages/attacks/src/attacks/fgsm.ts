@@ -13,6 +13,7 @@ import { ascentDirection, project } from '../threat.js';
  */
 export class Fgsm implements Attack {
   readonly name = 'fgsm';
+  readonly needs = 'gradients' as const;
   constructor(readonly loss: LossName = 'ce') {}
 
   async run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult> {

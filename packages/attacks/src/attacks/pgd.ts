@@ -22,6 +22,7 @@ export interface PgdOptions {
 
 export class Pgd implements Attack {
   readonly name = 'pgd';
+  readonly needs = 'gradients' as const;
   readonly steps: number;
   readonly restarts: number;
   readonly loss: LossName;

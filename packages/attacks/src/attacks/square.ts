@@ -31,6 +31,7 @@ export function squareP(pInit: number, it: number, total: number): number {
 
 export class Square implements Attack {
   readonly name = 'square';
+  readonly needs = 'scores' as const;
   readonly queries: number;
   readonly pInit: number;
   constructor(opts: SquareOptions = {}) {

@@ -13,10 +13,11 @@ export interface CliMeta {
   flag?: string;
   /**
    * How to read the text: `duration` ('90s', '10m' → seconds), `duration-ms` (→ milliseconds),
-   * `giga` (× 1e9), `fraction` ('8/255'), `zero-null` (0 → null: off), `list` (comma-separated
+   * `giga` (× 1e9), `fraction` ('8/255'), `fraction-list` ('2/255,4/255'), `zero-null` (0 → null:
+   * off), `list` (comma-separated
    * words), `adaptive` (an optional α: a bare flag means the default).
    */
-  parse?: 'duration' | 'duration-ms' | 'giga' | 'fraction' | 'zero-null' | 'list' | 'adaptive';
+  parse?: 'duration' | 'duration-ms' | 'giga' | 'fraction' | 'fraction-list' | 'zero-null' | 'list' | 'adaptive';
   /** Not an option of the command line (set by other means). */
   hidden?: boolean;
 }

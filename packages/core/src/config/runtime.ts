@@ -25,7 +25,9 @@ export const Precision = z.enum(['fp32', 'fp16']);
 export type Precision = z.infer<typeof Precision>;
 
 export const RuntimeOptions = z.object({
-  engine: EngineChoice.optional().describe('engine (env RDC_ENGINE; default auto: ONNX Runtime)').meta(cli({ flag: '--engine <name>' })),
+  engine: EngineChoice.optional()
+    .describe('engine (env RDC_ENGINE; default auto: ONNX Runtime)')
+    .meta(cli({ flag: '--engine <name>' })),
   device: DeviceChoice.optional()
     .describe(
       "where ONNX Runtime runs: auto (a hardware GPU if there is one, else the CPU), cpu, webgpu (Vulkan/Metal/D3D12, any adapter) or cuda (env RDC_DEVICE; 'rdc info' shows what auto picks)",
@@ -42,9 +44,17 @@ export const PrecisionOptions = z.object({
 });
 
 export const DataOptions = z.object({
-  dataDir: z.string().optional().describe('CIFAR-10 binary folder (env RDC_DATA_DIR)').meta(cli({ flag: '--data-dir <dir>' })),
+  dataDir: z
+    .string()
+    .optional()
+    .describe('CIFAR-10 binary folder (env RDC_DATA_DIR)')
+    .meta(cli({ flag: '--data-dir <dir>' })),
 });
 
 export const JsonOutput = z.object({
-  json: z.string().optional().describe("write the result as JSON ('-': stdout, with everything else on stderr)").meta(cli({ flag: '--json <file>' })),
+  json: z
+    .string()
+    .optional()
+    .describe("write the result as JSON ('-': stdout, with everything else on stderr)")
+    .meta(cli({ flag: '--json <file>' })),
 });

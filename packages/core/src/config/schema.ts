@@ -96,16 +96,16 @@ export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
 
 /** The diffusion classifier: σ grid, weighting and batching (rdc-method.md §2). */
 export const DcConfig = z.object({
-  grid: z.enum(['linear', 'log']).default('linear'),
+  grid: z.enum(['linear', 'log']).default('linear').describe('σ grid'),
   /** Number of σ levels S (the released code: 125). */
-  levels: z.number().int().min(1).max(4096).default(125),
+  levels: z.number().int().min(2).max(4096).default(125).describe("σ levels of the DC (default: the model's, 125)"),
   sigmaMin: z.number().positive().default(1e-4),
   sigmaMax: z.number().positive().default(3),
-  weighting: z.enum(['released', 'lognormal', 'uniform']).default('released'),
+  weighting: z.enum(['released', 'lognormal', 'uniform']).default('released').describe('σ weights'),
   /** σ levels per network batch (bounds memory; does not change results). */
-  chunk: z.number().int().min(1).default(25),
+  chunk: z.number().int().min(1).default(25).describe('σ levels per network batch'),
   /** Guidance weight w on the class heads: (1 + w)·D_y − w·D_∅. */
-  guidance: z.number().min(0).default(0),
+  guidance: z.number().min(0).default(0).describe('guidance weight w on the class heads'),
   /**
    * Adaptive σ evaluation for predictions (never for gradients): levels in a fixed random order,
    * `chunk` at a time, stopping once the leader is safe at level `alpha` (method/adaptive.ts). null: off.
@@ -117,7 +117,11 @@ export const DcConfig = z.object({
       minUnits: z.number().int().min(2).default(3),
     })
     .nullable()
-    .default(null),
+    .default(null)
+    .describe(
+      'adaptive σ evaluation: levels in a fixed random order, 5 at a time, stopping once the leading class is safe at level alpha (default 0.01); predictions only',
+    )
+    .meta(cli({ flag: '--adaptive [alpha]', parse: 'adaptive' })),
 });
 export type DcConfig = z.infer<typeof DcConfig>;
 
