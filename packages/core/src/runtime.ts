@@ -48,4 +48,3 @@ export * from './import/pickle.js';
 export * from './import/source.js';
 export * from './import/torch.js';
 export * from './import/edm.js';
-

@@ -54,7 +54,8 @@ export class InferenceService {
     readonly model: ModelFolder,
     readonly engine: OrtEngine,
   ) {
-    if (model.config.network.arch === 'cnn') throw new InputError(`${model.dir} is a CNN classifier; the API serves diffusion models (DC and RDC)`, 'bad_model');
+    if (model.config.network.arch === 'cnn')
+      throw new InputError(`${model.dir} is a CNN classifier; the API serves diffusion models (DC and RDC)`, 'bad_model');
     this.factory = new ClassifierFactory(model, engine);
     const macs = this.factory.macsPerPass();
     this.macsPerPass = macs.main;

@@ -1,39 +1,45 @@
-import { readFileSync } from 'node:fs';
-import { Command, Option } from '@commander-js/extra-typings';
-import { ClassifyOptions } from '@rdc/core/runtime';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Command } from '@commander-js/extra-typings';
+import { ClassifyFields, ClassifyOptions, InputError } from '@rdc/core/runtime';
 import { decodeImage, InferenceService } from '@rdc/serve';
+import { parseOptions, readShared, schemaOptions, sharedOptions } from '../util/schema-options.js';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP, precisionOption } from '../util/device.js';
-import { parseIntArg } from '../util/parse.js';
 import { provenance } from '../util/provenance.js';
 
-/** `rdc classify IMAGE...`: the API's classification from the command line (ONNX Runtime). */
+/** An image file's pixels, or an InputError naming the file (missing, a folder, not an image, damaged). */
+async function readImage(file: string, dims: readonly [number, number, number]) {
+  if (!existsSync(file)) throw new InputError(`${file}: no such file`, 'bad_input');
+  if (!statSync(file).isFile()) throw new InputError(`${file}: not a file (give image files: PNG, JPEG or WebP)`, 'bad_input');
+  try {
+    return await decodeImage(readFileSync(file), dims);
+  } catch (err) {
+    const why = (err as Error).message.replace(/; (send|declare) .*$/, '');
+    throw new InputError(`${file}: ${why} (give PNG, JPEG or WebP image files)`, 'bad_input');
+  }
+}
+
+/** `rdc classify IMAGE...`: the API's classification from the command line (ONNX Runtime); its options are the API's (`ClassifyFields`). */
 export function classifyCommand() {
-  return new Command('classify')
+  const cmd = new Command('classify')
     .description('classify image files (PNG, JPEG, WebP; resized like the API does) with the DC or the RDC')
     .argument('<images...>', 'image files')
-    .option('--model <dir>', 'model folder', 'models/default')
-    .addOption(new Option('--defense <kind>', 'dc or rdc').choices(['dc', 'rdc'] as const).default('rdc' as const))
-    .addOption(new Option('--method <preset>', "LM preset (default: the model's)").choices(['released', 'paper'] as const))
-    .option('--levels <n>', "σ levels (default: the model's)", parseIntArg)
-    .option('--seed <n>', 'noise seed (default: fresh, printed)', parseIntArg)
-    .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
-    .option('--device <device>', DEVICE_HELP)
-    .addOption(precisionOption())
-    .option('--json <file>', "write the results as JSON ('-' for stdout)")
-    .action(async (images, o) => {
-      const opts = ClassifyOptions.parse({ defense: o.defense, method: o.method, levels: o.levels, seed: o.seed });
-      const svc = await InferenceService.load(o.model, { threads: o.threads, device: o.device, precision: o.precision });
-      const results = [];
-      for (const [i, file] of images.entries()) {
-        const pixels = await decodeImage(readFileSync(file), svc.imageDims);
-        const r = await svc.classify(pixels, { ...opts, seed: opts.seed === undefined ? undefined : opts.seed + i });
-        results.push({ file, ...r });
-        if (!o.json || o.json !== '-')
-          process.stdout.write(
-            `${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}, ${r.options.levels} σ levels, seed ${r.options.seed}]\n`,
-          );
-      }
-      if (o.json) writeJson(o.json, { model: svc.model.dir, results, ...provenance({ engine: svc.engine.info }) });
-    });
+    .option('--model <dir>', 'model folder', 'models/default');
+  schemaOptions(cmd, ClassifyFields);
+  sharedOptions(cmd, ['ort', 'precision', 'json']);
+  return cmd.action(async (images: string[], o: Record<string, unknown>) => {
+    const shared = readShared(o);
+    const opts = ClassifyOptions.parse(parseOptions(o, ClassifyFields));
+    const svc = await InferenceService.load(o.model as string, { threads: shared.threads, device: shared.device, precision: shared.precision });
+    const results = [];
+    for (const [i, file] of images.entries()) {
+      const pixels = await readImage(file, svc.imageDims);
+      const r = await svc.classify(pixels, { ...opts, seed: opts.seed === undefined ? undefined : opts.seed + i });
+      results.push({ file, ...r });
+      if (shared.json !== '-')
+        process.stdout.write(
+          `${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}, ${r.options.levels} σ levels, seed ${r.options.seed}]\n`,
+        );
+    }
+    if (shared.json) writeJson(shared.json, { model: svc.model.dir, results, ...provenance({ engine: svc.engine.info }) });
+  });
 }

@@ -2,8 +2,8 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { createEngine, DcConfig, guardTable, NOT_A_DIFFUSION_CLASSIFIER, resolveEngineChoice } from '@rdc/core';
 import { importEdm, loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
-import { DEVICE_HELP } from '../util/device.js';
 import { parseIntArg } from '../util/parse.js';
+import { readShared, sharedOptions } from '../util/schema-options.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine, provenance } from '../util/provenance.js';
 
@@ -30,41 +30,38 @@ export function importCommand() {
       parseIntArg,
       32,
     )
-    .option('--allow-discriminative', 'write the model even if its class heads do not denoise (labelled as such)')
-    .option('--data-dir <dir>', 'CIFAR-10 binary folder (env RDC_DATA_DIR)')
-    .option('--engine <name>', 'engine (env RDC_ENGINE)')
-    .option('--device <device>', DEVICE_HELP)
-    .option('--threads <n>', 'ONNX Runtime threads', parseIntArg)
-    .option('--json <file>', 'write the model config as JSON')
-    .action(async (o) => {
-      const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device });
-      const needsData = o.calibrationImages > 0 || o.guardImages > 0;
-      const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
-      const config = await importEdm({
-        cond: o.cond,
-        uncond: o.uncond,
-        modelDir: o.model,
-        engine,
-        data: needsData ? () => loadCifar10(resolveDataDir(o.dataDir), 'train') : undefined,
-        testData: () => loadCifar10(resolveDataDir(o.dataDir), 'test', { limit: o.guardImages }),
-        guardImages: o.guardImages,
-        allowDiscriminative: o.allowDiscriminative,
-        onGuard: (g) =>
-          process.stderr.write(
-            `generative guard (${g.validation.images} validation images): ${g.validation.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g.validation)}\n`,
-          ),
-        calibrationImages: o.calibrationImages,
-        dc: DcConfig.parse({ levels: o.levels }),
-        lmMethod: o.lmMethod,
-        command: commandLine(),
-        provenance: provenance({ engine: engine.info }),
-        onProgress: (done) => bar?.update(done),
-      });
-      bar?.stop();
-      process.stdout.write(
-        `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; ${config.lmNetwork ? 'DC and RDC' : 'DC only (no --uncond)'}; temperature ${config.temperature?.toPrecision(3) ?? 'none'}\n`,
-      );
-      if (o.json) writeJson(o.json, config);
+    .option('--allow-discriminative', 'write the model even if its class heads do not denoise (labelled as such)');
+  sharedOptions(edm, ['runtime', 'data', 'json']);
+  edm.action(async (o) => {
+    const shared = readShared(o);
+    const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
+    const needsData = o.calibrationImages > 0 || o.guardImages > 0;
+    const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
+    const config = await importEdm({
+      cond: o.cond,
+      uncond: o.uncond,
+      modelDir: o.model,
+      engine,
+      data: needsData ? () => loadCifar10(resolveDataDir(shared.dataDir), 'train') : undefined,
+      testData: () => loadCifar10(resolveDataDir(shared.dataDir), 'test', { limit: o.guardImages }),
+      guardImages: o.guardImages,
+      allowDiscriminative: o.allowDiscriminative,
+      onGuard: (g) =>
+        process.stderr.write(
+          `generative guard (${g.validation.images} validation images): ${g.validation.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g.validation)}\n`,
+        ),
+      calibrationImages: o.calibrationImages,
+      dc: DcConfig.parse({ levels: o.levels }),
+      lmMethod: o.lmMethod,
+      command: commandLine(),
+      provenance: provenance({ engine: engine.info }),
+      onProgress: (done) => bar?.update(done),
     });
+    bar?.stop();
+    process.stdout.write(
+      `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; ${config.lmNetwork ? 'DC and RDC' : 'DC only (no --uncond)'}; temperature ${config.temperature?.toPrecision(3) ?? 'none'}\n`,
+    );
+    if (shared.json) writeJson(shared.json, config);
+  });
   return new Command('import').description('import networks made by other code').addCommand(edm.exitOverride());
 }

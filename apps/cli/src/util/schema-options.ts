@@ -14,7 +14,7 @@
  * const config = parseOptions(o, TrainConfig);
  */
 import { Option, type Command } from '@commander-js/extra-typings';
-import { InputError, parseFraction, type CliMeta } from '@rdc/core';
+import { DataOptions, InputError, JsonOutput, parseFraction, PrecisionOptions, RuntimeOptions, type CliMeta } from '@rdc/core';
 import { z } from 'zod';
 import { parseDuration, parseIntArg, parseIntList, parseNumber } from './parse.js';
 
@@ -188,4 +188,30 @@ export function parseOptions<S extends z.ZodObject>(
   const r = schema.safeParse({ ...base, ...schemaValues(o, schema, opts) });
   if (!r.success) throw optionError(r.error, schema);
   return r.data;
+}
+
+type Shared = 'runtime' | 'ort' | 'precision' | 'data' | 'json';
+const SHARED_SCHEMAS = { runtime: RuntimeOptions, precision: PrecisionOptions, data: DataOptions, json: JsonOutput } as const;
+
+/**
+ * Adds the options most commands share, from core's schemas: `runtime` (engine, device, threads),
+ * `ort` (device and threads: ONNX Runtime only), `precision`, `data` (--data-dir), `json`.
+ */
+export function sharedOptions<C extends AnyCommand>(cmd: C, which: readonly Shared[]): C {
+  for (const w of which) {
+    if (w === 'ort') schemaOptions(cmd, RuntimeOptions, { pick: ['device', 'threads'] });
+    else schemaOptions(cmd, SHARED_SCHEMAS[w]);
+  }
+  return cmd;
+}
+
+/** The shared options, parsed (undefined where not given: the environment or a default decides). */
+export function readShared(o: object): RuntimeOptions & z.infer<typeof PrecisionOptions> & z.infer<typeof DataOptions> & z.infer<typeof JsonOutput> {
+  const raw = o as Record<string, unknown>;
+  return {
+    ...parseOptions(raw, RuntimeOptions.partial()),
+    ...parseOptions(raw, PrecisionOptions),
+    ...parseOptions(raw, DataOptions),
+    ...parseOptions(raw, JsonOutput),
+  };
 }

@@ -182,19 +182,23 @@ export function parseFraction(v: string | number): number {
  * `seed` the noise is fresh and the answer reports the seed it drew. Strict: unknown fields, wrong
  * types and unknown values are errors (the API turns query strings of digits into integers first).
  */
+/** The largest seed (2³¹ − 1): a batch's image i uses seed + i, which must stay at or below it too. */
+export const MAX_SEED = 2 ** 31 - 1;
+
 export const ClassifyFields = z.strictObject({
-  defense: z.enum(['dc', 'rdc']).optional(),
+  defense: DiffusionDefense.optional().describe('diffusion classifier alone (dc), or with likelihood maximization first (rdc; the default)'),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
-  method: MethodName.optional(),
-  levels: z.number().int().min(1).max(1000).optional(),
-  seed: z
+  method: MethodName.optional().describe("LM preset (RDC only); default: the model's"),
+  levels: z
     .number()
     .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .optional(),
+    .min(2, 'at least 2 σ levels (one level gives every class the same logit)')
+    .max(1000)
+    .optional()
+    .describe("σ levels, 2–1000 (default: the model's calibrated grid)"),
+  seed: z.number().int().min(0).max(MAX_SEED).optional().describe(`noise seed, 0–${MAX_SEED} (default: fresh, reported in the answer)`),
   /** Also return the image as the model saw it, LM's output and LM's perturbation (PNG data URLs). */
-  explain: z.boolean().optional(),
+  explain: z.boolean().optional().describe("also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs"),
 });
-export const ClassifyOptions = ClassifyFields.extend({ defense: z.enum(['dc', 'rdc']).default('rdc') });
+export const ClassifyOptions = ClassifyFields.extend({ defense: DiffusionDefense.default('rdc') });
 export type ClassifyOptions = z.infer<typeof ClassifyOptions>;

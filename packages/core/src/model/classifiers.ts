@@ -49,7 +49,11 @@ export interface ModelSource {
  * @example
  * const clf = openClassifier(memoryModel(network, ema), engine, { defense: 'dc', dc: { levels: 10 } });
  */
-export function memoryModel(network: NetworkConfig, weights: Weights, opts: { dc?: Partial<DcConfig>; temperature?: number | null; lmMethod?: MethodName } = {}): ModelSource {
+export function memoryModel(
+  network: NetworkConfig,
+  weights: Weights,
+  opts: { dc?: Partial<DcConfig>; temperature?: number | null; lmMethod?: MethodName } = {},
+): ModelSource {
   return {
     dir: '(in memory)',
     config: { network, lmNetwork: null, dc: DcConfig.parse(opts.dc ?? {}), temperature: opts.temperature ?? null, lmMethod: opts.lmMethod ?? 'paper' },
@@ -139,8 +143,7 @@ export class ClassifierFactory {
     const { network } = this.model.config;
     const dir = this.model.dir;
     if (network.arch === 'cnn') {
-      if (opts.defense !== 'none')
-        throw new InputError(`${dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
+      if (opts.defense !== 'none') throw new InputError(`${dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
       return new NetworkClassifier(this.engine, network, this.model.weights, this.temperature, this.engine.info.engine === 'ort' ? this.model.onnx : {});
     }
     if (opts.defense === 'none') throw new InputError(`${dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');

@@ -19,7 +19,6 @@ export interface OptimizerState {
   ema: Weights;
 }
 
-
 export class DeviceOptimizer {
   private constructor(
     private readonly fn: ResidentFunction,
