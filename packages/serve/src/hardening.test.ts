@@ -111,7 +111,7 @@ describe('1. malformed bodies are 400s, never 500s', () => {
     const before = await (await fetch(`${base}/metrics`)).text();
     await new Promise<void>((done) => {
       const socket = connect(server.port, '127.0.0.1', () => {
-        socket.write(`POST /v1/classify?levels=2 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n`);
+        socket.write(`POST /v1/classify?levels=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n`);
         socket.write(png.subarray(0, 30));
         setTimeout(() => {
           socket.destroy();
@@ -256,7 +256,7 @@ describe('7. shutdown and slow bodies have deadlines', () => {
     const t0 = Date.now();
     const r = await new Promise<{ status: number; body: string }>((done) => {
       const socket = connect(server.port, '127.0.0.1', () => {
-        socket.write(`POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`);
+        socket.write(`POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`);
         socket.write(png.subarray(0, 10));
       });
       const chunks: Buffer[] = [];
@@ -274,7 +274,7 @@ describe('7. shutdown and slow bodies have deadlines', () => {
   it('SIGTERM with a slow client connected: the process is done within the drain deadline', async () => {
     const s = await startServer(dir, { port: 0, threads: 1, drainTimeoutMs: 500, bodyTimeoutMs: 60_000 });
     const socket = connect(s.port, '127.0.0.1', () => {
-      socket.write(`POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`);
+      socket.write(`POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`);
       socket.write(png.subarray(0, 10));
     });
     socket.on('error', () => undefined);

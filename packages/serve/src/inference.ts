@@ -1,95 +1,99 @@
+/**
+ * A model behind the API, on ONNX Runtime alone: its verified folder (config.json and the card as
+ * they were at start-up), its classifiers (core's `ClassifierFactory`: the DC and the RDC of a
+ * diffusion model, the plain network of a CNN, one per option set), what a request costs, and one
+ * classification as the API answers it.
+ *
+ * @example
+ * const svc = await InferenceService.load('models/default', { threads: 2 });
+ * const r = await svc.classify(pixels, { defense: 'rdc' });
+ */
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import {
   argmax,
   classification,
   ClassifierFactory,
-  ClassifyOptions,
+  guardLabel,
+  guardStatus,
   InputError,
-  resolveDeviceChoice,
-  selectDevice,
+  MAX_SEED,
+  modelCardSections,
   OrtEngine,
   Random,
   readModelFolder,
+  resolveDeviceChoice,
+  selectDevice,
   softmax,
   type ClassifierOptions,
+  type ClassifyFields,
+  type DefenseName,
   type ModelFolder,
   type Tensor,
 } from '@rdc/core/runtime';
+import type { z } from 'zod';
+import type { ClassifyResult } from './routes/contract.js';
 import { pngDataUrl } from './image.js';
 
-/**
- * The model behind the API: DC and RDC on ONNX Runtime alone (the DC chunk, the LM reverse pass and
- * the denoiser are the model folder's exported graphs), made and cached by core's `ClassifierFactory`
- * (one per defense, method and σ levels).
- *
- * @example
- * const svc = await InferenceService.load('models/default', { threads: 2 });
- * const r = await svc.classify(pixels, ClassifyOptions.parse({ defense: 'rdc' }));
- */
-export interface ClassifyResult {
-  top: { index: number; label: string; probability: number };
-  probabilities: { label: string; probability: number }[];
-  logits: number[];
-  options: { defense: 'dc' | 'rdc'; method?: string; levels: number; seed: number; temperature: number; grid: string; weighting: string };
-  timings: { lmMs?: number; dcMs: number };
-  /** With `explain`: the input as the model saw it (its size), LM's output and perturbation (RDC). */
-  explain?: {
-    input: string;
-    lm?: string;
-    /** LM's change, 0.5 + δ·gain, so that it is visible. */
-    perturbation?: string;
-    perturbationGain?: number;
-    perturbationLinf?: number;
-    perturbationL2?: number;
-  };
+/** What a request may set (core's `ClassifyFields`). */
+export type RequestOptions = z.infer<typeof ClassifyFields>;
+
+/** The figures `rdc eval --record` and `rdc attack --record` wrote into a model card, by section name. */
+export function measuredSections(card: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(modelCardSections(card)).filter(([name]) => /^(eval|attack|certify)-./.test(name)));
 }
 
 export class InferenceService {
-  private readonly factory: ClassifierFactory;
-  /** Multiply–accumulates of one pass per image of the DC's network, and of LM's. */
-  readonly macsPerPass: number;
-  readonly lmMacsPerPass: number;
+  readonly factory: ClassifierFactory;
+  /** MODEL_CARD.md as it was verified at start-up (its sha256 is in config.json). */
+  readonly card: string;
+  /** The model's name: its folder's name. */
+  readonly name: string;
 
   private constructor(
     readonly model: ModelFolder,
     readonly engine: OrtEngine,
+    name?: string,
   ) {
-    if (model.config.network.arch === 'cnn')
-      throw new InputError(`${model.dir} is a CNN classifier; the API serves diffusion models (DC and RDC)`, 'bad_model');
     this.factory = new ClassifierFactory(model, engine);
-    const macs = this.factory.macsPerPass();
-    this.macsPerPass = macs.main;
-    this.lmMacsPerPass = macs.lm;
+    this.card = readFileSync(join(model.dir, 'MODEL_CARD.md'), 'utf8');
+    this.name = name ?? basename(model.dir);
   }
 
-  /** The classifier factory's options for a request's options. */
-  private options(opts: ClassifyOptions): ClassifierOptions {
-    return { defense: opts.defense, method: opts.method ?? this.model.config.lmMethod, dc: { levels: opts.levels ?? this.model.config.dc.levels } };
+  /** Loads a model folder onto ONNX Runtime; `device` as `--device` (default $RDC_DEVICE, then auto). */
+  static async load(
+    dir: string,
+    opts: { threads?: number; device?: string; precision?: 'fp32' | 'fp16'; name?: string; engine?: OrtEngine } = {},
+  ): Promise<InferenceService> {
+    const engine =
+      opts.engine ?? (await OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)), precision: opts.precision }));
+    return new InferenceService(readModelFolder(dir), engine, opts.name);
   }
 
-  /** The estimated work of classifying `images` images with these options, in multiply–accumulates (`ClassifierFactory.cost`). */
-  cost(opts: ClassifyOptions, images: number): number {
-    return this.factory.cost(this.options(opts), images);
+  get isCnn(): boolean {
+    return this.model.config.network.arch === 'cnn';
   }
-
   /** Whether the model can run the RDC (it has an unconditional network or head for LM). */
   get hasLm(): boolean {
     return this.factory.hasLm;
   }
-
-  /** Network passes per σ level of the DC. */
+  /** What the model can run. */
+  get defenses(): DefenseName[] {
+    return this.isCnn ? ['none'] : this.hasLm ? ['dc', 'rdc'] : ['dc'];
+  }
+  /** The defense of a request that names none. */
+  get defaultDefense(): DefenseName {
+    return this.isCnn ? 'none' : this.hasLm ? 'rdc' : 'dc';
+  }
+  /** Network passes per σ level of the DC (1 for a CNN's one pass). */
   get passesPerLevel(): number {
     return this.factory.passesPerLevel;
   }
-
-  /** Loads a model folder onto ONNX Runtime; `device` as `--device` (default $RDC_DEVICE, then auto). */
-  static async load(dir: string, opts: { threads?: number; device?: string; precision?: 'fp32' | 'fp16' } = {}): Promise<InferenceService> {
-    return new InferenceService(
-      readModelFolder(dir),
-      await OrtEngine.create({ threads: opts.threads, device: selectDevice(resolveDeviceChoice(opts.device)), precision: opts.precision }),
-    );
+  /** Multiply–accumulates of one pass per image of the model's network. */
+  get macsPerPass(): number {
+    return this.factory.macsPerPass().main;
   }
-
   get classes(): string[] {
     return this.model.config.classes;
   }
@@ -100,19 +104,44 @@ export class InferenceService {
   get temperature(): number {
     return this.model.config.temperature ?? 1;
   }
+  /** The generative guard's verdict and label (core's `guardStatus`). */
+  get guard() {
+    return { status: guardStatus(this.model.config), label: guardLabel(this.model.config) };
+  }
+
+  /** The classifier options of a request, with the model's defaults; an option the model cannot run is a 400. */
+  options(opts: RequestOptions): ClassifierOptions {
+    const defense = opts.defense ?? this.defaultDefense;
+    if (!this.defenses.includes(defense)) {
+      const why = this.isCnn
+        ? 'a CNN has no diffusion classifier: use defense none'
+        : defense === 'none'
+          ? 'a diffusion model needs defense dc or rdc'
+          : 'this model has no unconditional network for LM: use defense dc';
+      throw new InputError(`defense ${defense}: ${why} (this model runs ${this.defenses.join(', ')})`, 'bad_defense');
+    }
+    if (this.isCnn && opts.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');
+    return this.isCnn
+      ? { defense }
+      : { defense, method: opts.method ?? this.model.config.lmMethod, dc: { levels: opts.levels ?? this.model.config.dc.levels } };
+  }
+
+  /** The estimated work of classifying `images` images with these options, in multiply–accumulates (`ClassifierFactory.cost`). */
+  cost(opts: RequestOptions, images: number): number {
+    return this.factory.cost(this.options(opts), images);
+  }
 
   /** Loads every graph once so the first request is not slow (readiness). */
   async warmUp(): Promise<void> {
     const [c, h, w] = this.imageDims;
     const x = { data: new Float32Array(c * h * w).fill(0.5), dims: [1, c, h, w] };
-    await this.classify(x, ClassifyOptions.parse({ defense: this.hasLm ? 'rdc' : 'dc', levels: 2, seed: 0 }));
+    await this.classify(x, { defense: this.defaultDefense, levels: this.isCnn ? undefined : 2, seed: 0 });
   }
 
   /** Classifies one image [1, C, H, W] of pixels in [0, 1]; an aborted `signal` stops it at the next σ chunk or LM step. */
-  async classify(pixels: Tensor, opts: ClassifyOptions, signal?: AbortSignal): Promise<ClassifyResult> {
-    if (opts.defense === 'rdc' && !this.hasLm) throw new InputError('this model has no unconditional network for LM: use defense dc', 'bad_defense');
-    const seed = opts.seed ?? randomInt(2 ** 31 - 1);
+  async classify(pixels: Tensor, opts: RequestOptions, signal?: AbortSignal): Promise<ClassifyResult> {
     const options = this.options(opts);
+    const seed = opts.seed ?? randomInt(MAX_SEED);
     const clf = this.factory.get(options);
     const { logits: out, purified, timings } = await classification(clf, pixels, new Random(seed), signal);
     const logits = out.data;
@@ -122,36 +151,52 @@ export class InferenceService {
       k,
     );
     const top = argmax(logits, k)[0];
-    let explain: ClassifyResult['explain'];
-    if (opts.explain) {
-      explain = { input: await pngDataUrl(pixels) };
-      if (purified) {
-        const delta = purified.data.map((v, i) => v - pixels.data[i]);
-        const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        const gain = linf > 0 ? 0.5 / linf : 1;
-        explain.lm = await pngDataUrl(purified);
-        explain.perturbation = await pngDataUrl({ data: delta.map((v) => 0.5 + gain * v), dims: pixels.dims });
-        explain.perturbationGain = gain;
-        explain.perturbationLinf = linf;
-        explain.perturbationL2 = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
-      }
-    }
-    const dc = { ...this.model.config.dc, ...options.dc };
+    const dc = options.dc ? { ...this.model.config.dc, ...options.dc } : null;
     return {
+      model: this.name,
       top: { index: top, label: this.classes[top], probability: probs[top] },
       probabilities: this.classes.map((label, i) => ({ label, probability: probs[i] })),
       logits: Array.from(logits),
       options: {
-        defense: opts.defense,
-        method: opts.defense === 'rdc' ? options.method : undefined,
-        levels: dc.levels,
+        defense: options.defense,
+        method: options.defense === 'rdc' ? options.method : undefined,
+        levels: dc?.levels,
         seed,
         temperature: this.temperature,
-        grid: dc.grid,
-        weighting: dc.weighting,
+        grid: dc?.grid,
+        weighting: dc?.weighting,
       },
       timings,
-      ...(explain ? { explain } : {}),
+      ...(opts.explain ? { explain: await explainOf(pixels, purified) } : {}),
     };
   }
+
+  /** The model's summary (GET /v1/models) and, with `full`, its config, card and the server's limits. */
+  summary() {
+    return {
+      name: this.name,
+      arch: this.model.config.network.arch,
+      defenses: this.defenses,
+      defaultDefense: this.defaultDefense,
+      classes: this.classes,
+      guard: this.guard,
+      measured: measuredSections(this.card),
+    };
+  }
+}
+
+/** The input as the model saw it, and for the RDC LM's output and its perturbation (made visible). */
+async function explainOf(pixels: Tensor, purified?: Tensor): Promise<NonNullable<ClassifyResult['explain']>> {
+  const explain: NonNullable<ClassifyResult['explain']> = { input: await pngDataUrl(pixels) };
+  if (purified) {
+    const delta = purified.data.map((v, i) => v - pixels.data[i]);
+    const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const gain = linf > 0 ? 0.5 / linf : 1;
+    explain.lm = await pngDataUrl(purified);
+    explain.perturbation = await pngDataUrl({ data: delta.map((v) => 0.5 + gain * v), dims: pixels.dims });
+    explain.perturbationGain = gain;
+    explain.perturbationLinf = linf;
+    explain.perturbationL2 = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
+  }
+  return explain;
 }

@@ -1,7 +1,8 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ServeConfig } from '@rdc/core/runtime';
+import { InputError, OrtEngine, resolveDeviceChoice, selectDevice, ServeConfig } from '@rdc/core/runtime';
+import { ModelRegistry } from './models.js';
 import { createApp, type AppHandle } from './app.js';
 import { InferenceService } from './inference.js';
 import { ShutdownError } from './queue.js';
@@ -20,6 +21,7 @@ import { ShutdownError } from './queue.js';
  */
 export interface RunningServer extends AppHandle {
   port: number;
+  /** The default model. */
   service: InferenceService;
   /** Stops accepting, waits for in-flight work up to the drain deadline, closes. */
   close(): Promise<void>;
@@ -36,11 +38,13 @@ function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
     return;
   }
   const [status, code, message] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'headers_too_large', 'the request headers are too large']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'request_timeout', 'the request was not received in time']
-        : [400, 'bad_request', 'the request is not valid HTTP (a bad method, URL or header)'];
+    err.code === 'CONNECT'
+      ? [405, 'method_not_allowed', 'CONNECT is not served here: this is an HTTP API (GET and POST)']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are too large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', 'the request was not received in time']
+          : [400, 'bad_request', 'the request is not valid HTTP (a bad method, URL or header)'];
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -48,7 +52,7 @@ function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
 }
 
 export async function startServer(
-  modelDir: string,
+  modelDirs: string | readonly string[],
   config: Partial<ServeConfig> & {
     threads?: number;
     device?: string;
@@ -59,27 +63,43 @@ export async function startServer(
 ): Promise<RunningServer> {
   const cfg = ServeConfig.parse(config);
   const log = config.onLog ?? (() => undefined);
-  const service = await InferenceService.load(modelDir, { threads: config.threads, device: config.device, precision: config.precision });
-  const handle = createApp(service, cfg);
+  const dirs = typeof modelDirs === 'string' ? [modelDirs] : modelDirs;
+  if (dirs.length === 0) throw new InputError('no model folder to serve: name one with --model DIR', 'bad_model');
+  const engine = await OrtEngine.create({ threads: config.threads, device: selectDevice(resolveDeviceChoice(config.device)), precision: config.precision });
+  const services: InferenceService[] = [];
+  for (const dir of dirs) services.push(await InferenceService.load(dir, { engine }));
+  const models = new ModelRegistry(services);
+  const service = models.get();
+  const handle = createApp(models, cfg);
   // The request listener of @hono/node-server, with an error handler of ours for requests it cannot
-  // turn into a Request (a backslash in the path, a bad Host header): the same JSON error shape.
+  // turn into a Request (no Host header, a backslash in the path, a bad Host): the same JSON error shape.
   const listener = getRequestListener(handle.app.fetch, {
-    hostname: cfg.host,
-    errorHandler: () => Response.json({ error: { code: 'bad_request', message: 'the request URL or Host header is not valid' } }, { status: 400 }),
+    errorHandler: (err) =>
+      /missing host/i.test(String((err as Error)?.message))
+        ? Response.json({ error: { code: 'missing_host', message: 'the request has no Host header' } }, { status: 400 })
+        : Response.json({ error: { code: 'bad_request', message: 'the request URL or Host header is not valid' } }, { status: 400 }),
   });
   const http: Server = createServer(
-    { requestTimeout: cfg.bodyTimeoutMs, headersTimeout: Math.min(cfg.bodyTimeoutMs, 60_000), connectionsCheckingInterval: CHECK_INTERVAL_MS },
+    {
+      requestTimeout: cfg.bodyTimeoutMs,
+      headersTimeout: Math.min(cfg.bodyTimeoutMs, 60_000),
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      // A request without Host reaches the listener, which answers it in the API's error shape.
+      requireHostHeader: false,
+    },
     listener,
   );
+  // CONNECT is not an HTTP API method: answer it (Node would close the socket without a word).
+  http.on('connect', (_req, socket: Socket) => refuseRaw(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket));
   http.on('clientError', refuseRaw);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(cfg.port, cfg.host, () => resolve());
   });
   const port = (http.address() as AddressInfo).port;
-  log({ msg: 'listening', port, host: cfg.host, model: service.model.dir, device: service.engine.info.backend, adapter: service.engine.info.adapter });
+  log({ msg: 'listening', port, host: cfg.host, models: services.map((m) => m.name), device: engine.info.backend, adapter: engine.info.adapter });
   try {
-    await service.warmUp();
+    for (const m of services) await m.warmUp();
   } catch (err) {
     http.closeAllConnections();
     await new Promise((r) => http.close(() => r(undefined)));

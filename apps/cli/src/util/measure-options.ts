@@ -48,7 +48,7 @@ export function readMeasureOptions(
 
 function checkedDc(raw: Record<string, unknown>, pick: readonly string[]): Partial<Dc> {
   const given = schemaValues(raw, DcConfig, { pick });
-  const r = DcConfig.partial().safeParse(given);
-  if (!r.success) parseOptions(raw, DcConfig, {}, { pick }); // throws, naming the flag
-  return r.success ? (r.data as Partial<Dc>) : {};
+  // Validated as a whole DC config (naming the flag on an error), then only the given fields kept.
+  const parsed = parseOptions(raw, DcConfig, {}, { pick }) as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(given).map((k) => [k, parsed[k]])) as Partial<Dc>;
 }

@@ -186,7 +186,7 @@ export function parseFraction(v: string | number): number {
 export const MAX_SEED = 2 ** 31 - 1;
 
 export const ClassifyFields = z.strictObject({
-  defense: DiffusionDefense.optional().describe('diffusion classifier alone (dc), or with likelihood maximization first (rdc; the default)'),
+  defense: DefenseName.optional().describe("dc: the diffusion classifier alone; rdc: likelihood maximization first; none: a CNN's plain network (default: rdc for a diffusion model, none for a CNN)"),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
   method: MethodName.optional().describe("LM preset (RDC only); default: the model's"),
   levels: z
@@ -200,5 +200,6 @@ export const ClassifyFields = z.strictObject({
   /** Also return the image as the model saw it, LM's output and LM's perturbation (PNG data URLs). */
   explain: z.boolean().optional().describe("also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs"),
 });
-export const ClassifyOptions = ClassifyFields.extend({ defense: DiffusionDefense.default('rdc') });
+/** `ClassifyFields` with the defense of a diffusion model filled in (a CNN's is `none`). */
+export const ClassifyOptions = ClassifyFields.extend({ defense: DefenseName.default('rdc') });
 export type ClassifyOptions = z.infer<typeof ClassifyOptions>;

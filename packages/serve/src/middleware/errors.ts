@@ -1,0 +1,33 @@
+/**
+ * Every error as JSON `{ error: { code, message } }`: what the client sent (400–415), a busy or
+ * timed-out queue (503 with Retry-After), a client that went away (answered to nobody, counted as
+ * 499), and internal errors (500, logged, never leaking details).
+ *
+ * @example
+ * app.onError(errorHandler); app.notFound(notFound);
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { InputError } from '@rdc/core/runtime';
+import { brief, errorBody, RequestError } from '../http/errors.js';
+import { QueueFullError, ShutdownError, TimeoutError } from '../queue.js';
+
+/** The client went away before its request was read: nobody is left to answer (counted as 499). */
+export class ClientGoneError extends Error {}
+
+export const errorHandler: ErrorHandler = (err, c: Context) => {
+  if (err instanceof RequestError) return c.json(errorBody(err.code, err.message), err.status);
+  if (err instanceof InputError) return c.json(errorBody(err.code, err.message), 400);
+  if (err instanceof ClientGoneError) {
+    c.set('clientGone' as never, true as never);
+    return c.json(errorBody('client_closed', 'the client closed the connection'), 400);
+  }
+  if (err instanceof QueueFullError)
+    return c.json(errorBody('busy', `${err.message}; retry after ${err.retryAfterSeconds} s`), 503, { 'Retry-After': String(err.retryAfterSeconds) });
+  if (err instanceof TimeoutError) return c.json(errorBody('timeout', err.message), 503, { 'Retry-After': '5' });
+  if (err instanceof ShutdownError) return c.json(errorBody('shutting_down', err.message), 503, { 'Retry-After': '5' });
+  // Never leak internals: log the error, answer a generic message.
+  process.stderr.write(`${JSON.stringify({ level: 50, msg: 'internal error', error: String(err), stack: (err as Error).stack })}\n`);
+  return c.json(errorBody('internal', 'internal error'), 500);
+};
+
+export const notFound: NotFoundHandler = (c) => c.json(errorBody('not_found', `no route ${brief(c.req.method, 20)} ${brief(c.req.path, 80)}`), 404);

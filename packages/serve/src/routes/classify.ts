@@ -1,0 +1,86 @@
+/**
+ * `POST /v1/classify` (one image) and `POST /v1/classify/batch` (up to `maxBatch`; image i uses
+ * seed + i): the image in any accepted form, the options validated by the contract, the work
+ * checked against the limit before any is done, one time limit per request.
+ */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { MAX_SEED } from '@rdc/core/runtime';
+import { RequestError } from '../http/errors.js';
+import { readRequest, type Options } from '../http/inputs.js';
+import type { InferenceService } from '../inference.js';
+import { BatchContent, BatchResult, ClassifyQuery, ClassifyResult, ERRORS, ImageContent, jsonResponse } from './contract.js';
+import { checkWork, decodeFor, modelOf, type RouteContext } from './context.js';
+import { defineRoute } from './define.js';
+
+function describeWork(model: InferenceService, o: Options, images: number): string {
+  const opts = model.options(o);
+  if (opts.defense === 'none') return `${images} image${images > 1 ? 's' : ''} × one pass`;
+  return `${images} image${images > 1 ? 's' : ''} × ${opts.dc?.levels} σ levels × ${model.passesPerLevel} network pass${model.passesPerLevel > 1 ? 'es' : ''} per level${opts.defense === 'rdc' ? ', plus LM' : ''}`;
+}
+
+export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: MiddlewareHandler): void {
+  const { cfg, queue } = ctx;
+  defineRoute(
+    app,
+    createRoute({
+      method: 'post',
+      path: '/v1/classify',
+      summary: 'Classify one image',
+      description: `Send the image as a raw PNG/JPEG/WebP body (the format is checked against the bytes; application/octet-stream: read from the bytes), as multipart/form-data (one file field \`image\`), or as JSON \`{ image: Pixels, ...options }\`. Fields are validated strictly (unknown fields and values, and a field given twice, are 400s). Images that are not the model's size are scaled to cover it (Lanczos-3) and centre-cropped; alpha is composited onto white. Bodies up to ${cfg.maxBodyBytes} bytes; requests whose estimated work exceeds the server's limit (GET /v1/model) are refused with 400; each request or batch has ${cfg.timeoutMs} ms.`,
+      request: { query: ClassifyQuery, body: { content: ImageContent } },
+      responses: { 200: jsonResponse(ClassifyResult, 'the prediction'), ...ERRORS },
+    }),
+    async (c) => {
+      const t0 = performance.now();
+      const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds });
+      const model = modelOf(ctx, options);
+      checkWork(ctx, model, model.cost(options, 1), describeWork(model, options, 1));
+      const [pixels] = await decodeFor(model, images);
+      const decodeMs = performance.now() - t0;
+      const queued = performance.now();
+      let started = 0;
+      const r = await queue.run((signal) => {
+        started = performance.now();
+        return model.classify(pixels, options, signal);
+      }, cfg.timeoutMs);
+      return c.json({ ...r, timings: { decodeMs, queueMs: started - queued, ...r.timings, totalMs: performance.now() - t0 } });
+    },
+    limit,
+  );
+
+  defineRoute(
+    app,
+    createRoute({
+      method: 'post',
+      path: '/v1/classify/batch',
+      summary: `Classify up to ${cfg.maxBatch} images`,
+      description: `multipart/form-data with file fields \`images\`, or JSON \`{ images: [Pixels, …], ...options }\`; image i uses seed + i (so seed + images − 1 may not pass ${MAX_SEED}). One time limit for the whole batch.`,
+      request: { query: ClassifyQuery, body: { content: BatchContent } },
+      responses: { 200: jsonResponse(BatchResult, 'one result per image, in order'), ...ERRORS },
+    }),
+    async (c) => {
+      const t0 = performance.now();
+      const { options, images: sources } = await readRequest(c, { batch: true, maxImages: cfg.maxBatch, bounds: ctx.bounds });
+      const model = modelOf(ctx, options);
+      if (options.seed !== undefined && options.seed + sources.length - 1 > MAX_SEED)
+        throw new RequestError(
+          400,
+          'bad_options',
+          `seed: image i uses seed + i, and ${options.seed} + ${sources.length - 1} passes the largest seed ${MAX_SEED}`,
+        );
+      checkWork(ctx, model, model.cost(options, sources.length), describeWork(model, options, sources.length));
+      const images = await decodeFor(model, sources);
+      const decodeMs = performance.now() - t0;
+      // One time limit for the whole batch; one seed for it: image i uses seed + i.
+      const results = await queue.run(async (signal) => {
+        const out = [];
+        for (let i = 0; i < images.length; i++)
+          out.push(await model.classify(images[i], { ...options, seed: options.seed === undefined ? undefined : options.seed + i }, signal));
+        return out;
+      }, cfg.timeoutMs);
+      return c.json({ results, timings: { decodeMs, totalMs: performance.now() - t0 } });
+    },
+    limit,
+  );
+}

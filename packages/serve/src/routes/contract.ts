@@ -1,0 +1,199 @@
+/**
+ * The HTTP contract, declared once: the zod schemas of every request and response. The routes
+ * validate requests with them (query strings and form fields through `textFields`, JSON bodies
+ * directly), the OpenAPI document is generated from them (`defineRoute`), and the tests validate
+ * real responses against that document.
+ *
+ * @example
+ * const opts = parseWith(ClassifyQuery, c.req.queries(), 'bad_options', 'query');
+ */
+import { z } from '@hono/zod-openapi';
+import { ClassifyFields, MAX_SEED } from '@rdc/core/runtime';
+
+/** A model's name: its folder's name under models/ (default: `default`). */
+export const ModelName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a model name: letters, digits, _ . - (GET /v1/models lists them)')
+  .openapi({ description: 'the model (GET /v1/models lists them; default: `default`)' });
+
+/** The options every classifying route takes: core's `ClassifyFields` and the model. */
+export const RouteOptions = ClassifyFields.extend({ model: ModelName.optional() });
+
+/**
+ * A schema of text fields (a query string, multipart fields) from a schema of values: integers must
+ * be decimal digits, booleans true/false/1/0, a field given twice is refused; then the value schema
+ * applies. Unknown fields are refused (the object stays strict).
+ */
+export function textFields<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
+    let base: z.ZodType = field;
+    while (base instanceof z.ZodOptional || base instanceof z.ZodDefault) base = base.unwrap() as z.ZodType;
+    const kind = base instanceof z.ZodNumber ? 'number' : base instanceof z.ZodBoolean ? 'boolean' : 'text';
+    shape[key] = z
+      .preprocess((v, ctx) => {
+        if (Array.isArray(v)) {
+          if (v.length === 1) v = v[0];
+          else {
+            ctx.addIssue({ code: 'custom', message: `given ${v.length} times: give each field once` });
+            return z.NEVER;
+          }
+        }
+        if (typeof v !== 'string') return v;
+        if (kind === 'number') {
+          if (/^\d{1,10}$/.test(v)) return Number(v);
+          ctx.addIssue({ code: 'custom', message: `expected a non-negative integer in decimal digits, got ${JSON.stringify(v.slice(0, 40))}` });
+          return z.NEVER;
+        }
+        if (kind === 'boolean') {
+          if (/^(true|false|1|0)$/.test(v)) return v === 'true' || v === '1';
+          ctx.addIssue({ code: 'custom', message: `expected true, false, 1 or 0, got ${JSON.stringify(v.slice(0, 40))}` });
+          return z.NEVER;
+        }
+        return v;
+      }, base)
+      .optional()
+      .openapi({ description: field.description });
+  }
+  return z.strictObject(shape);
+}
+
+/** The classification options as query parameters or multipart text fields. */
+export const ClassifyQuery = textFields(RouteOptions).openapi('ClassifyQuery');
+
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).openapi('Error');
+
+/** JSON pixels: base64 of uint8 (0–255) or float32 (0–1) values, shape [C, H, W] (CHW) or [H, W, C] (HWC). */
+export const Pixels = z
+  .strictObject({
+    data: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64 (standard alphabet, padded, nothing after the padding)')
+      .openapi({ description: 'base64 of the pixel values' }),
+    dtype: z.enum(['uint8', 'float32']).default('uint8').openapi({ description: 'uint8 0–255 or float32 0–1' }),
+    shape: z
+      .array(z.number().int().positive())
+      .length(3)
+      .openapi({ example: [3, 32, 32], description: '[C, H, W] (CHW) or [H, W, C] (HWC), sizes > 0' }),
+    layout: z.enum(['CHW', 'HWC']).default('CHW'),
+  })
+  .openapi('Pixels');
+export type Pixels = z.infer<typeof Pixels>;
+
+export const ClassifyBody = RouteOptions.extend({ image: Pixels }).openapi('ClassifyBody');
+export const BatchBody = RouteOptions.extend({ images: z.array(Pixels).min(1) }).openapi('BatchBody');
+
+const Binary = z.string().openapi({ format: 'binary' });
+
+/** One image in any accepted form. */
+export const ImageContent = {
+  'image/png': { schema: Binary },
+  'image/jpeg': { schema: Binary },
+  'image/webp': { schema: Binary },
+  'application/octet-stream': { schema: Binary },
+  'multipart/form-data': { schema: z.object({ image: Binary }).extend(ClassifyQuery.shape) },
+  'application/json': { schema: ClassifyBody },
+};
+
+export const BatchContent = {
+  'multipart/form-data': { schema: z.object({ images: z.array(Binary) }).extend(ClassifyQuery.shape) },
+  'application/json': { schema: BatchBody },
+};
+
+export const Top = z.object({ index: z.number().int(), label: z.string(), probability: z.number() }).openapi('Top');
+
+export const ClassifyResult = z
+  .object({
+    model: z.string().openapi({ description: 'the model that answered' }),
+    top: Top,
+    probabilities: z.array(z.object({ label: z.string(), probability: z.number() })),
+    logits: z.array(z.number()),
+    options: z.object({
+      defense: z.enum(['none', 'dc', 'rdc']),
+      method: z.enum(['released', 'paper']).optional(),
+      levels: z.number().int().optional().openapi({ description: 'σ levels (diffusion models)' }),
+      seed: z.number().int().min(0).max(MAX_SEED),
+      temperature: z.number(),
+      grid: z.string().optional(),
+      weighting: z.string().optional(),
+    }),
+    timings: z
+      .object({
+        decodeMs: z.number().optional(),
+        queueMs: z.number().optional(),
+        lmMs: z.number().optional(),
+        dcMs: z.number(),
+        totalMs: z.number().optional(),
+      })
+      .openapi({ description: 'milliseconds: decoding, waiting in the queue, LM, the classifier (dcMs; the network for a CNN), in all' }),
+    explain: z
+      .object({
+        input: z.string(),
+        lm: z.string().optional(),
+        perturbation: z.string().optional().openapi({ description: "LM's change shown as 0.5 + δ·perturbationGain" }),
+        perturbationGain: z.number().optional(),
+        perturbationLinf: z.number().optional(),
+        perturbationL2: z.number().optional(),
+      })
+      .optional(),
+  })
+  .openapi('ClassifyResult');
+export type ClassifyResult = z.infer<typeof ClassifyResult>;
+
+export const BatchResult = z
+  .object({
+    results: z.array(ClassifyResult),
+    timings: z.object({ decodeMs: z.number(), totalMs: z.number() }).openapi({ description: 'milliseconds for the whole batch' }),
+  })
+  .openapi('BatchResult');
+
+export const Limits = z
+  .object({
+    maxBodyBytes: z.number().int(),
+    maxBatch: z.number().int(),
+    maxWorkMacs: z.number().openapi({ description: 'the work limit of one request, multiply–accumulates (GET /v1/model gives the model’s)' }),
+    timeoutMs: z.number().int(),
+  })
+  .openapi('Limits');
+
+export const ModelSummary = z
+  .object({
+    name: z.string(),
+    arch: z.enum(['unet', 'gmm', 'cnn']),
+    defenses: z.array(z.enum(['none', 'dc', 'rdc'])).openapi({ description: 'what the model can run' }),
+    defaultDefense: z.enum(['none', 'dc', 'rdc']),
+    classes: z.array(z.string()),
+    guard: z
+      .object({ status: z.enum(['denoises', 'discriminative', 'unmeasured', 'not-applicable']), label: z.string().nullable() })
+      .openapi({ description: 'the generative guard: whether the class heads denoise (a diffusion classifier), and the label shown if they do not' }),
+    measured: z.record(z.string(), z.string()).openapi({ description: 'the figures `rdc eval/attack --record` wrote into the model card, by section' }),
+  })
+  .openapi('ModelSummary');
+
+export const ModelInfo = ModelSummary.extend({
+  config: z.record(z.string(), z.unknown()).openapi({ description: "the model folder's config.json (verified at start-up)" }),
+  card: z.string().openapi({ description: 'MODEL_CARD.md as verified at start-up' }),
+  limits: Limits,
+}).openapi('ModelInfo');
+
+export const ModelList = z.object({ models: z.array(ModelSummary) }).openapi('ModelList');
+
+export const Examples = z
+  .array(z.object({ label: z.string(), testIndex: z.number().int(), url: z.string() }))
+  .openapi({ description: 'bundled CIFAR-10 test images for the page' });
+
+export const Status = z.object({ status: z.string() }).openapi('Status');
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** The error answers every route that reads a request may give. */
+export const ERRORS = {
+  400: json(ErrorBody, 'bad image, pixels, shape, options, JSON or Host; too much work'),
+  403: json(ErrorBody, 'a cross-origin browser request (CORS is off unless the server allows the origin)'),
+  404: json(ErrorBody, 'no such model'),
+  413: json(ErrorBody, 'body too large or too many images'),
+  415: json(ErrorBody, 'unsupported content type or image format'),
+  503: json(ErrorBody, 'busy (queue full) or timed out; see Retry-After'),
+};
+
+export { json as jsonResponse };

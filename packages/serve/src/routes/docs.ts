@@ -1,0 +1,29 @@
+/** The OpenAPI document (generated from the routes' schemas), the interactive docs and the page. */
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { PAGE_HTML } from '../page.js';
+
+export const OPENAPI_INFO = {
+  title: 'Robust Diffusion Classifier API',
+  version: '2.0.0',
+  description:
+    'Classify images with the diffusion classifier (DC), the robust diffusion classifier (RDC = DC ∘ LM) or a baseline CNN, on ONNX Runtime. Every error is JSON { error: { code, message } }.',
+};
+
+export function docsRoutes(app: OpenAPIHono): void {
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: OPENAPI_INFO });
+  const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  const asset = (file: string, type: string) => (c: Context) =>
+    c.body(readFileSync(join(swaggerDir, file)), 200, { 'content-type': type, 'cache-control': 'max-age=86400' });
+  app.get('/docs/swagger-ui.css', asset('swagger-ui.css', 'text/css'));
+  app.get('/docs/swagger-ui-bundle.js', asset('swagger-ui-bundle.js', 'application/javascript'));
+  app.get('/docs', (c) =>
+    c.html(`<!doctype html><html><head><meta charset="utf-8"><title>RDC API</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });</script></body></html>`),
+  );
+  app.get('/', (c) => c.html(PAGE_HTML));
+}
