@@ -409,3 +409,126 @@ describe('10. binding and cross-origin requests', () => {
     }
   });
 });
+
+describe('11. the edges of the second hostile-input run', () => {
+  it('DNS rebinding: bound to loopback, a foreign Host is refused before any work; --allowed-hosts names others', async () => {
+    const port = server.port;
+    const evil = (path: string, body?: Buffer) =>
+      raw(
+        `${body ? 'POST' : 'GET'} ${path} HTTP/1.1\r\nHost: evil.example:${port}\r\nOrigin: http://evil.example:${port}\r\n${body ? `Content-Type: image/png\r\nContent-Length: ${body.length}\r\n` : ''}Connection: close\r\n\r\n`.concat(
+          body ? body.toString('latin1') : '',
+        ),
+      );
+    for (const path of ['/v1/classify', '/v1/model']) {
+      const r = await evil(path, path === '/v1/classify' ? png : undefined);
+      expect(r.status, path).toBe(400);
+      expect(JSON.parse(r.body).error.code).toBe('bad_host');
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
+      const r = await raw(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(r.status, host).toBe(200);
+    }
+    const { createApp } = await import('./app.js');
+    const allowed = createApp(server.service, { allowedHosts: ['evil.example'] });
+    expect((await allowed.app.request(`http://evil.example:${port}/healthz`)).status).toBe(200);
+    expect((await allowed.app.request(`http://other.example:${port}/healthz`)).status).toBe(400);
+    const open = createApp(server.service, { host: '0.0.0.0' });
+    expect((await open.app.request('http://any.example/healthz')).status).toBe(200);
+  });
+
+  it('a field given twice or an empty field name is refused, naming it', async () => {
+    for (const q of ['defense=rdc&defense=dc', 'levels=5&levels=abc', 'seed=7&seed=-1'])
+      await expectError(await post(`/v1/classify?${q}`, png, 'image/png'), 400, 'bad_options', /given 2 times/);
+    await expectError(await post('/v1/classify?levels=2&=5', png, 'image/png'), 400, 'unknown_option', /unknown field ""/);
+  });
+
+  it('data after base64 padding, a batch past the seed maximum and a single σ level are refused', async () => {
+    const data = Buffer.alloc(3 * 8 * 8, 7).toString('base64');
+    const extra = `${data}=${'A'.repeat(3000)}`;
+    await expectError(await postJson('/v1/classify', { image: { data: extra, shape: [3, 8, 8] } }), 400, 'bad_json', /nothing after the padding/);
+    expect((await postJson('/v1/classify?levels=2', { image: { data, shape: [3, 8, 8] } })).status).toBe(200);
+    const images = Array.from({ length: 3 }, () => ({ data, shape: [3, 8, 8] }));
+    await expectError(
+      await postJson('/v1/classify/batch?seed=2147483646&levels=2', { images }),
+      400,
+      'bad_options',
+      /2147483646 \+ 2 passes the largest seed 2147483647/,
+    );
+    expect((await postJson('/v1/classify/batch?seed=2147483645&levels=2', { images })).status).toBe(200);
+    await expectError(await post('/v1/classify?levels=1', png, 'image/png'), 400, 'bad_options', /at least 2 σ levels/);
+  });
+
+  it('no Host header and CONNECT get the JSON error body', async () => {
+    const noHost = await raw('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(noHost.status).toBe(400);
+    expect(JSON.parse(noHost.body).error.code).toBe('missing_host');
+    const tunnel = await raw(`CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n`);
+    expect(tunnel.status).toBe(405);
+    expect(JSON.parse(tunnel.body).error.code).toBe('method_not_allowed');
+  });
+
+  it('a malformed chunked body is a 400, neither an internal error nor a client that went away', async () => {
+    const count = (text: string, status: string) => Number(new RegExp(`route="/v1/classify",method="POST",status="${status}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const before = await (await fetch(`${base}/metrics`)).text();
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      logged.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    let r;
+    try {
+      r = await raw(`POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nnot hex\r\n0\r\n\r\n`);
+      await new Promise((res) => setTimeout(res, 200));
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).error.code).toBe('bad_request');
+    expect(logged.join('')).not.toMatch(/internal error/);
+    const after = await (await fetch(`${base}/metrics`)).text();
+    expect(count(after, '499')).toBe(count(before, '499'));
+    expect(count(after, '500')).toBe(count(before, '500'));
+  });
+
+  it('a multipart file part without a Content-Type is read by its bytes', async () => {
+    const boundary = 'XyZ';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n`),
+      png,
+      Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="levels"\r\n\r\n2\r\n--${boundary}--\r\n`),
+    ]);
+    const res = await post('/v1/classify', body, `multipart/form-data; boundary=${boundary}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+  });
+
+  it('GET /v1/model serves the card verified at start-up, whatever happens to the file later', async () => {
+    const first = (await (await fetch(`${base}/v1/model`)).json()) as Json;
+    const { writeFileSync } = await import('node:fs');
+    const path = join(dir, 'MODEL_CARD.md');
+    const original = readFileSync(path, 'utf8');
+    writeFileSync(path, `${original}\n<!-- rdc:eval-dc -->\n- **DC**: clean accuracy 95.9 %\n<!-- /rdc:eval-dc -->\n`);
+    try {
+      const later = (await (await fetch(`${base}/v1/model`)).json()) as Json;
+      expect(later.card).toBe(first.card);
+      expect(later.measured).toEqual(first.measured);
+    } finally {
+      writeFileSync(path, original);
+    }
+  });
+
+  it('a JSON body of a million empty objects, or nested a million deep, is refused while scanning, not built', async () => {
+    const wide = `{"images":[${Array(1_000_000).fill('{}').join(',')}]}`;
+    const deep = `${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`;
+    const rss = process.memoryUsage().rss;
+    await expectError(await post('/v1/classify/batch', wide, 'application/json'), 400, 'bad_json', /more than 64 entries/);
+    await expectError(
+      await post('/v1/classify', `{"images":[${Array(1000).fill('{}').join(',')}]}`, 'application/json'),
+      400,
+      'bad_json',
+      /more than 64 entries/,
+    );
+    await expectError(await post('/v1/classify', deep, 'application/json'), 400, 'bad_json', /nests deeper than 6 levels/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(300 * 2 ** 20);
+  });
+});

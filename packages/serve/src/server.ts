@@ -33,10 +33,13 @@ const CHECK_INTERVAL_MS = 1000;
 
 /** Answers a request Node's parser refused, in the API's error shape, and closes the connection. */
 function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+  // The handler still reading this request's body will see it aborted: not the client's hang-up, nor an internal error.
+  // The client went away (its connection ended mid-request): nobody to answer.
+  if (!socket.writable || err.code === 'HPE_INVALID_EOF_STATE' || err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
+  (socket as Socket & { refusedByParser?: boolean }).refusedByParser = true;
   const [status, code, message] =
     err.code === 'CONNECT'
       ? [405, 'method_not_allowed', 'CONNECT is not served here: this is an HTTP API (GET and POST)']

@@ -38,7 +38,10 @@ async function readBody<T>(c: Context, read: () => Promise<T>, invalid: RequestE
 
 /** The query string's options (a key given twice or an unknown one is a 400). */
 export function queryOptions(c: Context, schema: z.ZodType = ClassifyQuery): Record<string, unknown> {
-  return fieldsOf(schema, c.req.queries(), 'query');
+  // Every key as given, an empty one included, with all its values.
+  const fields: Record<string, string[]> = {};
+  for (const [k, v] of new URL(c.req.url).searchParams) (fields[k] ??= []).push(v);
+  return fieldsOf(schema, fields, 'query');
 }
 
 /** Text fields parsed by a schema of text fields; an unknown field is `unknown_option`, naming the known ones. */

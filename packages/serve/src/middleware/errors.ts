@@ -14,7 +14,20 @@ import { QueueFullError, ShutdownError, TimeoutError } from '../queue.js';
 /** The client went away before its request was read: nobody is left to answer (counted as 499). */
 export class ClientGoneError extends Error {}
 
+/** Whether Node's HTTP parser refused this request's bytes (server.ts marks the socket): it has answered 400 already. */
+function refusedByParser(c: Context): boolean {
+  return Boolean((c.env as { incoming?: { socket?: { refusedByParser?: boolean } } } | undefined)?.incoming?.socket?.refusedByParser);
+}
+
 export const errorHandler: ErrorHandler = (err, c: Context) => {
+  if (refusedByParser(c)) {
+    c.set('refusedByParser' as never, true as never);
+    return c.json(errorBody('bad_request', 'the request is not valid HTTP'), 400);
+  }
+  if (c.req.raw.signal.aborted || (err as Error & { code?: string }).code === 'ECONNRESET' || (err as Error).message === 'aborted') {
+    c.set('clientGone' as never, true as never);
+    return c.json(errorBody('client_closed', 'the client closed the connection'), 400);
+  }
   if (err instanceof RequestError) return c.json(errorBody(err.code, err.message), err.status);
   if (err instanceof InputError) return c.json(errorBody(err.code, err.message), 400);
   if (err instanceof ClientGoneError) {

@@ -17,7 +17,11 @@ export function requestMetrics(metrics: Metrics): MiddlewareHandler {
     metrics.requests.inc({
       route,
       method: c.req.method,
-      status: c.get('clientGone' as never) || (c.req.raw.signal.aborted && c.res.status >= 400) ? '499' : String(c.res.status),
+      status: c.get('refusedByParser' as never)
+        ? '400'
+        : c.get('clientGone' as never) || (c.req.raw.signal.aborted && c.res.status >= 400)
+          ? '499'
+          : String(c.res.status),
     });
   };
 }
