@@ -186,7 +186,9 @@ export function parseFraction(v: string | number): number {
 export const MAX_SEED = 2 ** 31 - 1;
 
 export const ClassifyFields = z.strictObject({
-  defense: DefenseName.optional().describe("dc: the diffusion classifier alone; rdc: likelihood maximization first; none: a CNN's plain network (default: rdc for a diffusion model, none for a CNN)"),
+  defense: DefenseName.optional().describe(
+    "dc: the diffusion classifier alone; rdc: likelihood maximization first; none: a CNN's plain network (default: rdc for a diffusion model, none for a CNN)",
+  ),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
   method: MethodName.optional().describe("LM preset (RDC only); default: the model's"),
   levels: z

@@ -1,7 +1,7 @@
 import type { DenoiserNetworkConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } from '../nn/denoiser-graph.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import { dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
 import type { LmConfig } from '../config/schema.js';
 import { assertShape, type Tensor, type Weights } from '../tensor.js';

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import type { Tensor, Weights } from '../tensor.js';
 
 /**

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CnnConfig } from '../config/schema.js';
 import { buildClassifierGraph, crossEntropyGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import { initWeights } from '../nn/weights.js';
 import { dcChunkGraph, edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';

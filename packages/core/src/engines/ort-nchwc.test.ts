@@ -1,10 +1,10 @@
 import { arch } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gradientGraph } from '../nn/autodiff.js';
-import { GraphBuilder } from '../nn/graph.js';
+import { GraphBuilder } from '../nn/graph/index.js';
 import { initWeights } from '../nn/weights.js';
 import { edmLossGraph } from '../nn/objectives.js';
-import { decodeOnnx, graphToOnnx } from '../nn/onnx.js';
+import { decodeOnnx, graphToOnnx } from '../nn/onnx/writer.js';
 import { Random } from '../rng/random.js';
 import { relativeError, type Tensor } from '../tensor.js';
 import { tinyUNet } from '../testing.js';

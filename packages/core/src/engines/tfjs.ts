@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import { runGraph } from './tfjs-graph.js';
 import type { Tensor, Weights } from '../tensor.js';
 import { checkDims, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction } from './engine.js';

@@ -8,7 +8,7 @@ import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { DiffusionClassifier } from '../method/dc.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
-import { forwardMacs, parameterCount } from '../nn/graph.js';
+import { forwardMacs, parameterCount } from '../nn/graph/index.js';
 import { edmConfigFromKwargs, loadEdmWeights, readEdmCheckpoint } from './edm.js';
 import { sharedFixture } from '../testing.js';
 

@@ -10,7 +10,7 @@
 import type { CnnConfig, DefenseName } from '../config/schema.js';
 import type { Engine, GradientFunction, GraphFunction } from '../engines/engine.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import type { Random } from '../rng/random.js';
 import { assertShape, modelToPixels, pixelsToModel, type Tensor, type Weights } from '../tensor.js';
 import type { DiffusionClassifier } from './dc.js';

@@ -18,7 +18,7 @@ import { DiffusionClassifier } from '../method/dc.js';
 import { LikelihoodMaximizer } from '../method/lm.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
-import { forwardMacs } from '../nn/graph.js';
+import { forwardMacs } from '../nn/graph/index.js';
 import type { Weights } from '../tensor.js';
 import type { ModelConfig, ModelFolder } from './folder.js';
 

@@ -9,7 +9,7 @@ import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { initWeights } from '../nn/weights.js';
-import { decodeOnnx, graphToOnnx } from '../nn/onnx.js';
+import { decodeOnnx, graphToOnnx } from '../nn/onnx/writer.js';
 import { dcChunkGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';
 import { relativeError } from '../tensor.js';

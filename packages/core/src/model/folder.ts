@@ -6,8 +6,8 @@ import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig, type Denois
 import { InputError } from '../errors.js';
 import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
 import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
-import type { Graph } from '../nn/graph.js';
-import { graphToOnnx } from '../nn/onnx.js';
+import type { Graph } from '../nn/graph/index.js';
+import { graphToOnnx } from '../nn/onnx/writer.js';
 import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import type { Weights } from '../tensor.js';

@@ -2,7 +2,7 @@ import type { DenoiserNetworkConfig, NetworkConfig } from '../config/schema.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph, unconditionalHead } from '../nn/denoiser-graph.js';
 import { gradientGraph } from '../nn/autodiff.js';
-import type { Graph } from '../nn/graph.js';
+import type { Graph } from '../nn/graph/index.js';
 import { dcChunkGraph, lmObjectiveGraph } from '../nn/objectives.js';
 
 export type GraphKind = 'denoiser' | 'dcChunk' | 'dcVjp' | 'lmGrad' | 'classifier' | 'classifierVjp';

@@ -3,7 +3,7 @@ import { OrtEngine } from '../engines/ort.js';
 import { Random } from '../rng/random.js';
 import type { Tensor } from '../tensor.js';
 import { gradientGraph } from './autodiff.js';
-import { GraphBuilder, type Graph, type V } from './graph.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
 
 /**
  * Every op with a vector–Jacobian rule, alone in a small graph: its reverse pass (run on ONNX

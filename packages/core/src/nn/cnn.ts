@@ -1,5 +1,5 @@
 import type { CnnConfig } from '../config/schema.js';
-import { GraphBuilder, type Graph, type V } from './graph.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
 import { groupsFor } from './unet.js';
 
 /**

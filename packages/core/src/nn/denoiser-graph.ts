@@ -1,5 +1,5 @@
 import type { DenoiserNetworkConfig } from '../config/schema.js';
-import { GraphBuilder, type Graph, type V } from './graph.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
 import { addGmmDenoiser } from './gmm.js';
 import { addUNetDenoiser, headCount } from './unet.js';
 

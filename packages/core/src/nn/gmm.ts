@@ -1,5 +1,5 @@
 import type { GmmConfig } from '../config/schema.js';
-import type { GraphBuilder, V } from './graph.js';
+import type { GraphBuilder, V } from './graph/index.js';
 
 /**
  * The exact optimal denoiser of a Gaussian mixture, as a network (the oracle of rdc-method.md §2).

@@ -4,7 +4,7 @@ import { appendReverse } from './autodiff.js';
 import { adamGraphStep } from './optimizer.js';
 import { SIGMA_DATA } from '../edm/coefficients.js';
 import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser-graph.js';
-import { GraphBuilder, type Graph, type V } from './graph.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
 
 /**
  * The method's objectives as graphs around a denoiser. Every engine runs these same graphs, and the

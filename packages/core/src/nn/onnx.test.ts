@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { OrtEngine } from '../engines/ort.js';
 import { tinyUNet } from '../testing.js';
 import { buildDenoiserGraph } from './denoiser-graph.js';
-import { decodeOnnx, graphToOnnx } from './onnx.js';
+import { decodeOnnx, graphToOnnx } from './onnx/writer.js';
 
 describe('the ONNX writer, fp16', () => {
   it('computes in half precision between float32 edges; Resize scales stay float32; weights rounded to the nearest half', () => {

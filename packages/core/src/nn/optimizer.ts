@@ -1,6 +1,6 @@
 import { ADAM } from '../math/adam.js';
 import { gradientGraph, gradName } from './autodiff.js';
-import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph.js';
+import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph/index.js';
 
 /**
  * One AdamW training step as a graph (so weights and optimizer state can stay on a GPU across

@@ -1,5 +1,5 @@
 import { SIGMA_DATA } from '../edm/coefficients.js';
-import type { GraphBuilder, V } from './graph.js';
+import type { GraphBuilder, V } from './graph/index.js';
 
 /** The raw network F(c_in·x; c_noise) → [N, (K+1)·C, H, W] that EDM preconditioning wraps. */
 export type RawNetwork = (g: GraphBuilder, xScaled: V, cNoise: V) => V;

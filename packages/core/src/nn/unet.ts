@@ -1,5 +1,5 @@
 import type { UNetConfig } from '../config/schema.js';
-import type { GraphBuilder, Init, V } from './graph.js';
+import type { GraphBuilder, Init, V } from './graph/index.js';
 import { edmPrecond } from './precond-graph.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Weights } from '../tensor.js';
 import { Random } from '../rng/random.js';
-import type { Graph } from './graph.js';
+import type { Graph } from './graph/index.js';
 
 /**
  * Fresh weights for every parameter of a graph, from each parameter's initialiser and a seed.
