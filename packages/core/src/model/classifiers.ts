@@ -20,7 +20,8 @@ import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { forwardMacs } from '../nn/graph/index.js';
 import type { Weights } from '../tensor.js';
-import type { ModelConfig, ModelFolder } from './folder.js';
+import type { ModelConfig } from './config.js';
+import type { ModelFolder } from './folder.js';
 
 export interface ClassifierOptions {
   defense: DefenseName;

@@ -14,7 +14,9 @@ import { dcChunkGraph } from '../nn/objectives.js';
 import { Random } from '../rng/random.js';
 import { relativeError } from '../tensor.js';
 import { tinyUNet } from '../testing.js';
-import { configChecksum, readModelFolder, relativePaths, resealModelFolder, writeModelFolder } from './folder.js';
+import { configChecksum, relativePaths } from './checksum.js';
+import { readModelFolder, writeModelFolder } from './folder.js';
+import { resealModelFolder } from './reseal.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 let ort: OrtEngine;

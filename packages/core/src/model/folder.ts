@@ -1,20 +1,5 @@
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
-import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig, type DenoiserNetworkConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
-import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
-import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
-import type { Graph } from '../nn/graph/index.js';
-import { graphToOnnx } from '../nn/onnx/writer.js';
-import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
-import type { Weights } from '../tensor.js';
-import { checkWeights } from '../nn/weights.js';
-
 /**
- * The model folder (architecture.md): one folder holding
+ * The model folder (docs/design.md): one folder holding
  * - `model.safetensors`: the weights, once;
  * - ONNX graphs that reference the weights in model.safetensors as external data (offsets), so there
  *   is no second copy: `denoiser.onnx`, `dc_chunk.onnx`, and the reverse passes `dc_vjp.onnx` (the
@@ -30,73 +15,19 @@ import { checkWeights } from '../nn/weights.js';
  * const model = readModelFolder('models/default');
  */
 
-export const MODEL_FORMAT = 'rdc-model';
-
-/** A file of a model folder: a plain name inside it, never a path (no '/', no '..', not hidden). */
-const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-export const FileEntry = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
-
-export const Calibration = z.object({
-  images: z.number().int().positive(),
-  split: z.string(),
-  levels: z.number().int().positive(),
-  nllBefore: z.number(),
-  nllAfter: z.number(),
-  accuracy: z.number(),
-});
-export type Calibration = z.infer<typeof Calibration>;
-
-export const ModelGuard = z.object({ validation: GuardReport, test: GuardReport.nullable() });
-export type ModelGuard = z.infer<typeof ModelGuard>;
-
-/**
- * What the generative guard says of a model: its class heads denoise, they do not (a discriminative
- * readout: labelled wherever the model is shown), it was never measured, or it does not apply (a CNN).
- */
-export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): 'denoises' | 'discriminative' | 'unmeasured' | 'not-applicable' {
-  if (config.network.arch === 'cnn') return 'not-applicable';
-  if (!config.guard) return 'unmeasured';
-  return config.guard.validation.denoises ? 'denoises' : 'discriminative';
-}
-
-/** The label shown beside a model (outputs, the API, the page): null when there is nothing to say. */
-export function guardLabel(config: Pick<ModelConfig, 'network' | 'guard'>): string | null {
-  const status = guardStatus(config);
-  if (status === 'discriminative') return NOT_A_DIFFUSION_CLASSIFIER;
-  if (status === 'unmeasured') return 'the generative guard was not measured on this model (re-export it to check that its class heads denoise)';
-  return null;
-}
-
-export const ModelConfig = z.object({
-  format: z.literal(MODEL_FORMAT),
-  version: z.literal(1),
-  network: NetworkConfig,
-  classes: z.array(z.string().min(1)).min(1),
-  /** The DC settings the model was calibrated with (and serves by default). */
-  dc: DcConfig,
-  /** A separate unconditional network for LM (weights in lm.safetensors), or null: LM uses the network's own unconditional head. */
-  lmNetwork: z.union([UNetConfig, GmmConfig]).nullable().default(null),
-  /** Softmax temperature fitted on a validation split (null: not calibrated, T = 1). */
-  temperature: z.number().positive().nullable(),
-  /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
-  lmMethod: MethodName.default('released'),
-  calibration: Calibration.nullable().default(null),
-  /**
-   * The generative guard (method/guard.ts) measured when the folder was written: the verdict on
-   * validation images, and the same table on the first test images (for the card). Absent in folders
-   * written before the guard existed.
-   */
-  guard: ModelGuard.optional(),
-  /** How the weights were made: command, data, steps, wall time, machine, commit (paths relative or omitted). */
-  training: z.record(z.string(), z.unknown()).default({}),
-  createdAt: z.string(),
-  /** The other files of the folder (plain names inside it) with their sha256. */
-  files: z.record(z.string(), FileEntry),
-  /** sha256 of this config's canonical JSON without this field (`configChecksum`): any change to config.json is detected. */
-  configSha256: z.string().regex(/^[0-9a-f]{64}$/),
-});
-export type ModelConfig = z.infer<typeof ModelConfig>;
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DcConfig, type DenoiserNetworkConfig, type MethodName, type NetworkConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import type { Graph } from '../nn/graph/index.js';
+import { graphToOnnx } from '../nn/onnx/writer.js';
+import { checkWeights } from '../nn/weights.js';
+import type { Weights } from '../tensor.js';
+import { configChecksum, relativePaths, sha256 } from './checksum.js';
+import { FILE_NAME, MODEL_FORMAT, ModelConfig, type Calibration, type ModelGuard } from './config.js';
+import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
+import { isLegacyUNet } from './migrate.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 export interface ModelFolder {
   dir: string;
@@ -119,48 +50,8 @@ const ONNX_FILES: Record<GraphKind, string> = {
   classifierVjp: 'classifier_vjp.onnx',
 };
 
-function sha256(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** JSON with object keys sorted at every level: the same bytes for the same content, however it was formatted. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
-}
-
-/** The checksum config.json carries of itself: sha256 of its canonical JSON without `configSha256`. */
-export function configChecksum(config: Omit<ModelConfig, 'configSha256'> & { configSha256?: string }): string {
-  const { configSha256: _, ...rest } = config;
-  return sha256(canonicalJson(rest));
-}
-
-/**
- * Absolute paths (two or more components) inside recorded text (commands, data folders) replaced by their last component, so
- * that nothing a model folder records names a directory of the machine that made it.
- *
- * @example
- * relativePaths('--data-dir /home/me/cifar') // '--data-dir cifar'
- */
-export function relativePaths<T>(value: T): T {
-  const strip = (s: string) => s.replace(/(?<![\w.:/~-])(?:\/[^\s"'`/]+){2,}\/?/g, (m) => m.replace(/\/$/, '').split('/').pop() || '.');
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return strip(v);
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(value) as T;
-}
-
 /** Writes config.json (with its checksum) and the card atomically: each through a temporary file. */
-function writeConfigAndCard(root: string, config: ModelConfig, card?: Uint8Array): void {
+export function writeConfigAndCard(root: string, config: ModelConfig, card?: Uint8Array): void {
   const pending: [string, string | Uint8Array][] = [];
   if (card) pending.push([join(root, 'MODEL_CARD.md'), card]);
   pending.push([join(root, 'config.json'), `${JSON.stringify(config, null, 2)}\n`]);
@@ -356,95 +247,4 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
     );
   }
   return { dir: root, config, weights: main.tensors, lmWeights: lm?.tensors ?? null, onnx, stale };
-}
-
-/**
- * The marked sections of a MODEL_CARD.md text (those `updateModelCardSection` writes), by name.
- *
- * @example
- * modelCardSections(card)['eval-dc']; // '- **DC**: clean accuracy 55.9 % …'
- */
-export function modelCardSections(card: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of card.matchAll(/<!-- rdc:([\w.-]+) -->\n([\s\S]*?)\n<!-- \/rdc:\1 -->/g)) out[m[1]] = m[2].trim();
-  return out;
-}
-
-/**
- * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
- * appended if absent) and updates its checksum in config.json, atomically.
- */
-export function updateModelCardSection(dir: string, name: string, markdown: string): void {
-  const root = resolve(dir);
-  const model = readModelFolder(root);
-  const cardPath = join(root, 'MODEL_CARD.md');
-  const card = readFileSync(cardPath, 'utf8');
-  const open = `<!-- rdc:${name} -->`;
-  const close = `<!-- /rdc:${name} -->`;
-  const block = `${open}\n${markdown.trim()}\n${close}`;
-  const a = card.indexOf(open);
-  const b = card.indexOf(close);
-  const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
-  const bytes = Buffer.from(relativePaths(next));
-  const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
-  const config = { ...model.config, files };
-  writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
-}
-
-/**
- * Re-seals a model folder: re-emits its ONNX graphs from the weights with this version's code,
- * makes recorded paths relative, and writes config.json with its own checksum. The weights' values
- * and every recorded setting stay as they are; a network in the layout before EDM's is described
- * with the layout options that reproduce it and its weights get EDM's names (`migrate.ts`). For
- * folders written before config.json carried a checksum (they are refused until re-sealed), folders
- * of that older layout, and folders with stale graphs.
- *
- * @example
- * resealModelFolder('models/default');
- */
-export function resealModelFolder(dir: string): ModelConfig {
-  const root = resolve(dir);
-  const cfgPath = join(root, 'config.json');
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${cfgPath}: cannot be read as JSON (${(err as Error).message})`, 'bad_model');
-  }
-  const { configSha256: _, ...unsealed } = raw;
-  const legacy = isLegacyUNet(unsealed.network);
-  if (legacy) unsealed.network = { ...(unsealed.network as object), ...LEGACY_LAYOUT };
-  const config = ModelConfig.omit({ configSha256: true }).safeParse(unsealed);
-  if (!config.success)
-    throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
-  const c = config.data;
-  // The weights and the card must still be the files config.json recorded.
-  for (const name of ['model.safetensors', 'MODEL_CARD.md']) {
-    const entry = c.files[name];
-    const path = join(root, name);
-    if (!entry || !existsSync(path) || sha256(readFileSync(path)) !== entry.sha256)
-      throw new InputError(`model folder ${root}: ${name} is missing or does not match config.json; re-export the model instead`, 'bad_model');
-  }
-  const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
-  const res = c.network.image.height;
-  const lmPath = join(root, 'lm.safetensors');
-  if (c.lmNetwork && (!c.files['lm.safetensors'] || !existsSync(lmPath) || sha256(readFileSync(lmPath)) !== c.files['lm.safetensors'].sha256))
-    throw new InputError(`model folder ${root}: lm.safetensors is missing or does not match config.json; re-export the model instead`, 'bad_model');
-  return writeModelFolder(root, {
-    network: c.network,
-    lmNetwork: c.lmNetwork,
-    lmWeights: c.lmNetwork ? decodeSafetensors(readFileSync(lmPath), lmPath).tensors : undefined,
-    // Old names to EDM's; the values as they are.
-    weights: legacy ? Object.fromEntries(Object.entries(tensors).map(([k, w]) => [legacyParamName(k, res), w])) : tensors,
-    classes: c.classes,
-    dc: c.dc,
-    temperature: c.temperature,
-    lmMethod: c.lmMethod,
-    calibration: c.calibration,
-    guard: c.guard,
-    training: c.training,
-    createdAt: c.createdAt,
-    card: readFileSync(join(root, 'MODEL_CARD.md'), 'utf8'),
-    keepOtherFiles: true,
-  });
 }

@@ -101,6 +101,33 @@ export function inferenceGraph(network: NetworkConfig): Graph {
 
 const LOG_EVERY = 10;
 
+/** What a run carries from step to step (and saves in its checkpoints). */
+interface Session {
+  weights: Weights;
+  ema: Ema;
+  opt: AdamW;
+  state: TrainState;
+  sampler: EpochSampler;
+  rng: Random;
+}
+
+/** Images per second over windows of about 3 s. */
+class Throughput {
+  private start = Date.now();
+  private images = 0;
+  private last = 0;
+  add(images: number): number {
+    this.images += images;
+    const now = Date.now();
+    if (now - this.start > 3000) {
+      this.last = (this.images * 1000) / (now - this.start);
+      this.start = now;
+      this.images = 0;
+    }
+    return this.last;
+  }
+}
+
 export class Trainer {
   private stopReason: TrainResult['stoppedBy'] | null = null;
   private readonly opts: TrainerOptions;
@@ -125,57 +152,65 @@ export class Trainer {
     this.opts.onLog?.(record);
   }
 
-  async run(): Promise<TrainResult> {
-    const { config: cfg, network, runDir, data, split } = this.opts;
+  /** The training state of a run: restored from its latest checkpoint, or fresh (and config.json written). */
+  private begin(): Session {
+    const { config: cfg, network, runDir, split } = this.opts;
     mkdirSync(runDir, { recursive: true });
     const graph = inferenceGraph(network);
     const resuming = this.opts.resume && hasCheckpoint(runDir);
     if (this.opts.resume && !resuming) throw new InputError(`nothing to resume in '${runDir}': it has no checkpoint`, 'no_checkpoint');
     const cleaned = removeStaleCheckpointWrites(runDir);
-
-    let weights: Weights;
-    let ema: Ema;
-    let opt: AdamW;
-    let state: TrainState;
-    let sampler: EpochSampler;
-    let rng: Random;
+    const mode = this.opts.teacher ? 'distill' : this.opts.init ? 'finetune' : 'scratch';
     if (resuming) {
       const ck = loadCheckpoint(runDir);
-      weights = ck.weights;
-      ema = new Ema(ck.ema, cfg.emaHalflifeImages, cfg.emaRampup);
-      opt = new AdamW(weights, { weightDecay: cfg.weightDecay });
+      const opt = new AdamW(ck.weights, { weightDecay: cfg.weightDecay });
       opt.t = ck.state.optimizerSteps;
-      for (const k of Object.keys(weights)) {
+      for (const k of Object.keys(ck.weights)) {
         opt.m[k].set(ck.m[k]);
         opt.v[k].set(ck.v[k]);
       }
-      state = ck.state;
-      sampler = new EpochSampler(split.train, cfg.seed, ck.state.sampler);
-      rng = Random.fromState(ck.state.rng);
-      const dropped = truncateLogToCheckpoint(runDir, state.step);
+      const session: Session = {
+        weights: ck.weights,
+        ema: new Ema(ck.ema, cfg.emaHalflifeImages, cfg.emaRampup),
+        opt,
+        state: ck.state,
+        sampler: new EpochSampler(split.train, cfg.seed, ck.state.sampler),
+        rng: Random.fromState(ck.state.rng),
+      };
+      const dropped = truncateLogToCheckpoint(runDir, session.state.step);
       this.log({
         event: 'resume',
-        step: state.step,
-        imagesSeen: state.imagesSeen,
+        step: session.state.step,
+        imagesSeen: session.state.imagesSeen,
         command: this.opts.provenance?.command,
         droppedLogLines: dropped,
         removed: cleaned,
       });
-    } else {
-      weights = this.opts.init ?? initWeights(graph, cfg.seed);
-      for (const p of graph.params) if (!weights[p.name]) throw new Error(`initial weights lack '${p.name}'`);
-      ema = new Ema(weights, cfg.emaHalflifeImages, cfg.emaRampup);
-      opt = new AdamW(weights, { weightDecay: cfg.weightDecay });
-      sampler = new EpochSampler(split.train, cfg.seed);
-      rng = new Random(cfg.seed).split();
-      state = { step: 0, imagesSeen: 0, optimizerSteps: 0, rng: rng.state(), sampler: sampler.state(), elapsedSeconds: 0 };
-      writeFileSync(
-        join(runDir, 'config.json'),
-        `${JSON.stringify({ train: cfg, network, mode: this.opts.teacher ? 'distill' : this.opts.init ? 'finetune' : 'scratch', trainImages: split.train.length, valImages: split.val.length, ...this.opts.provenance }, null, 2)}\n`,
-      );
-      this.log({ event: 'start', mode: this.opts.teacher ? 'distill' : this.opts.init ? 'finetune' : 'scratch', params: graph.params.length });
+      return session;
     }
+    const weights = this.opts.init ?? initWeights(graph, cfg.seed);
+    for (const p of graph.params) if (!weights[p.name]) throw new Error(`initial weights lack '${p.name}'`);
+    const sampler = new EpochSampler(split.train, cfg.seed);
+    const rng = new Random(cfg.seed).split();
+    const state = { step: 0, imagesSeen: 0, optimizerSteps: 0, rng: rng.state(), sampler: sampler.state(), elapsedSeconds: 0 };
+    writeFileSync(
+      join(runDir, 'config.json'),
+      `${JSON.stringify({ train: cfg, network, mode, trainImages: split.train.length, valImages: split.val.length, ...this.opts.provenance }, null, 2)}\n`,
+    );
+    this.log({ event: 'start', mode, params: graph.params.length });
+    return {
+      weights,
+      ema: new Ema(weights, cfg.emaHalflifeImages, cfg.emaRampup),
+      opt: new AdamW(weights, { weightDecay: cfg.weightDecay }),
+      state,
+      sampler,
+      rng,
+    };
+  }
 
+  /** How the steps are taken: the gradient graph and the host optimizer, or the optimizer inside the step graph on the device. */
+  private async stepper(s: Session): Promise<{ grad: GradientFunction | null; device: DeviceOptimizer | null }> {
+    const { config: cfg, network } = this.opts;
     if (cfg.ceWeight > 0 && this.opts.teacher)
       throw new InputError('--ce-weight trains on labels: it does not combine with distillation (--teacher)', 'bad_option');
     const loss = lossGraph(network, cfg);
@@ -184,118 +219,118 @@ export class Trainer {
     const resident = engine instanceof OrtEngine;
     const onDevice = cfg.optimizer === 'device' || (cfg.optimizer === 'auto' && resident && engine.info.backend !== 'cpu');
     if (onDevice && !resident) throw new InputError('--optimizer device needs the ONNX Runtime engine', 'bad_option');
-    const device = onDevice ? await DeviceOptimizer.create(engine as OrtEngine, loss, { weights, m: opt.m, v: opt.v, ema: ema.weights }) : null;
-    const grad = device ? null : await engine.compileGradient(loss, { of: 'loss', wrt: graph.params.map((p) => p.name) });
+    if (onDevice)
+      return {
+        grad: null,
+        device: await DeviceOptimizer.create(engine as OrtEngine, loss, { weights: s.weights, m: s.opt.m, v: s.opt.v, ema: s.ema.weights }),
+      };
+    return { grad: await engine.compileGradient(loss, { of: 'loss', wrt: inferenceGraph(network).params.map((p) => p.name) }), device: null };
+  }
+
+  /** Validation DC accuracy and the generative guard of the EMA weights, logged (with a warning when the heads do not denoise). */
+  private async validate(s: Session): Promise<{ accuracy: number; guard: GuardReport | null }> {
+    const { config: cfg, network, data, split } = this.opts;
+    const val = split.val.subarray(0, cfg.valImages);
+    const accuracy = await validationAccuracy(network, s.ema.weights, this.opts.forwardEngine, data, val, cfg.valLevels, cfg.seed);
+    const guard = await validationGuard(network, s.ema.weights, this.opts.forwardEngine, data, val, cfg.seed);
+    this.log({
+      event: 'validation',
+      step: s.state.step,
+      imagesSeen: s.state.imagesSeen,
+      valAccuracy: accuracy,
+      valImages: val.length,
+      valLevels: cfg.valLevels,
+      ...(guard ? { guard: { rows: guard.rows, denoises: guard.denoises } } : {}),
+    });
+    if (guard && !guard.denoises)
+      this.log({
+        event: 'warning',
+        step: s.state.step,
+        message: `the class heads do not denoise (generative guard: ${guard.failures.join('; ')})${cfg.ceWeight > 0 ? '; lower --ce-weight' : ''}`,
+      });
+    return { accuracy, guard };
+  }
+
+  async run(): Promise<TrainResult> {
+    const { config: cfg, runDir, split } = this.opts;
+    const s = this.begin();
+    const { grad, device } = await this.stepper(s);
     let released = false;
     /** Brings the device's weights, moments and EMA to the host copies (checkpoints, validation, the result). */
     const sync = async () => {
-      if (device && !released) await device.download({ weights, m: opt.m, v: opt.v, ema: ema.weights });
+      if (device && !released) await device.download({ weights: s.weights, m: s.opt.m, v: s.opt.v, ema: s.ema.weights });
     };
-    const masks = loss.inputs.filter((i) => i.dropout !== undefined);
+    const masks = lossGraph(this.opts.network, cfg).inputs.filter((i) => i.dropout !== undefined);
     const drawSigma = sigmaSampler(cfg.sigmaSampling, cfg.pMean, cfg.pStd);
     const sessionStart = Date.now();
-    const startElapsed = state.elapsedSeconds;
+    const startElapsed = s.state.elapsedSeconds;
     let lastLoss = NaN;
     let valAccuracy: number | null = null;
     let valGuard: GuardReport | null = null;
-    let windowStart = Date.now();
-    let windowImages = 0;
-    let imagesPerSecond = 0;
+    const rate = new Throughput();
 
     const save = async () => {
       await sync();
-      state = {
-        ...state,
-        optimizerSteps: opt.t,
-        rng: rng.state(),
-        sampler: sampler.state(),
+      s.state = {
+        ...s.state,
+        optimizerSteps: s.opt.t,
+        rng: s.rng.state(),
+        sampler: s.sampler.state(),
         elapsedSeconds: startElapsed + (Date.now() - sessionStart) / 1000,
       };
-      saveCheckpoint(runDir, { weights, ema: ema.weights, m: opt.m, v: opt.v, state }, cfg.keepCheckpoints);
-      this.log({ event: 'checkpoint', step: state.step, imagesSeen: state.imagesSeen });
+      saveCheckpoint(runDir, { weights: s.weights, ema: s.ema.weights, m: s.opt.m, v: s.opt.v, state: s.state }, cfg.keepCheckpoints);
+      this.log({ event: 'checkpoint', step: s.state.step, imagesSeen: s.state.imagesSeen });
     };
     const validate = async () => {
       await sync();
-      valAccuracy = await validationAccuracy(
-        network,
-        ema.weights,
-        this.opts.forwardEngine,
-        data,
-        split.val.subarray(0, cfg.valImages),
-        cfg.valLevels,
-        cfg.seed,
-      );
-      valGuard = await validationGuard(network, ema.weights, this.opts.forwardEngine, data, split.val.subarray(0, cfg.valImages), cfg.seed);
-      this.log({
-        event: 'validation',
-        step: state.step,
-        imagesSeen: state.imagesSeen,
-        valAccuracy,
-        valImages: Math.min(cfg.valImages, split.val.length),
-        valLevels: cfg.valLevels,
-        ...(valGuard ? { guard: { rows: valGuard.rows, denoises: valGuard.denoises } } : {}),
-      });
-      if (valGuard && !valGuard.denoises)
-        this.log({
-          event: 'warning',
-          step: state.step,
-          message: `the class heads do not denoise (generative guard: ${valGuard.failures.join('; ')})${cfg.ceWeight > 0 ? '; lower --ce-weight' : ''}`,
-        });
-      return valAccuracy;
+      ({ accuracy: valAccuracy, guard: valGuard } = await this.validate(s));
     };
 
     try {
-      while (state.step < cfg.steps) {
+      while (s.state.step < cfg.steps) {
         if (this.stopReason) break;
         if (cfg.timeBudget !== null && (Date.now() - sessionStart) / 1000 >= cfg.timeBudget) {
           this.stopReason = 'time-budget';
           break;
         }
-        const feeds = await this.batch(sampler, rng, drawSigma);
-        for (const m of masks) feeds[m.name] = dropoutMask(m.shape, cfg.batch, m.dropout!, rng);
-        const lr = learningRate(state.step, { lr: cfg.lr, warmup: cfg.warmup, schedule: cfg.lrSchedule, total: cfg.steps });
+        const feeds = await this.batch(s.sampler, s.rng, drawSigma);
+        for (const m of masks) feeds[m.name] = dropoutMask(m.shape, cfg.batch, m.dropout!, s.rng);
+        const lr = learningRate(s.state.step, { lr: cfg.lr, warmup: cfg.warmup, schedule: cfg.lrSchedule, total: cfg.steps });
         let norm: number;
         if (device) {
-          opt.t += 1;
+          s.opt.t += 1;
           const r = await device.step(feeds, {
             lr,
-            t: opt.t,
+            t: s.opt.t,
             clip: cfg.gradClip,
             weightDecay: cfg.weightDecay,
-            emaBeta: ema.beta(state.imagesSeen + cfg.batch, cfg.batch),
+            emaBeta: s.ema.beta(s.state.imagesSeen + cfg.batch, cfg.batch),
           });
           lastLoss = r.loss;
           norm = r.gradNorm;
         } else {
-          const r = await grad!.run(feeds, { weights });
+          const r = await grad!.run(feeds, { weights: s.weights });
           lastLoss = r.value.data[0];
           norm = globalNorm(r.grads);
-          if (Number.isFinite(lastLoss)) opt.step(weights, r.grads, lr, clipScale(norm, cfg.gradClip));
+          if (Number.isFinite(lastLoss)) s.opt.step(s.weights, r.grads, lr, clipScale(norm, cfg.gradClip));
         }
-        if (!Number.isFinite(lastLoss)) throw new Error(`the loss became ${lastLoss} at step ${state.step}; lower --lr or keep --grad-clip`);
-        state.step += 1;
-        state.imagesSeen += cfg.batch;
-        if (!device) ema.update(weights, state.imagesSeen, cfg.batch);
-
-        windowImages += cfg.batch;
-        const now = Date.now();
-        if (now - windowStart > 3000) {
-          imagesPerSecond = (windowImages * 1000) / (now - windowStart);
-          windowStart = now;
-          windowImages = 0;
-        }
-        if (state.step % LOG_EVERY === 0 || state.step === 1)
-          this.log({ event: 'step', step: state.step, imagesSeen: state.imagesSeen, loss: lastLoss, lr, gradNorm: norm, imagesPerSecond });
-        if (state.step % cfg.valEvery === 0) await validate();
-        if (state.step % cfg.ckptEvery === 0) await save();
+        if (!Number.isFinite(lastLoss)) throw new Error(`the loss became ${lastLoss} at step ${s.state.step}; lower --lr or keep --grad-clip`);
+        s.state.step += 1;
+        s.state.imagesSeen += cfg.batch;
+        if (!device) s.ema.update(s.weights, s.state.imagesSeen, cfg.batch);
+        const imagesPerSecond = rate.add(cfg.batch);
+        if (s.state.step % LOG_EVERY === 0 || s.state.step === 1)
+          this.log({ event: 'step', step: s.state.step, imagesSeen: s.state.imagesSeen, loss: lastLoss, lr, gradNorm: norm, imagesPerSecond });
+        if (s.state.step % cfg.valEvery === 0) await validate();
+        if (s.state.step % cfg.ckptEvery === 0) await save();
         this.opts.onProgress?.({
-          step: state.step,
+          step: s.state.step,
           steps: cfg.steps,
-          imagesSeen: state.imagesSeen,
+          imagesSeen: s.state.imagesSeen,
           loss: lastLoss,
           lr,
           imagesPerSecond,
-          elapsedSeconds: startElapsed + (now - sessionStart) / 1000,
+          elapsedSeconds: startElapsed + (Date.now() - sessionStart) / 1000,
           valAccuracy: valAccuracy ?? undefined,
         });
       }
@@ -306,20 +341,20 @@ export class Trainer {
       released = true;
     }
     const stoppedBy = this.stopReason ?? 'steps';
-    if (state.step % cfg.ckptEvery !== 0 || state.step === 0) await save();
+    if (s.state.step % cfg.ckptEvery !== 0 || s.state.step === 0) await save();
     // A final validation (unless interrupted: Ctrl-C should be quick).
-    if (stoppedBy !== 'interrupt' && state.step % cfg.valEvery !== 0 && split.val.length > 0 && state.step > 0) await validate();
-    this.log({ event: 'stop', stoppedBy, step: state.step, imagesSeen: state.imagesSeen, valAccuracy });
+    if (stoppedBy !== 'interrupt' && s.state.step % cfg.valEvery !== 0 && split.val.length > 0 && s.state.step > 0) await validate();
+    this.log({ event: 'stop', stoppedBy, step: s.state.step, imagesSeen: s.state.imagesSeen, valAccuracy });
     return {
-      step: state.step,
-      imagesSeen: state.imagesSeen,
+      step: s.state.step,
+      imagesSeen: s.state.imagesSeen,
       stoppedBy,
-      elapsedSeconds: state.elapsedSeconds,
+      elapsedSeconds: s.state.elapsedSeconds,
       lastLoss,
       valAccuracy,
       valGuard,
-      weights,
-      ema: ema.weights,
+      weights: s.weights,
+      ema: s.ema.weights,
     };
   }
 

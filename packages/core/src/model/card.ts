@@ -1,0 +1,44 @@
+/**
+ * MODEL_CARD.md's marked sections (`<!-- rdc:NAME -->` … `<!-- /rdc:NAME -->`): read them, and
+ * replace one (rdc eval/attack/sample/certify --record), updating the card's checksum in config.json.
+ *
+ * @example
+ * updateModelCardSection('models/default', 'eval-dc', '- **DC**: clean accuracy …');
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { configChecksum, relativePaths, sha256 } from './checksum.js';
+import { readModelFolder, writeConfigAndCard } from './folder.js';
+
+/**
+ * The marked sections of a MODEL_CARD.md text (those `updateModelCardSection` writes), by name.
+ *
+ * @example
+ * modelCardSections(card)['eval-dc']; // '- **DC**: clean accuracy 55.9 % …'
+ */
+export function modelCardSections(card: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of card.matchAll(/<!-- rdc:([\w.-]+) -->\n([\s\S]*?)\n<!-- \/rdc:\1 -->/g)) out[m[1]] = m[2].trim();
+  return out;
+}
+
+/**
+ * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
+ * appended if absent) and updates its checksum in config.json, atomically.
+ */
+export function updateModelCardSection(dir: string, name: string, markdown: string): void {
+  const root = resolve(dir);
+  const model = readModelFolder(root);
+  const cardPath = join(root, 'MODEL_CARD.md');
+  const card = readFileSync(cardPath, 'utf8');
+  const open = `<!-- rdc:${name} -->`;
+  const close = `<!-- /rdc:${name} -->`;
+  const block = `${open}\n${markdown.trim()}\n${close}`;
+  const a = card.indexOf(open);
+  const b = card.indexOf(close);
+  const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
+  const bytes = Buffer.from(relativePaths(next));
+  const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
+  const config = { ...model.config, files };
+  writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
+}

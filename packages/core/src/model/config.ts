@@ -1,0 +1,80 @@
+/**
+ * A model folder's config.json: its schema (network, classes, DC settings, temperature, LM preset,
+ * calibration, the generative guard, provenance, and the sha256 of every other file) and what the
+ * guard says of the model.
+ *
+ * @example
+ * const config = ModelConfig.parse(JSON.parse(text));
+ * guardLabel(config); // 'not a diffusion classifier: …' or null
+ */
+import { z } from 'zod';
+import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig } from '../config/schema.js';
+import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
+
+export const MODEL_FORMAT = 'rdc-model';
+
+/** A file of a model folder: a plain name inside it, never a path (no '/', no '..', not hidden). */
+export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export const FileEntry = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+
+export const Calibration = z.object({
+  images: z.number().int().positive(),
+  split: z.string(),
+  levels: z.number().int().positive(),
+  nllBefore: z.number(),
+  nllAfter: z.number(),
+  accuracy: z.number(),
+});
+export type Calibration = z.infer<typeof Calibration>;
+
+export const ModelGuard = z.object({ validation: GuardReport, test: GuardReport.nullable() });
+export type ModelGuard = z.infer<typeof ModelGuard>;
+
+/**
+ * What the generative guard says of a model: its class heads denoise, they do not (a discriminative
+ * readout: labelled wherever the model is shown), it was never measured, or it does not apply (a CNN).
+ */
+export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): 'denoises' | 'discriminative' | 'unmeasured' | 'not-applicable' {
+  if (config.network.arch === 'cnn') return 'not-applicable';
+  if (!config.guard) return 'unmeasured';
+  return config.guard.validation.denoises ? 'denoises' : 'discriminative';
+}
+
+/** The label shown beside a model (outputs, the API, the page): null when there is nothing to say. */
+export function guardLabel(config: Pick<ModelConfig, 'network' | 'guard'>): string | null {
+  const status = guardStatus(config);
+  if (status === 'discriminative') return NOT_A_DIFFUSION_CLASSIFIER;
+  if (status === 'unmeasured') return 'the generative guard was not measured on this model (re-export it to check that its class heads denoise)';
+  return null;
+}
+
+export const ModelConfig = z.object({
+  format: z.literal(MODEL_FORMAT),
+  version: z.literal(1),
+  network: NetworkConfig,
+  classes: z.array(z.string().min(1)).min(1),
+  /** The DC settings the model was calibrated with (and serves by default). */
+  dc: DcConfig,
+  /** A separate unconditional network for LM (weights in lm.safetensors), or null: LM uses the network's own unconditional head. */
+  lmNetwork: z.union([UNetConfig, GmmConfig]).nullable().default(null),
+  /** Softmax temperature fitted on a validation split (null: not calibrated, T = 1). */
+  temperature: z.number().positive().nullable(),
+  /** The LM preset of the RDC unless a request or command names one (chosen on a validation split). */
+  lmMethod: MethodName.default('released'),
+  calibration: Calibration.nullable().default(null),
+  /**
+   * The generative guard (method/guard.ts) measured when the folder was written: the verdict on
+   * validation images, and the same table on the first test images (for the card). Absent in folders
+   * written before the guard existed.
+   */
+  guard: ModelGuard.optional(),
+  /** How the weights were made: command, data, steps, wall time, machine, commit (paths relative or omitted). */
+  training: z.record(z.string(), z.unknown()).default({}),
+  createdAt: z.string(),
+  /** The other files of the folder (plain names inside it) with their sha256. */
+  files: z.record(z.string(), FileEntry),
+  /** sha256 of this config's canonical JSON without this field (`configChecksum`): any change to config.json is detected. */
+  configSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ModelConfig = z.infer<typeof ModelConfig>;
