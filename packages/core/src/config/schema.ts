@@ -94,7 +94,7 @@ export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
 export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
 
-/** The diffusion classifier: σ grid, weighting and batching (rdc-method.md §2). */
+/** The diffusion classifier: σ grid, weighting and batching (docs/method.md §2). */
 export const DcConfig = z.object({
   grid: z.enum(['linear', 'log']).default('linear').describe('σ grid'),
   /** Number of σ levels S (the released code: 125). */
@@ -125,7 +125,7 @@ export const DcConfig = z.object({
 });
 export type DcConfig = z.infer<typeof DcConfig>;
 
-/** Likelihood maximization (rdc-method.md §3). Radii are in pixel units ([0, 1]). */
+/** Likelihood maximization (docs/method.md §3). Radii are in pixel units ([0, 1]). */
 export const LmConfig = z.object({
   steps: z.number().int().min(0).default(5),
   lr: z.number().positive().default(0.1),
@@ -147,7 +147,7 @@ export const MethodName = z.enum(['released', 'paper']);
 export type MethodName = z.infer<typeof MethodName>;
 
 /**
- * The two presets of rdc-method.md §3. Both use the released σ weighting (the paper's numbers were
+ * The two presets of docs/method.md §3. Both use the released σ weighting (the paper's numbers were
  * measured with it).
  */
 export function lmPreset(method: MethodName): LmConfig {

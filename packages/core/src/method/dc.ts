@@ -8,7 +8,7 @@ import { levelOrder, SequentialLeader } from './adaptive.js';
 import { checkPixels } from './pixels.js';
 
 /**
- * The diffusion classifier (rdc-method.md §2): log p(x | y) approximated by the negative
+ * The diffusion classifier (docs/method.md §2): log p(x | y) approximated by the negative
  * σ-weighted denoising error of head y, with one shared noise draw per σ level for all classes.
  *
  * Works on pixels in [0, 1]; internally x = 2·pixel − 1. Each image costs S denoiser evaluations

@@ -7,7 +7,7 @@ import { assertShape, modelToPixels, pixelsToModel, type Tensor } from '../tenso
 import { checkPixels } from './pixels.js';
 
 /**
- * Likelihood maximization (rdc-method.md §3): N Adam steps in [−1, 1] space that lower the
+ * Likelihood maximization (docs/method.md §3): N Adam steps in [−1, 1] space that lower the
  * unconditional head's denoising error at σ ~ U[0.4, 0.6], inside a ball around the input:
  *
  *   x* = argmin_{x' ∈ B(x, η)} E_{σ, n} ‖D(x' + σ·n; σ, ∅) − x'‖²

@@ -2,7 +2,7 @@ import type { GmmConfig } from '../config/schema.js';
 import type { GraphBuilder, V } from './graph/index.js';
 
 /**
- * The exact optimal denoiser of a Gaussian mixture, as a network (the oracle of rdc-method.md §2).
+ * The exact optimal denoiser of a Gaussian mixture, as a network (the oracle of docs/method.md §2).
  *
  * Every class y is N(μ_y, s²I) in model units. For a noised z = x + σn:
  *   D_y(z; σ) = (s²·z + σ²·μ_y) / (s² + σ²)                        (class heads)

@@ -13,7 +13,7 @@ import { GraphBuilder, type Graph, type V } from './graph/index.js';
  */
 
 /**
- * Partial DC logits of one image over a chunk of S noise levels (rdc-method.md §2):
+ * Partial DC logits of one image over a chunk of S noise levels (docs/method.md §2):
  *
  *   logits_y = − Σ_i w_i · mean_pixels((D^w(x + σ_i·n_i; σ_i, y) − x)²),
  *   D^w_y = (1 + w)·D_y − w·D_∅   (w = `guidance`, 0 by default)
@@ -67,7 +67,7 @@ function unconditional(g: GraphBuilder, cfg: DenoiserNetworkConfig, d: V): V {
 }
 
 /**
- * The likelihood-maximization objective of rdc-method.md §3, one value per image:
+ * The likelihood-maximization objective of docs/method.md §3, one value per image:
  *   loss_b = mean_pixels((D(x_b + σ_b·n_b; σ_b, ∅) − x_b)²)
  * Inputs: `x` [B, C, H, W], `noise` [B, C, H, W], `sigma` [B]. Output: `loss` [B].
  * The gradient of Σ_b loss_b with respect to x flows through the denoiser's input and the target.
@@ -83,7 +83,7 @@ export function lmObjectiveGraph(cfg: DenoiserNetworkConfig): Graph {
 }
 
 /**
- * The EDM training loss (rdc-method.md §1) over a batch:
+ * The EDM training loss (docs/method.md §1) over a batch:
  *   loss = mean_n Σ_h mask[n, h] · λ(σ_n) · mean_pixels((D(x_n + σ_n·n_n; σ_n)[h] − target[n, h])²)
  * over the network's heads h. For training a multi-head network from data, target[n, h] = x_n and
  * mask selects the true class and the unconditional head; for distillation, target holds the

@@ -35,7 +35,7 @@ describe('σ grid', () => {
   });
 });
 
-describe('σ weights on the 125-level grid (rdc-method.md §2)', () => {
+describe('σ weights on the 125-level grid (docs/method.md §2)', () => {
   it('released weights sum to 33.4 with 17 % on the two smallest σ', () => {
     const w = sigmaWeights(released125, 'released');
     expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(33.4, 1);

@@ -2,7 +2,7 @@ import { edmLossWeight, P_MEAN, P_STD } from '../edm/coefficients.js';
 import type { SigmaGrid } from './grid.js';
 
 /**
- * Weightings of the per-σ denoising errors in the diffusion classifier (rdc-method.md §2):
+ * Weightings of the per-σ denoising errors in the diffusion classifier (docs/method.md §2):
  *
  * - `released`: w_i = λ(σ_i)·p̃(σ_i)·Δσ_i with the released code's density
  *   p̃(σ) = exp(−(ln σ − P_mean)²/2·P_std²) / (σ·P_std·√(2π)) (its operator precedence multiplies by
