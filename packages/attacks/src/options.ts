@@ -8,7 +8,7 @@
 import { cli, GradientMode } from '@rdc/core/runtime';
 import { z } from 'zod';
 import { AttackName } from './attack.js';
-import { RecheckRule } from './eval/robust.js';
+import { RecheckRule } from './eval/rules.js';
 import { Protocol } from './protocol.js';
 
 export const AttackOptions = z

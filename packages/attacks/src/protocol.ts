@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AttackName, type Attack, type AttackNeeds } from './attack.js';
-import { RecheckRule } from './eval/robust.js';
+import { RecheckRule } from './eval/rules.js';
 import { Apgd } from './attacks/apgd.js';
 import { Fab } from './attacks/fab.js';
 import { Fgsm } from './attacks/fgsm.js';
