@@ -1,3 +1,9 @@
+/**
+ * The `rdc` command. Exit codes: 0 success, 1 failure while running, 2 bad arguments or input.
+ *
+ * @example
+ * await run(['node', 'rdc', 'info', '--json', '-']);
+ */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '@rdc/core';
 import { ZodError } from 'zod';
@@ -19,12 +25,6 @@ import { UsageError } from './util/output.js';
 import { setCommandLine } from './util/provenance.js';
 import { RDC_VERSION } from './version.js';
 
-/**
- * The `rdc` command. Exit codes: 0 success, 1 failure while running, 2 bad arguments or input.
- *
- * @example
- * await run(['node', 'rdc', 'info', '--json', '-']);
- */
 export function createProgram(): Command {
   const program = new Command('rdc')
     .description('Robust Diffusion Classifier: train, export, evaluate, attack and serve diffusion classifiers')

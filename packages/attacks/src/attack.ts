@@ -1,8 +1,3 @@
-import type { Classifier, Random } from '@rdc/core/runtime';
-import { z } from 'zod';
-import { lossAndGrad, predicted, type LossName } from './losses.js';
-import type { ThreatModel } from './threat.js';
-
 /**
  * The attack interface: one clean image (pixels [C·H·W] in [0, 1]) and its label in, an adversarial
  * image inside the threat model out. Attacks see only `Classifier`: logits and input gradients.
@@ -13,6 +8,11 @@ import type { ThreatModel } from './threat.js';
  * misclassified, else its highest-loss iterate (`BestIterate`). It may stop early only once an
  * iterate is misclassified under `confirm` fresh forward draws of the `judge` (`confirmMisclassified`).
  */
+import type { Classifier, Random } from '@rdc/core/runtime';
+import { z } from 'zod';
+import { lossAndGrad, predicted, type LossName } from './losses.js';
+import type { ThreatModel } from './threat.js';
+
 export interface AttackContext {
   /** What the attack queries (possibly wrapped: EOT, fixed noise). */
   classifier: Classifier;

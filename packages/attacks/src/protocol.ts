@@ -1,12 +1,3 @@
-import { z } from 'zod';
-import { AttackName, type Attack, type AttackNeeds } from './attack.js';
-import { RecheckRule } from './eval/rules.js';
-import { Apgd } from './attacks/apgd.js';
-import { Fab } from './attacks/fab.js';
-import { Fgsm } from './attacks/fgsm.js';
-import { Pgd } from './attacks/pgd.js';
-import { Square } from './attacks/square.js';
-
 /**
  * Attack budgets (`--protocol`):
  * - `quick`: the labelled reduced CPU setting: APGD-CE and APGD-DLR, 20 iterations, 1 restart,
@@ -28,6 +19,14 @@ import { Square } from './attacks/square.js';
  * @example
  * const p = protocolPreset('quick', { eot: 2 });
  */
+import { z } from 'zod';
+import { AttackName, type Attack, type AttackNeeds } from './attack.js';
+import { RecheckRule } from './eval/rules.js';
+import { Apgd } from './attacks/apgd.js';
+import { Fab } from './attacks/fab.js';
+import { Fgsm } from './attacks/fgsm.js';
+import { Pgd } from './attacks/pgd.js';
+import { Square } from './attacks/square.js';
 
 export const Protocol = z.object({
   name: z.enum(['quick', 'paper', 'strong', 'rand']),

@@ -1,5 +1,3 @@
-import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
-
 /**
  * Classifier wrappers usable with any attack:
  * - `EotClassifier`: Expectation over Transformation: averages k draws of the logits and of the
@@ -13,6 +11,8 @@ import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
  * @example
  * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
  */
+import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
+
 /** Passes the classifier's description through; subclasses change how it is queried. */
 export abstract class WrappedClassifier implements Classifier {
   constructor(readonly inner: Classifier) {}

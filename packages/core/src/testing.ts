@@ -1,3 +1,10 @@
+/**
+ * Small fixtures for tests across packages: tiny networks (a few MFLOP) whose every layer is
+ * active, and a Gaussian-mixture oracle with known means.
+ *
+ * @example
+ * const { config, weights } = tinyUNet();
+ */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,14 +13,6 @@ import { buildDenoiserGraph } from './nn/denoiser-graph.js';
 import { initWeights } from './nn/weights.js';
 import { Random } from './rng/random.js';
 import type { Weights } from './tensor.js';
-
-/**
- * Small fixtures for tests across packages: tiny networks (a few MFLOP) whose every layer is
- * active, and a Gaussian-mixture oracle with known means.
- *
- * @example
- * const { config, weights } = tinyUNet();
- */
 
 /** A tiny multi-head UNet in EDM's layout with attention (8×8 images, 2 levels) and weights that exercise every layer. */
 export function tinyUNet(opts: { classes?: number; seed?: number; attention?: boolean; size?: number; headChannels?: number } = {}): {

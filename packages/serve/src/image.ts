@@ -1,8 +1,3 @@
-import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { InputError, type Tensor } from '@rdc/core/runtime';
-import { checkImageBytes } from './http/sniff.js';
-import type { Pixels } from './routes/contract.js';
-
 /**
  * Turning uploads into model input: pixels [1, C, H, W] in [0, 1].
  *
@@ -18,6 +13,10 @@ import type { Pixels } from './routes/contract.js';
  * @example
  * const x = await decodeImage(pngBytes, [3, 32, 32]);
  */
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { InputError, type Tensor } from '@rdc/core/runtime';
+import { checkImageBytes } from './http/sniff.js';
+import type { Pixels } from './routes/contract.js';
 
 /** Refuse images larger than this many pixels before decoding them (decompression bombs). */
 export const MAX_INPUT_PIXELS = 40_000_000;

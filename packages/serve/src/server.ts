@@ -1,12 +1,3 @@
-import { getRequestListener } from '@hono/node-server';
-import { createServer, STATUS_CODES, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { InputError, OrtEngine, resolveDeviceChoice, selectDevice, ServeConfig } from '@rdc/core/runtime';
-import { ModelRegistry } from './models.js';
-import { createApp, type AppHandle } from './app.js';
-import { InferenceService } from './inference.js';
-import { ShutdownError } from './queue.js';
-
 /**
  * Starts the API on a port: loads the model, listens (so /healthz answers), warms the model up (then
  * /readyz answers 200; if loading or warm-up fails, the port is closed and the error thrown). Requests
@@ -19,6 +10,15 @@ import { ShutdownError } from './queue.js';
  * const s = await startServer('models/default', { port: 8080 });
  * await s.closed;
  */
+import { getRequestListener } from '@hono/node-server';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { InputError, OrtEngine, resolveDeviceChoice, selectDevice, ServeConfig } from '@rdc/core/runtime';
+import { ModelRegistry } from './models.js';
+import { createApp, type AppHandle } from './app.js';
+import { InferenceService } from './inference.js';
+import { ShutdownError } from './queue.js';
+
 export interface RunningServer extends AppHandle {
   port: number;
   /** The default model. */

@@ -1,3 +1,10 @@
+/**
+ * `rdc export`: a training run's EMA weights → a model folder (docs/design.md), with the softmax
+ * temperature fitted on the run's validation split (never the test batch) and a model card.
+ *
+ * @example
+ * await exportModel({ runDir: 'runs/tiny', modelDir: 'models/mine', engine, data: () => data, calibrationImages: 256 });
+ */
 import { arch as cpuArch, cpus, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,13 +36,6 @@ import { loadCheckpoint } from './training/checkpoint.js';
 import { inferenceGraph, readRunConfig } from './training/trainer.js';
 import { networkLogits } from './training/validate.js';
 
-/**
- * `rdc export`: a training run's EMA weights → a model folder (docs/design.md), with the softmax
- * temperature fitted on the run's validation split (never the test batch) and a model card.
- *
- * @example
- * await exportModel({ runDir: 'runs/tiny', modelDir: 'models/mine', engine, data: () => data, calibrationImages: 256 });
- */
 export interface ExportOptions {
   runDir: string;
   modelDir: string;

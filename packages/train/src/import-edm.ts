@@ -1,3 +1,13 @@
+/**
+ * `rdc import edm`: the authors' configuration from NVIDIA's EDM checkpoints: a class-conditional
+ * network for the DC (one pass per class and σ level) and, for LM, an unconditional one; both read
+ * from `.pkl` snapshots, `.pt` state dicts or safetensors (`readEdmCheckpoint`: nothing executed,
+ * every key checked), written as a normal model folder with the temperature fitted on the
+ * validation split and a card that records the source files' sha256.
+ *
+ * @example
+ * await importEdm({ cond: 'edm-cifar10-32x32-cond-vp.pkl', uncond: 'edm-cifar10-32x32-uncond-vp.pkl', modelDir: 'models/edm', engine, data, calibrationImages: 0 });
+ */
 import { basename } from 'node:path';
 import {
   buildDenoiserGraph,
@@ -21,16 +31,6 @@ import {
 import { CIFAR10_CLASSES, type Cifar10 } from './data/cifar10.js';
 import { calibrateOnValidation, guardOnCifar10, refuseDiscriminative } from './export.js';
 
-/**
- * `rdc import edm`: the authors' configuration from NVIDIA's EDM checkpoints: a class-conditional
- * network for the DC (one pass per class and σ level) and, for LM, an unconditional one; both read
- * from `.pkl` snapshots, `.pt` state dicts or safetensors (`readEdmCheckpoint`: nothing executed,
- * every key checked), written as a normal model folder with the temperature fitted on the
- * validation split and a card that records the source files' sha256.
- *
- * @example
- * await importEdm({ cond: 'edm-cifar10-32x32-cond-vp.pkl', uncond: 'edm-cifar10-32x32-uncond-vp.pkl', modelDir: 'models/edm', engine, data, calibrationImages: 0 });
- */
 export interface ImportEdmOptions {
   cond: string;
   uncond?: string;

@@ -1,12 +1,12 @@
+/**
+ * Seconds per attack iteration (one loss gradient, as APGD takes per step) for the DC and the RDC
+ * (LM by BPDA, and the full gradient through LM) on one image at S σ levels, per engine, one thread.
+ */
 import { OrtEngine, Random, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
 import { lossAndGrad } from '@rdc/attacks';
 import { benchInputs, diffusionClassifiers } from './diffusion.js';
 import { round, time } from './timing.js';
 
-/**
- * Seconds per attack iteration (one loss gradient, as APGD takes per step) for the DC and the RDC
- * (LM by BPDA, and the full gradient through LM) on one image at S σ levels, per engine, one thread.
- */
 export async function benchAttacks(
   network: Exclude<NetworkConfig, { arch: 'cnn' }>,
   o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean },

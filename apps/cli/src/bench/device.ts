@@ -1,3 +1,7 @@
+/**
+ * Whole training steps per second (gradient, clipping, AdamW and the EMA) with the optimizer on the
+ * host (TypeScript over the downloaded gradients) or inside the step graph (`--optimizer device`).
+ */
 import {
   buildDenoiserGraph,
   Denoiser,
@@ -16,10 +20,6 @@ import { AdamW, clipScale, DeviceOptimizer, Ema, globalNorm } from '@rdc/train';
 import { forwardRate, lossFeeds, trainRate } from './backbone.js';
 import { round, time } from './timing.js';
 
-/**
- * Whole training steps per second (gradient, clipping, AdamW and the EMA) with the optimizer on the
- * host (TypeScript over the downloaded gradients) or inside the step graph (`--optimizer device`).
- */
 async function stepRate(engine: OrtEngine, network: UNetConfig, weights: Weights, n: number, minSeconds: number, where: 'host' | 'device'): Promise<number> {
   const graph = edmLossGraph(network, { training: true });
   const feeds = lossFeeds(network, graph, n);

@@ -1,12 +1,12 @@
-import { buildDenoiserGraph, forwardMacs, initWeights, memoryModel, openClassifier, OrtEngine, parameterCount, Random, type UNetConfig } from '@rdc/core';
-import { forwardRate } from './backbone.js';
-import { round, time } from './timing.js';
-
 /**
  * The network suite, for planning runs of a large network: forward images/s on ONNX Runtime with 1
  * and 2 threads, and the seconds of one DC prediction at `levels` σ levels, measured over a few
  * levels (`sampleLevels`, all in one chunk) and scaled linearly (the DC's cost is linear in levels).
  */
+import { buildDenoiserGraph, forwardMacs, initWeights, memoryModel, openClassifier, OrtEngine, parameterCount, Random, type UNetConfig } from '@rdc/core';
+import { forwardRate } from './backbone.js';
+import { round, time } from './timing.js';
+
 export async function benchNetwork(network: UNetConfig, o: { batch: number; minSeconds: number; levels: number; sampleLevels: number }) {
   const graph = buildDenoiserGraph(network);
   const weights = initWeights(graph, 0);

@@ -1,11 +1,11 @@
-import { startServer } from '@rdc/serve';
-import sharp from 'sharp';
-import { round } from './timing.js';
-
 /**
  * Latency (p50/p95, sequential requests) and throughput (concurrent requests) of POST /v1/classify for
  * `dc` and `rdc`, over real HTTP on localhost, with the model's σ grid.
  */
+import { startServer } from '@rdc/serve';
+import sharp from 'sharp';
+import { round } from './timing.js';
+
 export async function benchServe(modelDir: string, o: { requests: number; concurrency: number; threads?: number }) {
   const server = await startServer(modelDir, { port: 0, host: '127.0.0.1', threads: o.threads, queueCapacity: 1024, timeoutMs: 600_000 });
   try {

@@ -1,3 +1,9 @@
+/**
+ * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images (or a
+ * range, or one shard of either), or on the model's validation split (`--split val`, for choosing
+ * settings without touching the test set). Each image draws its noise from its own seed, so shards
+ * merged with `rdc merge` give the same predictions as one run.
+ */
 import { Command } from '@commander-js/extra-typings';
 import {
   guardLabel,
@@ -22,12 +28,6 @@ import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
 import { asksForShard, shardedSelection, splitImages } from '../util/shard-options.js';
 
-/**
- * `rdc eval`: clean accuracy of the DC, the RDC or a CNN on the first N CIFAR-10 test images (or a
- * range, or one shard of either), or on the model's validation split (`--split val`, for choosing
- * settings without touching the test set). Each image draws its noise from its own seed, so shards
- * merged with `rdc merge` give the same predictions as one run.
- */
 const OPTIONS = { limit: 512 } as const;
 
 export function evalCommand() {

@@ -1,3 +1,12 @@
+/**
+ * Every graph kind the project emits, run on two ONNX Runtime engines (a GPU provider against the
+ * CPU provider) with tiny networks: each check returns the norm-relative error of the first against
+ * the second, to be held under `tolerance` (for predictions: the number of differing labels, 0).
+ * The WebGPU tests and `rdc info --parity` (the GPU check script) both run this list.
+ *
+ * @example
+ * for (const c of PARITY_CHECKS) console.log(c.name, await c.run(gpu, cpu) <= c.tolerance);
+ */
 import {
   ADAM,
   adamwStepGraph,
@@ -26,15 +35,6 @@ import {
 } from '@rdc/core';
 import { tinyUNet } from '@rdc/core/testing';
 
-/**
- * Every graph kind the project emits, run on two ONNX Runtime engines (a GPU provider against the
- * CPU provider) with tiny networks: each check returns the norm-relative error of the first against
- * the second, to be held under `tolerance` (for predictions: the number of differing labels, 0).
- * The WebGPU tests and `rdc info --parity` (the GPU check script) both run this list.
- *
- * @example
- * for (const c of PARITY_CHECKS) console.log(c.name, await c.run(gpu, cpu) <= c.tolerance);
- */
 export interface ParityCheck {
   name: string;
   tolerance: number;

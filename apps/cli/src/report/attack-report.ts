@@ -1,3 +1,7 @@
+/**
+ * The attack report: report.md (tables with 95 % confidence intervals, settings, sanity checks),
+ * robust-vs-eps.svg (with --sweep) and examples.png (clean and adversarial images).
+ */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatRate, type Tensor } from '@rdc/core';
@@ -5,10 +9,6 @@ import { protocolPreset, RECHECK_RULES, type Protocol, type RecheckRule, type Ro
 import { writeImageGrid } from '../util/image.js';
 import { lineChartSvg } from '../util/plot.js';
 
-/**
- * The attack report: report.md (tables with 95 % confidence intervals, settings, sanity checks),
- * robust-vs-eps.svg (with --sweep) and examples.png (clean and adversarial images).
- */
 export interface ReportInput {
   title: string;
   /** Which images, in words (e.g. 'the first 16 images of the CIFAR-10 test batch'). */

@@ -1,12 +1,12 @@
+/**
+ * Writes images [N, C, H, W] (pixels in [0, 1]) as one PNG grid of `cols` columns, each image scaled
+ * up `scale` times (nearest neighbour) with a 2-pixel gap.
+ */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
 import type { Tensor } from '@rdc/core';
 
-/**
- * Writes images [N, C, H, W] (pixels in [0, 1]) as one PNG grid of `cols` columns, each image scaled
- * up `scale` times (nearest neighbour) with a 2-pixel gap.
- */
 export async function writeImageGrid(path: string, images: Tensor, cols: number, scale = 2): Promise<void> {
   const [n, c, h, w] = images.dims;
   const rows = Math.ceil(n / cols);

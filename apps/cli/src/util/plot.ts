@@ -1,14 +1,14 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-
 /**
  * A line chart rendered with Vega-Lite to SVG (no native canvas needed): one line per `series`.
  *
  * @example
  * await writeLineChart('loss.svg', rows, { x: 'sigma', y: 'loss', series: 'head', logX: true });
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
 export async function lineChartSvg(
   rows: Record<string, unknown>[],
   o: { x: string; y: string; series?: string; title?: string; logX?: boolean; logY?: boolean; xTitle?: string; yTitle?: string },

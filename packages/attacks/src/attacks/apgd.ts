@@ -1,7 +1,3 @@
-import { type AttackName, BestIterate, lossAt, lossGradient, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
-import type { LossName } from '../losses.js';
-import { project } from '../threat.js';
-
 /**
  * APGD (Croce & Hein 2020) exactly as AutoAttack's `autopgd_base.py` runs it (ℓ∞ and ℓ2), checked
  * against AutoAttack's own traces (`../shared/fixtures/apgd/`): the random start scaled to the
@@ -22,6 +18,10 @@ import { project } from '../threat.js';
  * @example
  * await new Apgd({ loss: 'dlr', iterations: 100, restarts: 5 }).run(x, y, ctx);
  */
+import { type AttackName, BestIterate, lossAt, lossGradient, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import type { LossName } from '../losses.js';
+import { project } from '../threat.js';
+
 export interface ApgdOptions {
   loss?: LossName;
   iterations?: number;

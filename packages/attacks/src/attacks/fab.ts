@@ -1,7 +1,3 @@
-import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
-import { margin, predicted } from '../losses.js';
-import { type Norm, project, randomStart, type ThreatModel } from '../threat.js';
-
 /**
  * FAB-T (Croce & Hein 2020, AutoAttack's targeted `fab-t`), ℓ∞ and ℓ2: for each target class t (the
  * top-2… classes of the clean logits), linearise the decision boundary g = z_y − z_t at the iterate,
@@ -18,6 +14,10 @@ import { type Norm, project, randomStart, type ThreatModel } from '../threat.js'
  * @example
  * await new Fab({ iterations: 100, targets: 9 }).run(x, y, ctx);
  */
+import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import { margin, predicted } from '../losses.js';
+import { type Norm, project, randomStart, type ThreatModel } from '../threat.js';
+
 export interface FabOptions {
   iterations?: number;
   restarts?: number;

@@ -1,7 +1,3 @@
-import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
-import { margin } from '../losses.js';
-import { project } from '../threat.js';
-
 /**
  * Square Attack (Andriushchenko et al. 2020), score-based: no gradients. Random square windows of
  * the perturbation are redrawn (ℓ∞: ±ε per channel, AutoAttack's p schedule from p_init = 0.8) and
@@ -16,6 +12,10 @@ import { project } from '../threat.js';
  * @example
  * await new Square({ queries: 1000 }).run(x, y, { classifier: new FixedNoiseClassifier(clf, 0), threat, rng });
  */
+import { BestIterate, offerAndConfirm, type Attack, type AttackContext, type AttackResult } from '../attack.js';
+import { margin } from '../losses.js';
+import { project } from '../threat.js';
+
 export interface SquareOptions {
   queries?: number;
   pInit?: number;

@@ -1,6 +1,3 @@
-import { InputError } from '@rdc/core/runtime';
-import { shardIndices, type Selection } from './shard.js';
-
 /**
  * Merging the outputs of a sharded run (`rdc merge`). Every shard writes a manifest with the
  * settings that all shards of one run share (the model's checksum among them, not its path), the
@@ -12,6 +9,9 @@ import { shardIndices, type Selection } from './shard.js';
  * checkShards(parts.map((p) => ({ path: p.dir, manifest: p.manifest })));
  * const { records, missing, duplicated } = mergeRecords(parts, expectedIndices(parts[0].manifest), sameRecord);
  */
+import { InputError } from '@rdc/core/runtime';
+import { shardIndices, type Selection } from './shard.js';
+
 export interface RunManifest {
   kind: 'attack' | 'eval';
   /** What every shard of the run must share: settings, threat model, the model's sha256, seeds. */

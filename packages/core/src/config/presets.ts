@@ -1,5 +1,3 @@
-import { CnnConfig, UNetConfig } from './schema.js';
-
 /**
  * Network sizes for `--size`:
  * - `tiny`: trains on a 2-core CPU (≤ 0.3 GFLOP per image);
@@ -9,6 +7,8 @@ import { CnnConfig, UNetConfig } from './schema.js';
  * @example
  * const net = unetPreset('tiny', { numClasses: 10 });
  */
+import { CnnConfig, UNetConfig } from './schema.js';
+
 export type SizeName = 'tiny' | 'small' | 'paper';
 
 const UNET_SIZES: Record<SizeName, Partial<UNetConfig>> = {

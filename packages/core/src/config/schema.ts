@@ -1,7 +1,3 @@
-import { z } from 'zod';
-import { InputError } from '../errors.js';
-import { cli } from './options.js';
-
 /**
  * The one configuration schema, with defaults. The CLI's options, the HTTP API's bodies and a
  * model folder's config.json are all validated by these schemas.
@@ -9,6 +5,9 @@ import { cli } from './options.js';
  * @example
  * const dc = DcConfig.parse({ levels: 25 }); // every other field takes its default
  */
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { cli } from './options.js';
 
 export const ImageSpec = z.object({
   channels: z.number().int().positive().default(3),

@@ -1,12 +1,11 @@
-import { InputError } from '../errors.js';
-import type { Graph } from '../nn/graph/index.js';
-import type { Tensor, Weights } from '../tensor.js';
-
 /**
  * The engine interface: something that runs `Graph`s, and (if differentiable) their gradients.
  * Two implementations: TensorFlow.js (`tfjs.ts`, differentiable) and ONNX Runtime (`ort.ts`,
  * forward). Everything above this layer (the DC, LM, training, attacks) is written against it.
  */
+import { InputError } from '../errors.js';
+import type { Graph } from '../nn/graph/index.js';
+import type { Tensor, Weights } from '../tensor.js';
 
 export type EngineName = 'tfjs' | 'ort';
 

@@ -1,3 +1,13 @@
+/**
+ * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
+ * CPU, WebGPU or CUDA provider (`device`), or loads an exported `.onnx` file from a model folder. Gradients run as reverse-pass
+ * graphs built by `nn/autodiff.ts` (ONNX Runtime itself has no gradient API in Node).
+ *
+ * @example
+ * const engine = await OrtEngine.create({ threads: 1 });
+ * const f = await engine.compile(graph, { weights });
+ * const { D } = await f.run({ x, sigma });
+ */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
@@ -10,16 +20,6 @@ import type { Tensor, Weights } from '../tensor.js';
 import { checkDims, type CompileOptions, type Engine, type EngineInfo, type GradientFunction, type GradientRequest, type GraphFunction } from './engine.js';
 import { checkWeights } from '../nn/weights.js';
 
-/**
- * The ONNX Runtime engine: compiles a `Graph` with the ONNX writer and runs it on onnxruntime-node's
- * CPU, WebGPU or CUDA provider (`device`), or loads an exported `.onnx` file from a model folder. Gradients run as reverse-pass
- * graphs built by `nn/autodiff.ts` (ONNX Runtime itself has no gradient API in Node).
- *
- * @example
- * const engine = await OrtEngine.create({ threads: 1 });
- * const f = await engine.compile(graph, { weights });
- * const { D } = await f.run({ x, sigma });
- */
 export interface OrtOptions {
   /** Intra-op threads (default: all cores). One thread makes results repeat bit for bit. */
   threads?: number;

@@ -1,11 +1,3 @@
-import { EngineChoice } from '../config/runtime.js';
-import { InputError } from '../errors.js';
-import type { Engine } from './engine.js';
-import { OrtEngine } from './ort.js';
-import { resolveDeviceChoice, selectDevice } from './device.js';
-import { TfjsEngine } from './tfjs.js';
-import type { TfjsBackendChoice } from './tfjs-backend.js';
-
 /**
  * Engine choice shared by the CLI (`--engine`), the environment (`RDC_ENGINE`) and the API.
  * `auto` and `ort` are ONNX Runtime (forward and gradient graphs, on the device of `--device`);
@@ -16,6 +8,13 @@ import type { TfjsBackendChoice } from './tfjs-backend.js';
  * @example
  * const engine = await createEngine('auto', { device: 'auto' }); // ONNX Runtime on a GPU if there is one
  */
+import { EngineChoice } from '../config/runtime.js';
+import { InputError } from '../errors.js';
+import type { Engine } from './engine.js';
+import { OrtEngine } from './ort.js';
+import { resolveDeviceChoice, selectDevice } from './device.js';
+import { TfjsEngine } from './tfjs.js';
+import type { TfjsBackendChoice } from './tfjs-backend.js';
 
 /** The choice from an explicit option, else $RDC_ENGINE, else 'auto'. */
 export function resolveEngineChoice(explicit?: string): EngineChoice {

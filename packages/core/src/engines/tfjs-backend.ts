@@ -1,6 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { registerConvGradientKernels } from './tfjs-kernels.js';
-
 /**
  * Run-time choice of the TensorFlow.js backend, best first:
  * `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (native CPU) → `tfjs-backend-wasm`
@@ -11,6 +8,9 @@ import { registerConvGradientKernels } from './tfjs-kernels.js';
  * @example
  * const { backend } = await initTfjs('auto'); // 'wasm' on a machine without tfjs-node
  */
+import * as tf from '@tensorflow/tfjs-core';
+import { registerConvGradientKernels } from './tfjs-kernels.js';
+
 export type TfjsBackendChoice = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
 
 export interface TfjsBackendInfo {

@@ -1,5 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
-
 /**
  * Convolution gradient kernels for the tfjs wasm backend, built on its fast forward convolution.
  *
@@ -9,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
  *   dx = conv(dy, flip_hw(W) with in/out swapped, padding k − 1 − p)
  *   dW = conv(xᵀ [Cin, H, W, N], dyᵀ [Hy, Wy, N, Cout], padding p), transposed back to HWIO.
  */
+import * as tf from '@tensorflow/tfjs-core';
 
 type Info = tf.TensorInfo;
 type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }) => Info | Info[];

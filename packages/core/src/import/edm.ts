@@ -1,12 +1,3 @@
-import { createHash } from 'node:crypto';
-import { UNetConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
-import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
-import { PickleError, type ByteSource } from './pickle.js';
-import { openFileSource } from './source.js';
-import { readEdmSnapshot, readTensor, readTorchZip, type TensorRef } from './torch.js';
-import type { Weights } from '../tensor.js';
-
 /**
  * NVIDIA's EDM networks (`EDMPrecond` around a `SongUNet`) from their files: a training snapshot
  * (`.pkl`, as NVIDIA publishes them), a `torch.save`d state dict (`.pt`, as the RDC authors load
@@ -20,6 +11,15 @@ import type { Weights } from '../tensor.js';
  * const ck = readEdmCheckpoint('edm-cifar10-32x32-cond-vp.pkl');
  * const weights = loadEdmWeights(ck);
  */
+import { createHash } from 'node:crypto';
+import { UNetConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
+import { PickleError, type ByteSource } from './pickle.js';
+import { openFileSource } from './source.js';
+import { readEdmSnapshot, readTensor, readTorchZip, type TensorRef } from './torch.js';
+import type { Weights } from '../tensor.js';
+
 export interface EdmCheckpoint {
   path: string;
   format: 'pkl' | 'pt' | 'safetensors';

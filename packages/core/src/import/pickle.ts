@@ -1,5 +1,3 @@
-import { InputError } from '../errors.js';
-
 /**
  * A restricted unpickler (Python's pickle, protocols 0–5) that never executes anything: every
  * GLOBAL / STACK_GLOBAL must name a callable of an allow-list of TypeScript handlers (anything else
@@ -11,6 +9,7 @@ import { InputError } from '../errors.js';
  * @example
  * const value = unpickle(fileSource(path), { globals: { 'collections.OrderedDict': orderedDict } });
  */
+import { InputError } from '../errors.js';
 
 /** Random-access bytes: a file or a buffer. */
 export interface ByteSource {

@@ -1,5 +1,3 @@
-import { bufferSource, LazyBytes, PickleError, PyObject, PyTuple, pyClass, unpickle, type ByteSource, type GlobalHandler, type PyDict } from './pickle.js';
-
 /**
  * PyTorch's files, read without PyTorch and without executing anything: a `torch.save`d state dict
  * (the zip format: `<root>/data.pkl` and one stored entry per tensor storage) and NVIDIA's EDM
@@ -15,6 +13,7 @@ import { bufferSource, LazyBytes, PickleError, PyObject, PyTuple, pyClass, unpic
  * const sd = readTorchZip(openFileSource('tiny-cond.pt'));
  * const w = readTensor(sd.get('model.map_layer0.weight')!);
  */
+import { bufferSource, LazyBytes, PickleError, PyObject, PyTuple, pyClass, unpickle, type ByteSource, type GlobalHandler, type PyDict } from './pickle.js';
 
 /** A float32 storage: where its elements start in the file. */
 export interface StorageRef {

@@ -1,6 +1,3 @@
-import quantile from '@stdlib/stats-base-dists-normal-quantile';
-import { Random } from '../rng/random.js';
-
 /**
  * Adaptive σ evaluation for prediction (`--adaptive`): the DC's logits are a sum over σ levels, so
  * the levels are visited in a fixed random order, in units of `chunk` levels, and the visit stops
@@ -21,6 +18,9 @@ import { Random } from '../rng/random.js';
  * const t = new SequentialLeader({ units: order.length, classes: 10, alpha: 0.01, minUnits: 3 });
  * for (const unit of order) { t.add(await unitSums(unit)); if (t.decided()) break; }
  */
+import quantile from '@stdlib/stats-base-dists-normal-quantile';
+import { Random } from '../rng/random.js';
+
 export interface AdaptiveOptions {
   /** The bound on disagreement with the full grid (normal approximation). */
   alpha: number;

@@ -1,7 +1,3 @@
-import type { Denoiser } from '../engines/denoiser.js';
-import type { Random } from '../rng/random.js';
-import { modelToPixels, type Tensor } from '../tensor.js';
-
 /**
  * EDM's deterministic sampler (Karras et al. 2022, Algorithm 1: Heun's 2nd-order method on the
  * probability-flow ODE, σ_i = (σ_max^(1/ρ) + i/(N−1)·(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ, then σ_N = 0),
@@ -11,6 +7,10 @@ import { modelToPixels, type Tensor } from '../tensor.js';
  * @example
  * const images = await edmSample(denoiser, { head: 3, count: 8, rng: new Random(0) }); // pixels in [0, 1]
  */
+import type { Denoiser } from '../engines/denoiser.js';
+import type { Random } from '../rng/random.js';
+import { modelToPixels, type Tensor } from '../tensor.js';
+
 export interface SampleOptions {
   /** 0..K−1 for a class, K for the unconditional head. */
   head: number;

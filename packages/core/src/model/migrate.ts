@@ -1,6 +1,3 @@
-import { UNetConfig } from '../config/schema.js';
-import type { Weights } from '../tensor.js';
-
 /**
  * Networks trained by this project before it used EDM's layout: their config.json predates the
  * layout options (no `resample` field) and their weights have the old names. `migrateLegacyUNet`
@@ -11,6 +8,9 @@ import type { Weights } from '../tensor.js';
  * @example
  * if (isLegacyUNet(raw.network)) ({ network, weights } = migrateLegacyUNet(raw.network, weights));
  */
+import { UNetConfig } from '../config/schema.js';
+import type { Weights } from '../tensor.js';
+
 export function isLegacyUNet(network: unknown): boolean {
   return !!network && typeof network === 'object' && (network as { arch?: unknown }).arch === 'unet' && !('resample' in network);
 }

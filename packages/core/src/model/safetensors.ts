@@ -1,6 +1,3 @@
-import { InputError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
-
 /**
  * A small safetensors reader and writer (float32 only): an 8-byte little-endian header length, a
  * JSON header {name: {dtype, shape, data_offsets}, __metadata__}, then the raw bytes. The header is
@@ -10,6 +7,8 @@ import type { Tensor } from '../tensor.js';
  * const bytes = encodeSafetensors({ 'conv.weight': w }, { step: '100' });
  * const { tensors } = decodeSafetensors(bytes);
  */
+import { InputError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
 
 export interface SafetensorsFile {
   tensors: Record<string, Tensor>;

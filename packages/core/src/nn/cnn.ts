@@ -1,7 +1,3 @@
-import type { CnnConfig } from '../config/schema.js';
-import { GraphBuilder, type Graph, type V } from './graph/index.js';
-import { groupsFor } from './unet.js';
-
 /**
  * The baseline discriminative CNN (for the attacks' undefended comparison): per width, two 3×3
  * convolutions with GroupNorm and ReLU, then 2×2 average pooling; global average pooling and a
@@ -10,6 +6,10 @@ import { groupsFor } from './unet.js';
  * @example
  * const graph = buildClassifierGraph(CnnConfig.parse({ arch: 'cnn' })); // x → logits [N, 10]
  */
+import type { CnnConfig } from '../config/schema.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
+import { groupsFor } from './unet.js';
+
 export function addCnnClassifier(g: GraphBuilder, cfg: CnnConfig, x: V, training = false): V {
   let h = x;
   cfg.widths.forEach((w, level) => {

@@ -1,14 +1,14 @@
-import type { DenoiserNetworkConfig } from '../config/schema.js';
-import { GraphBuilder, type Graph, type V } from './graph/index.js';
-import { addGmmDenoiser } from './gmm.js';
-import { addUNetDenoiser, headCount } from './unet.js';
-
 /**
  * A denoiser network in graph form: x [N, C, H, W] (noised, model units), σ [N] and, for a
  * label-conditional network, one-hot labels [N, K] in; D [N, heads, C, H, W] out: K class heads and
  * the unconditional head for a multi-head network (or the Gaussian-mixture oracle), one head for
  * EDM's label-conditional and unconditional networks.
  */
+import type { DenoiserNetworkConfig } from '../config/schema.js';
+import { GraphBuilder, type Graph, type V } from './graph/index.js';
+import { addGmmDenoiser } from './gmm.js';
+import { addUNetDenoiser, headCount } from './unet.js';
+
 export type DenoiserBuilder = (g: GraphBuilder, x: V, sigma: V, opts?: { training?: boolean; labels?: V }) => V;
 
 /** The builder for a denoiser config (UNet or Gaussian-mixture oracle). */

@@ -1,6 +1,3 @@
-import type { GmmConfig } from '../config/schema.js';
-import type { GraphBuilder, V } from './graph/index.js';
-
 /**
  * The exact optimal denoiser of a Gaussian mixture, as a network (the oracle of docs/method.md §2).
  *
@@ -12,6 +9,9 @@ import type { GraphBuilder, V } from './graph/index.js';
  * @example
  * const D = addGmmDenoiser(g, GmmConfig.parse({ arch: 'gmm', numClasses: 3, std: 0.3, image }), x, sigma);
  */
+import type { GmmConfig } from '../config/schema.js';
+import type { GraphBuilder, V } from './graph/index.js';
+
 export function addGmmDenoiser(g: GraphBuilder, cfg: GmmConfig, x: V, sigma: V): V {
   const { channels, height, width } = cfg.image;
   const k = cfg.numClasses;

@@ -1,3 +1,8 @@
+/**
+ * The method's objectives as graphs around a denoiser. Every engine runs these same graphs, and the
+ * differentiable engines differentiate them, so the DC's input gradient, LM's gradient and the
+ * training loss are defined once.
+ */
 import type { DenoiserNetworkConfig, LmConfig } from '../config/schema.js';
 import { ADAM } from '../math/adam.js';
 import { appendReverse } from './autodiff.js';
@@ -5,12 +10,6 @@ import { adamGraphStep } from './optimizer.js';
 import { SIGMA_DATA } from '../edm/coefficients.js';
 import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser-graph.js';
 import { GraphBuilder, type Graph, type V } from './graph/index.js';
-
-/**
- * The method's objectives as graphs around a denoiser. Every engine runs these same graphs, and the
- * differentiable engines differentiate them, so the DC's input gradient, LM's gradient and the
- * training loss are defined once.
- */
 
 /**
  * Partial DC logits of one image over a chunk of S noise levels (docs/method.md §2):

@@ -1,7 +1,3 @@
-import { ADAM } from '../math/adam.js';
-import { gradientGraph, gradName } from './autodiff.js';
-import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph/index.js';
-
 /**
  * One AdamW training step as a graph (so weights and optimizer state can stay on a GPU across
  * steps): the loss's reverse pass, the global gradient norm and its clipping, Adam's moments with
@@ -16,6 +12,10 @@ import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph/index.
  * @example
  * const g = adamwStepGraph(edmLossGraph(network, { training: true }));
  */
+import { ADAM } from '../math/adam.js';
+import { gradientGraph, gradName } from './autodiff.js';
+import { GraphBuilder, type Graph, type ParamInfo, type V } from './graph/index.js';
+
 /**
  * Adam's moments and step as graph nodes, the twin of `adamUpdate` (math/adam.ts) with its constants:
  * m' = β1·m + (1 − β1)·g, v' = β2·v + (1 − β2)·g², step = (m'/c1) / (√(v'/c2) + ε) (a null m or v is

@@ -1,7 +1,3 @@
-import type { UNetConfig } from '../config/schema.js';
-import type { GraphBuilder, Init, V } from './graph/index.js';
-import { edmPrecond } from './precond-graph.js';
-
 /**
  * EDM's SongUNet (NVIDIA's `training/networks.py`, DDPM++ configuration) as a graph, with EDM's
  * parameter names (`enc.32x32_conv`, `enc.16x16_down.conv0`, `dec.8x8_in0.qkv`, `map_label`, …), so
@@ -27,6 +23,9 @@ import { edmPrecond } from './precond-graph.js';
  * const graph = buildDenoiserGraph(UNetConfig.parse({ arch: 'unet', modelChannels: 16 }));
  * // inputs x [N, 3, 32, 32], sigma [N] → output D [N, 11, 3, 32, 32]
  */
+import type { UNetConfig } from '../config/schema.js';
+import type { GraphBuilder, Init, V } from './graph/index.js';
+import { edmPrecond } from './precond-graph.js';
 
 const SKIP_SCALE = Math.SQRT1_2;
 

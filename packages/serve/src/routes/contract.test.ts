@@ -85,7 +85,8 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
 
   it('every route answers as documented: classify (DC, RDC, CNN), batch, models, examples, health', async () => {
     const body = await png();
-    const post = (path: string, b: NonNullable<RequestInit['body']>, type: string) => handle.app.request(path, { method: 'POST', body: b, headers: { 'content-type': type } });
+    const post = (path: string, b: NonNullable<RequestInit['body']>, type: string) =>
+      handle.app.request(path, { method: 'POST', body: b, headers: { 'content-type': type } });
     const dc = await check(await post('/v1/classify?defense=dc&levels=2&seed=1', body, 'image/png'), '/v1/classify', 'post');
     expect(dc.model).toBe('default');
     await check(await post('/v1/classify?levels=2&seed=1&explain=true', body, 'image/png'), '/v1/classify', 'post');
@@ -111,7 +112,8 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
 
   it('errors as documented: bad options, no such model, wrong defense, too many images, bad type', async () => {
     const body = await png();
-    const post = (path: string, b: NonNullable<RequestInit['body']>, type: string) => handle.app.request(path, { method: 'POST', body: b, headers: { 'content-type': type } });
+    const post = (path: string, b: NonNullable<RequestInit['body']>, type: string) =>
+      handle.app.request(path, { method: 'POST', body: b, headers: { 'content-type': type } });
     const cases: [Response, number, string][] = [
       [await post('/v1/classify?levels=1', body, 'image/png'), 400, 'bad_options'],
       [await post('/v1/classify?model=nope', body, 'image/png'), 404, 'no_model'],

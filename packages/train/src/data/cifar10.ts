@@ -1,7 +1,3 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { InputError, type Random, type Tensor } from '@rdc/core';
-
 /**
  * The CIFAR-10 reader for the official binary format: records of 1 label byte and 3072 pixel bytes
  * (1024 red, 1024 green, 1024 blue, row-major 32×32). Any subset of `data_batch_1..5.bin` and
@@ -12,6 +8,9 @@ import { InputError, type Random, type Tensor } from '@rdc/core';
  * const train = loadCifar10('../shared/data/cifar-10-batches-bin', 'train');
  * const x = train.pixels([0, 1, 2]); // [3, 3, 32, 32]
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError, type Random, type Tensor } from '@rdc/core';
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 export const CIFAR10_SHAPE = [3, 32, 32] as const;

@@ -1,10 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { x as untar } from 'tar';
-
 /**
  * `rdc download-data`: fetches the official CIFAR-10 binary archive into a cache directory,
  * resumable (HTTP Range on the `.part` file, retried on dropped connections), verifies its checksum,
@@ -13,6 +6,12 @@ import { x as untar } from 'tar';
  * @example
  * const dir = await downloadDataset({ cacheDir: '~/.cache/rdc', onProgress: (got, total) => bar.update(got) });
  */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { x as untar } from 'tar';
 
 export const CIFAR10_ARCHIVE = {
   url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',

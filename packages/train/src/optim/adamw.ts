@@ -1,5 +1,3 @@
-import { adamUpdate, type Weights } from '@rdc/core';
-
 /**
  * AdamW over named float32 weights (decoupled weight decay, applied to matrices and filters only,
  * not to biases and norm scales). State is plain arrays, saved and restored by checkpoints.
@@ -8,6 +6,8 @@ import { adamUpdate, type Weights } from '@rdc/core';
  * const opt = new AdamW(weights, { lr: 1e-3 });
  * opt.step(weights, grads, lrNow);
  */
+import { adamUpdate, type Weights } from '@rdc/core';
+
 export interface AdamWOptions {
   weightDecay?: number;
 }

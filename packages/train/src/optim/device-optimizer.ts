@@ -1,5 +1,3 @@
-import { ADAM, adamwStepGraph, DeviceTensor, type Graph, type OrtEngine, type ResidentFunction, type Tensor, type Weights } from '@rdc/core';
-
 /**
  * AdamW and the EMA inside the training-step graph (`adamwStepGraph`): the provider that runs the
  * forward and backward pass also runs the update, so no TypeScript loop walks the weights each step
@@ -12,6 +10,8 @@ import { ADAM, adamwStepGraph, DeviceTensor, type Graph, type OrtEngine, type Re
  * const opt = await DeviceOptimizer.create(engine, edmLossGraph(net, { training: true }), { weights, m, v, ema });
  * const { loss } = await opt.step(feeds, { lr: 1e-3, t: 1, clip: 1, weightDecay: 0, emaBeta: 0.99 });
  */
+import { ADAM, adamwStepGraph, DeviceTensor, type Graph, type OrtEngine, type ResidentFunction, type Tensor, type Weights } from '@rdc/core';
+
 export interface OptimizerState {
   weights: Weights;
   m: Record<string, Float32Array>;

@@ -1,8 +1,3 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, InputError, type RandomState, type Weights } from '@rdc/core';
-import type { SamplerState } from './epoch-order.js';
-
 /**
  * Training checkpoints: weights, EMA weights and optimizer moments in safetensors, and the rest of
  * the state (step, images seen, random streams, data order) in JSON. Written atomically: into a
@@ -13,6 +8,11 @@ import type { SamplerState } from './epoch-order.js';
  * saveCheckpoint(runDir, ckpt, 2);
  * const restored = loadCheckpoint(runDir);
  */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeSafetensors, encodeSafetensors, InputError, type RandomState, type Weights } from '@rdc/core';
+import type { SamplerState } from './epoch-order.js';
+
 export interface TrainState {
   step: number;
   imagesSeen: number;

@@ -1,5 +1,3 @@
-import { Random, type RandomState } from '@rdc/core';
-
 /**
  * Shuffled epochs over a list of example indices, from its own seeded stream. Its state (the stream
  * at the start of the epoch and the position in it) restores the exact order after a resume.
@@ -8,6 +6,8 @@ import { Random, type RandomState } from '@rdc/core';
  * const s = new EpochSampler(trainIdx, 0);
  * const batch = s.next(32);
  */
+import { Random, type RandomState } from '@rdc/core';
+
 export interface SamplerState {
   epoch: number;
   position: number;

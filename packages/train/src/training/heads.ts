@@ -1,6 +1,3 @@
-import { initWeights, type NetworkConfig, type Weights } from '@rdc/core';
-import { inferenceGraph } from './trainer.js';
-
 /**
  * Starting weights for fine-tuning `network` from a model with possibly another number of class
  * heads: every parameter whose shape matches is copied; the last convolution keeps the heads both
@@ -9,6 +6,9 @@ import { inferenceGraph } from './trainer.js';
  * @example
  * const init = adaptWeights(source.weights, source.config.network, network, seed);
  */
+import { initWeights, type NetworkConfig, type Weights } from '@rdc/core';
+import { inferenceGraph } from './trainer.js';
+
 export function adaptWeights(
   source: Weights,
   sourceNet: NetworkConfig,

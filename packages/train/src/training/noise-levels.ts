@@ -1,5 +1,3 @@
-import { P_MEAN, P_STD, sigmaGrid, sigmaWeights, type Random } from '@rdc/core';
-
 /**
  * Noise levels for training:
  * - `edm`: ln σ ~ N(P_mean, P_std²) (EDM's default);
@@ -10,6 +8,8 @@ import { P_MEAN, P_STD, sigmaGrid, sigmaWeights, type Random } from '@rdc/core';
  * const draw = sigmaSampler('dc', -1.2, 1.2);
  * const sigma = draw(rng);
  */
+import { P_MEAN, P_STD, sigmaGrid, sigmaWeights, type Random } from '@rdc/core';
+
 export type SigmaSampling = 'edm' | 'dc';
 
 export function sigmaSampler(kind: SigmaSampling, pMean = P_MEAN, pStd = P_STD): (rng: Random) => number {

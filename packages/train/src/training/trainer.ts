@@ -1,3 +1,14 @@
+/**
+ * The training loop shared by every engine: the engine computes the loss and its weight gradients
+ * from the network's loss graph; AdamW, warm-up, gradient clipping, EMA, data order and σ/noise
+ * draws live here in TypeScript. Three modes: from scratch, fine-tuning (`init` weights), and
+ * distillation (`teacher`: every head regresses the teacher's D). Checkpoints are atomic and a
+ * resume continues exactly (weights, EMA, optimizer, step, random streams, data order).
+ *
+ * @example
+ * const t = new Trainer({ config, network, runDir, data, split, gradientEngine, forwardEngine });
+ * const result = await t.run();
+ */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -29,18 +40,6 @@ import { hasCheckpoint, loadCheckpoint, removeStaleCheckpointWrites, saveCheckpo
 import { EpochSampler } from './epoch-order.js';
 import { sigmaSampler } from './noise-levels.js';
 import { validationAccuracy, validationGuard } from './validate.js';
-
-/**
- * The training loop shared by every engine: the engine computes the loss and its weight gradients
- * from the network's loss graph; AdamW, warm-up, gradient clipping, EMA, data order and σ/noise
- * draws live here in TypeScript. Three modes: from scratch, fine-tuning (`init` weights), and
- * distillation (`teacher`: every head regresses the teacher's D). Checkpoints are atomic and a
- * resume continues exactly (weights, EMA, optimizer, step, random streams, data order).
- *
- * @example
- * const t = new Trainer({ config, network, runDir, data, split, gradientEngine, forwardEngine });
- * const result = await t.run();
- */
 
 export interface TrainProgress {
   step: number;

@@ -1,3 +1,7 @@
+/**
+ * Logits [N, K] of a network on pixels, through the classifier factory: the DC (`levels` σ levels
+ * of the released grid) for a diffusion network, the plain forward pass for a CNN.
+ */
 import {
   argmax,
   ClassifierFactory,
@@ -14,10 +18,6 @@ import {
 } from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
 
-/**
- * Logits [N, K] of a network on pixels, through the classifier factory: the DC (`levels` σ levels
- * of the released grid) for a diffusion network, the plain forward pass for a CNN.
- */
 export async function networkLogits(
   network: NetworkConfig,
   weights: Weights,
