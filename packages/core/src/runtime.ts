@@ -36,6 +36,8 @@ export * from './method/dc.js';
 export * from './method/lm.js';
 export * from './method/calibration.js';
 export * from './method/guard.js';
+export * from './method/smoothing.js';
+export * from './method/smoothing-bases.js';
 export * from './nn/cnn.js';
 export * from './model/safetensors.js';
 export * from './model/config.js';

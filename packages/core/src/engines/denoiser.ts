@@ -2,7 +2,7 @@ import type { DenoiserNetworkConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } from '../nn/denoiser-graph.js';
 import type { Graph } from '../nn/graph/index.js';
-import { dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
+import { dcBatchGraph, dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
 import type { LmConfig } from '../config/schema.js';
 import { assertShape, type Tensor, type Weights } from '../tensor.js';
 import type { Engine, EngineInfo, GradientFunction, GraphFunction } from './engine.js';
@@ -180,6 +180,28 @@ export class Denoiser {
     const f = await this.gradient('dcVjp', () => dcChunkGraph(this.config), 'logits');
     const r = await f.run(this.dcFeeds(x, noise, sigma, weights, guidance), { cotangent: { data: cotangent, dims: [1, k] } });
     return { logits: r.value.data, grad: r.grads.x };
+  }
+
+  /**
+   * DC logits [B, K] of B images x [B, C, H, W] (model units, not checked against a range) over the
+   * same S levels, in one network batch of B·S (multi-head networks): certification's noisy copies.
+   */
+  async dcBatch(x: Tensor, noise: Float32Array, sigma: Float32Array, weights: Float32Array): Promise<Tensor> {
+    const [c, h, w] = this.imageDims;
+    const s = weights.length;
+    const b = x.dims[0];
+    assertShape('dc batch: x', x, [-1, c, h, w]);
+    if (noise.length !== b * s * c * h * w) throw new Error(`dc batch: noise must hold ${b}·${s} images`);
+    const key = `dcBatch:${s}`;
+    let f = this.cache.get(key) as Promise<GraphFunction> | undefined;
+    if (!f) {
+      f = this.engine.compile(dcBatchGraph(this.config, s), { weights: this.weights });
+      this.cache.set(key, f);
+    }
+    const sig = new Float32Array(b * s);
+    for (let i = 0; i < b; i++) sig.set(sigma, i * s);
+    const r = await (await f).run({ x, noise: { data: noise, dims: [b, s, c, h, w] }, sigma: { data: sig, dims: [b, s] }, weights: { data: weights, dims: [s] } });
+    return r.logits;
   }
 
   private checkGuidance(guidance: number): void {

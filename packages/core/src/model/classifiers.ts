@@ -16,6 +16,8 @@ import { InputError } from '../errors.js';
 import { type Classifier, DcClassifier, NetworkClassifier, RdcClassifier } from '../method/classifier.js';
 import { DiffusionClassifier } from '../method/dc.js';
 import { LikelihoodMaximizer } from '../method/lm.js';
+import { ApndcBase, DcBase, NetworkBase } from '../method/smoothing-bases.js';
+import type { SmoothingBase, SmoothingBaseName } from '../method/smoothing.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { forwardMacs } from '../nn/graph/index.js';
@@ -102,6 +104,7 @@ function optionsKey(o: ClassifierOptions): string {
 
 export class ClassifierFactory {
   private readonly cache = new Map<string, Classifier>();
+  private readonly bases = new Map<string, SmoothingBase>();
   private shared: { main: Denoiser; lm: Denoiser | null } | null = null;
 
   constructor(
@@ -154,6 +157,38 @@ export class ClassifierFactory {
     if (!lm) throw new InputError(`${dir} has no unconditional network for LM: the RDC needs one (rdc import edm --uncond FILE)`, 'bad_defense');
     const method = opts.method ?? this.model.config.lmMethod;
     return new RdcClassifier(dc, new LikelihoodMaximizer(lm, { ...lmPreset(method), ...opts.lm }), this.temperature, opts.gradient ?? 'bpda');
+  }
+
+  /**
+   * The base classifier of randomized smoothing (`rdc certify --base`): the plain network of a CNN
+   * (`none`), the DC with the model's grid (`dc`, `levels` overriding its count), or the noised DC
+   * (`apndc`: the unconditional head's one-step denoising at σ = 2τ, then the DC on a linear grid of
+   * `levels` (default 10) from 2τ to σ_max, with the model's weighting). Cached like the classifiers.
+   */
+  smoothingBase(name: SmoothingBaseName, opts: { sigma: number; levels?: number }): SmoothingBase {
+    const key = `smoothing:${name}:${opts.sigma}:${opts.levels ?? ''}`;
+    let base = this.bases.get(key);
+    if (base) return base;
+    const { network } = this.model.config;
+    const dir = this.model.dir;
+    if (network.arch === 'cnn') {
+      if (name !== 'none') throw new InputError(`${dir} is a CNN classifier: certify it with --base none`, 'bad_defense');
+      base = new NetworkBase(this.engine, network, this.model.weights);
+    } else {
+      if (name === 'none') throw new InputError(`${dir} is a diffusion model: certify it with --base dc or apndc`, 'bad_defense');
+      const { main, lm } = this.denoisers();
+      const dc = this.model.config.dc;
+      if (name === 'dc') base = new DcBase(new DiffusionClassifier(main, { ...dc, levels: opts.levels ?? dc.levels, adaptive: null }));
+      else {
+        if (!lm) throw new InputError(`${dir} has no unconditional head or network: apndc needs one (certify with --base dc)`, 'bad_defense');
+        const from = 2 * opts.sigma;
+        if (!(from < dc.sigmaMax)) throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
+        const grid = { ...dc, grid: 'linear' as const, sigmaMin: from, sigmaMax: dc.sigmaMax, levels: opts.levels ?? 10, adaptive: null };
+        base = new ApndcBase(new DiffusionClassifier(main, grid), lm, opts.sigma);
+      }
+    }
+    this.bases.set(key, base);
+    return base;
   }
 
   /** Multiply–accumulates of one pass per image of the DC's network (or the CNN), and of LM's. */

@@ -57,6 +57,33 @@ export function dcChunkGraph(cfg: DenoiserNetworkConfig): Graph {
   return g.build();
 }
 
+/**
+ * DC logits of a batch of images over the same S noise levels (certification: many noisy copies of
+ * one image at once): x [B, C, H, W] (model units), noise [B, S, C, H, W], sigma [B, S] (each row the
+ * grid), weights [S] → logits [B, K] = −Σ_s w_s·mean_pixels((D_y(x_b + σ_s·n_bs) − x_b)²). One
+ * network pass per image and level, all in one batch of B·S; S is fixed when the graph is built.
+ * Multi-head networks (and the Gaussian-mixture oracle) only: a label-conditional network takes K
+ * passes per level (use `dcChunkGraph` per image).
+ */
+export function dcBatchGraph(cfg: DenoiserNetworkConfig, levels: number): Graph {
+  if (takesLabels(cfg)) throw new Error('dcBatchGraph: a label-conditional network takes one pass per class; use dcChunkGraph');
+  const g = new GraphBuilder();
+  const { channels: c, height: h, width: w } = cfg.image;
+  const k = cfg.numClasses;
+  const s = levels;
+  const x = g.input('x', ['B', c, h, w]);
+  const noise = g.input('noise', ['B', s, c, h, w]);
+  const sigma = g.input('sigma', ['B', s]);
+  const weights = g.input('weights', [s]);
+  const x5 = g.reshape(x, [-1, 1, c, h, w]);
+  const xs = g.reshape(g.add(x5, g.mul(g.reshape(sigma, [-1, s, 1, 1, 1]), noise)), [-1, c, h, w]); // [B·S, C, H, W]
+  const d = denoiserBuilder(cfg)(g, xs, g.reshape(sigma, [-1])); // [B·S, heads, C, H, W]
+  const cls = g.reshape(g.slice(d, 1, 0, k), [-1, s, k, c, h, w]);
+  const err = g.reduceMean(g.square(g.sub(cls, g.reshape(x, [-1, 1, 1, c, h, w]))), [3, 4, 5]); // [B, S, K]
+  g.output('logits', g.neg(g.reduceSum(g.mul(err, g.reshape(weights, [1, s, 1])), [1]))); // [B, K]
+  return g.build();
+}
+
 /** The unconditional head of D [N, heads, C, H, W] as [N, C, H, W] (LM's denoiser). */
 function unconditional(g: GraphBuilder, cfg: DenoiserNetworkConfig, d: V): V {
   const u = unconditionalHead(cfg);
