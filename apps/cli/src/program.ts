@@ -17,6 +17,7 @@ import { benchCommand } from './commands/bench.js';
 import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
+import { certifyCommand } from './commands/certify.js';
 import { mergeCommand } from './commands/merge.js';
 import { sweepsCommand } from './commands/sweeps.js';
 import { resealCommand } from './commands/reseal.js';
@@ -37,6 +38,7 @@ export function createProgram(): Command {
     exportCommand(),
     evalCommand(),
     attackCommand(),
+    certifyCommand(),
     mergeCommand(),
     sweepsCommand(),
     serveCommand(),

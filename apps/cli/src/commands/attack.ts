@@ -3,7 +3,6 @@
  * that resumes, shards that `rdc merge` joins, a sweep over radii, the adaptive-attack sanity checks
  * and a Markdown report. Options: core's measuring options and the attacks' `AttackOptions`.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import {
@@ -40,8 +39,9 @@ import { resolveDataDir } from '@rdc/train';
 import { attackLabels, ruleLabel, writeAttackReport } from '../report/attack-report.js';
 import { sweepPoint, type SweepPoint } from '../report/sweep-table.js';
 import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
-import { humanOutput, settingsDifference, writeJson } from '../util/output.js';
+import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
+import { prepareRunFolder } from '../util/run-folder.js';
 import { codeVersion, commandLine, provenance } from '../util/provenance.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
 import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
@@ -72,21 +72,6 @@ function runProtocol(o: Options): Protocol {
     squareDraws: o.squareDraws,
     levels: o.levels,
   });
-}
-
-/** The run folder: refused when it holds a run with other settings (naming them); settings.json and manifest.json written. */
-function prepareFolder(out: string, settings: Record<string, unknown>, manifest: RunManifest): void {
-  mkdirSync(out, { recursive: true });
-  const settingsPath = join(out, 'settings.json');
-  const text = `${JSON.stringify(settings, null, 2)}\n`;
-  if (existsSync(settingsPath)) {
-    const previous = readFileSync(settingsPath, 'utf8');
-    if (previous !== text)
-      throw new InputError(
-        `${out} holds a run with other settings (${settingsDifference(JSON.parse(previous), JSON.parse(text), 'that run', 'this one')}); use another --out (or delete it)`,
-      );
-  } else writeFileSync(settingsPath, text);
-  writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** The lines printed after a run: every rule side by side, the sanity checks, where the report is. */
@@ -172,7 +157,7 @@ export function attackCommand() {
     };
     // What rdc merge checks: every shard of a run shares these (the model by checksum, not path).
     const { model: _dir, selection: _sel, ...shared } = settings;
-    prepareFolder(out, settings, {
+    prepareRunFolder(out, settings, {
       kind: 'attack',
       settings: shared,
       selection,

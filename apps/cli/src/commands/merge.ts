@@ -16,6 +16,7 @@ import {
 } from '@rdc/attacks';
 import { loadCifar10, resolveDataDir } from '@rdc/train';
 import { attackLabels, writeAttackReport } from '../report/attack-report.js';
+import { writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
 import { sweepPoint } from '../report/sweep-table.js';
 import { readShared, sharedOptions } from '../util/schema-options.js';
 import { writeJson } from '../util/output.js';
@@ -135,6 +136,15 @@ export function mergeCommand() {
       return;
     }
 
+    if (m.kind === 'certify') {
+      await mergeCertify(parts, m, o.out ?? (paths.length === 1 && !existsSync(join(paths[0], 'manifest.json')) ? join(paths[0], 'merged') : undefined), {
+        shards,
+        absentShards,
+        json: shared.json,
+      });
+      return;
+    }
+
     const out = o.out ?? (paths.length === 1 && !existsSync(join(paths[0], 'manifest.json')) ? join(paths[0], 'merged') : undefined);
     if (!out) throw new InputError('name the report folder with --out DIR (or pass the one folder that holds the shards)');
     if (parts.some((p) => resolve(p.path) === resolve(out))) throw new InputError(`--out ${out} is one of the shards`);
@@ -234,4 +244,41 @@ export function mergeCommand() {
       `${partial ? 'PARTIAL: ' : ''}${main.records.length} of ${expected.length} images from ${parts.length} shard(s); worst case ${formatRate({ rate: w.worstCase.rate, low: w.worstCase.ci95[0], high: w.worstCase.ci95[1] })} (${rule} rule), null attack ${formatRate({ rate: w.nullAttack.rate, low: w.nullAttack.ci95[0], high: w.nullAttack.ci95[1] })}; report: ${join(out, 'report.md')}\n`,
     );
   });
+}
+
+/** Joins the shards of an rdc certify run into one report (the same report rdc certify writes). */
+async function mergeCertify(
+  parts: Part[],
+  m: RunManifest,
+  out: string | undefined,
+  o: { shards: { path: string; shard: RunManifest['shard'] }[]; absentShards: number[]; json?: string },
+): Promise<void> {
+  if (!out) throw new InputError('name the report folder with --out DIR (or pass the one folder that holds the shards)');
+  if (parts.some((p) => resolve(p.path) === resolve(out))) throw new InputError(`--out ${out} is one of the shards`);
+  mkdirSync(out, { recursive: true });
+  const merged = mergeRecords(
+    parts.map((p) => ({ path: p.path, records: [...new JsonlLog<CertifyRecord>(join(p.path, 'images.jsonl')).read({ readOnly: true }).values()] })),
+    expectedIndices(m),
+    (a, b) => a.prediction === b.prediction && a.nA === b.nA && a.radius === b.radius,
+  );
+  writeFileSync(join(out, 'images.jsonl'), merged.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const partial = merged.missing.length > 0;
+  const sel = m.selection;
+  const settings = m.settings as Parameters<typeof writeCertifyReport>[1]['settings'];
+  const { summary, report } = await writeCertifyReport(out, {
+    records: merged.records,
+    settings: { ...settings, selection: sel },
+    imagesLabel: `images ${sel.begin}–${sel.end - 1} ${settings.split === 'val' ? "of the model's validation split" : 'of the CIFAR-10 test batch'}`,
+    commandLine: commandLine(),
+    notes: [
+      `Merged from ${parts.length} shard${parts.length === 1 ? '' : 's'}; code ${m.code.version} at ${m.code.commit}.`,
+      ...(partial ? [`**PARTIAL: ${merged.records.length} of ${merged.records.length + merged.missing.length} images.** Re-run \`rdc merge\` when the shards finish.`] : []),
+    ],
+    extra: { partial, missing: merged.missing, duplicated: merged.duplicated, absentShards: o.absentShards, shards: o.shards, code: m.code, ...provenance() },
+  });
+  if (o.json) writeJson(o.json, report);
+  const at = (r: number) => summary.certified.find((p) => p.radius === r)!;
+  process.stdout.write(
+    `${partial ? 'PARTIAL: ' : ''}${merged.records.length} images from ${parts.length} shard(s); certified at radius 0: ${formatRate({ rate: at(0).accuracy, low: at(0).ci95[0], high: at(0).ci95[1] })}, at 0.5: ${formatRate({ rate: at(0.5).accuracy, low: at(0.5).ci95[0], high: at(0.5).ci95[1] })}; report: ${join(out, 'report.md')}\n`,
+  );
 }

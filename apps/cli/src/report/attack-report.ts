@@ -130,13 +130,12 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
     `Seconds per image (all attacks): ${s.secondsPerImage.toPrecision(2)}.`,
   ];
   if (o.sweep?.length) {
+    // ε = 0 is clean accuracy under the same rule; the 95 % interval is a band around the worst case.
+    const c = s.rules[o.rule].clean;
+    const points = [{ eps: 0, robust: c.rate, low: c.ci95[0], high: c.ci95[1] }, ...o.sweep.filter((p) => p.eps > 0)];
     const svg = await lineChartSvg(
-      o.sweep.flatMap((p) => [
-        { eps: p.eps * 255, acc: 100 * p.robust, series: 'worst case' },
-        { eps: p.eps * 255, acc: 100 * p.low, series: '95 % CI low' },
-        { eps: p.eps * 255, acc: 100 * p.high, series: '95 % CI high' },
-      ]),
-      { x: 'eps', y: 'acc', series: 'series', title: 'Robust accuracy against ε', xTitle: 'ε (×1/255)', yTitle: 'robust accuracy (%)' },
+      points.map((p) => ({ eps: p.eps * 255, acc: 100 * p.robust, low: 100 * p.low, high: 100 * p.high, series: 'worst case (ε = 0: clean)' })),
+      { x: 'eps', y: 'acc', series: 'series', band: { low: 'low', high: 'high' }, yDomain: [0, 100], title: 'Robust accuracy against ε (95 % interval shaded)', xTitle: 'ε (×1/255)', yTitle: 'robust accuracy (%)' },
     );
     writeFileSync(join(dir, 'robust-vs-eps.svg'), svg);
     lines.push(

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { settingsDifference } from '../util/output.js';
 import { InputError } from '@rdc/core';
-import type { Rate, RuleSummary } from '@rdc/attacks';
+import { differences, type Rate, type RuleSummary } from '@rdc/attacks';
 
 /** One radius of a sweep: the worst case with its interval, clean accuracy and the null attack under one rule. */
 export interface SweepPoint {
@@ -92,8 +91,8 @@ export function sweepTable(runs: NamedSweep[]): string {
     rule: r.rule,
   });
   for (const { name, report } of runs.slice(1)) {
-    const diff = settingsDifference(key(first), key(report), runs[0].name, name);
-    if (diff) throw new InputError(`${name} was not run like ${runs[0].name} (the same images, norm, protocol and re-check rule): ${diff}`);
+    const diff = differences(key(first), key(report));
+    if (diff.length) throw new InputError(`${name} was not run like ${runs[0].name} (the same images, norm, protocol and re-check rule): ${diff.join('; ')} (${runs[0].name} ≠ ${name})`);
   }
   const radii = [...new Set(runs.flatMap(({ report }) => report.sweep.map((s) => s.eps)))].sort((a, b) => a - b);
   const clean = (r: SweepReport) => r.rules[r.rule].clean;

@@ -13,7 +13,7 @@ import { InputError } from '@rdc/core/runtime';
 import { shardIndices, type Selection } from './shard.js';
 
 export interface RunManifest {
-  kind: 'attack' | 'eval';
+  kind: 'attack' | 'eval' | 'certify';
   /** What every shard of the run must share: settings, threat model, the model's sha256, seeds. */
   settings: Record<string, unknown>;
   selection: Selection;

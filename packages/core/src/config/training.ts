@@ -86,6 +86,12 @@ export const TrainConfig = z.object({
   sigmaSampling: z.enum(['edm', 'dc']).default('edm').describe("training noise levels: EDM's log-normal, or where the DC weights are"),
   pMean: z.number().default(P_MEAN).describe("mean of EDM's log-normal σ sampling (ln σ)"),
   pStd: z.number().positive().default(P_STD).describe("standard deviation of EDM's log-normal σ sampling"),
+  noiseSd: z
+    .number()
+    .min(0)
+    .max(2)
+    .default(0)
+    .describe("baseline CNN: Gaussian noise τ (pixel units) added to every training image (Cohen's recipe for certification with --sigma τ; 0: none)"),
   flip: z
     .boolean()
     .default(true)

@@ -135,6 +135,8 @@ export class Trainer {
     this.opts = opts;
     const { network, teacher } = opts;
     if (teacher && network.arch === 'cnn') throw new Error('distillation needs a diffusion network (--arch unet)');
+    if (opts.config.noiseSd > 0 && network.arch !== 'cnn')
+      throw new InputError('--noise-sd augments the baseline CNN (--arch cnn); a diffusion model is trained on noise by its objective', 'bad_option');
     if (network.arch === 'unet' && network.conditioning !== 'multihead')
       throw new Error("training makes the multi-head network; EDM's label-conditional and unconditional networks come from 'rdc import edm'");
     if (teacher && teacher.numClasses !== network.numClasses)
@@ -373,7 +375,14 @@ export class Trainer {
       labels.forEach((y, i) => (data[i * k + y] = 1));
       return { data, dims: [n, k] };
     };
-    if (network.arch === 'cnn') return { x: { data: x, dims: [n, channels, height, width] }, labels: oneHot() };
+    if (network.arch === 'cnn') {
+      // Gaussian noise augmentation (Cohen's recipe for a smoothed classifier): pixel noise τ is 2τ in model units.
+      if (cfg.noiseSd > 0) {
+        const eps = rng.normal(x.length);
+        for (let i = 0; i < x.length; i++) x[i] += 2 * cfg.noiseSd * eps[i];
+      }
+      return { x: { data: x, dims: [n, channels, height, width] }, labels: oneHot() };
+    }
     const sigma = Float32Array.from({ length: n }, () => drawSigma(rng));
     const noise = rng.normal(n * d);
     const heads = k + 1;

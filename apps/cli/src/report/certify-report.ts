@@ -1,0 +1,117 @@
+/**
+ * The certification report (rdc certify and rdc merge of its shards): per image the certified class
+ * or an abstention with its radius; certified accuracy at radii 0, 0.25, 0.5, 0.75 and 1.0 (correct
+ * and certified at least that far; abstentions count as wrong) with 95 % Wilson intervals; the
+ * abstention rate; seconds per image; report.md, report.json and certified-vs-radius.svg.
+ *
+ * @example
+ * await writeCertifyReport(out, { records, settings, imagesLabel, commandLine });
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatRate, wilson } from '@rdc/core';
+import { writeJson } from '../util/output.js';
+import { lineChartSvg } from '../util/plot.js';
+
+export const CERTIFY_RADII = [0, 0.25, 0.5, 0.75, 1.0] as const;
+
+export interface CertifyRecord {
+  index: number;
+  label: number;
+  /** The certified class, −1 when it abstains. */
+  prediction: number;
+  /** Counts of the N estimation draws (N0 not included). */
+  nA: number;
+  n: number;
+  pALower: number;
+  /** ℓ2 radius in pixel units (0 on abstention). */
+  radius: number;
+  correct: boolean;
+  seconds: number;
+}
+
+export interface CertifiedPoint {
+  radius: number;
+  accuracy: number;
+  ci95: [number, number];
+  correct: number;
+}
+
+export interface CertifySummary {
+  images: number;
+  certified: CertifiedPoint[];
+  abstained: number;
+  abstentionRate: number;
+  secondsPerImage: number;
+}
+
+export function certifySummary(records: readonly CertifyRecord[], radii: readonly number[] = CERTIFY_RADII): CertifySummary {
+  const n = records.length;
+  const certified = radii.map((radius) => {
+    const correct = records.filter((r) => r.correct && r.prediction >= 0 && r.radius >= radius).length;
+    const w = wilson(correct, n);
+    return { radius, accuracy: w.rate, ci95: [w.low, w.high] as [number, number], correct };
+  });
+  const abstained = records.filter((r) => r.prediction < 0).length;
+  return { images: n, certified, abstained, abstentionRate: n ? abstained / n : 0, secondsPerImage: n ? records.reduce((a, r) => a + r.seconds, 0) / n : 0 };
+}
+
+/** Rows of a certified-accuracy-against-radius chart (several runs, one line each). */
+export function certifiedRows(name: string, s: CertifySummary): Record<string, unknown>[] {
+  return s.certified.map((p) => ({ radius: p.radius, accuracy: 100 * p.accuracy, low: 100 * p.ci95[0], high: 100 * p.ci95[1], run: name }));
+}
+
+export async function certifiedChart(rows: Record<string, unknown>[]): Promise<string> {
+  return lineChartSvg(rows, {
+    x: 'radius',
+    y: 'accuracy',
+    series: 'run',
+    band: { low: 'low', high: 'high' },
+    yDomain: [0, 100],
+    title: 'Certified accuracy against ℓ2 radius (95 % interval shaded)',
+    xTitle: 'ℓ2 radius (pixel units)',
+    yTitle: 'certified accuracy (%)',
+  });
+}
+
+/** The settings of a certification run, in words. */
+export function certifyLabel(s: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null }): string {
+  const base = s.base === 'none' ? 'the plain network' : s.base === 'dc' ? 'the DC' : 'the noised DC (APNDC)';
+  return `${base}, τ = ${s.sigma}, N0 = ${s.n0}, N = ${s.n}, α = ${s.alpha}${s.levels ? `, ${s.levels} σ levels` : ''}`;
+}
+
+export async function writeCertifyReport(
+  dir: string,
+  o: {
+    records: readonly CertifyRecord[];
+    settings: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null } & Record<string, unknown>;
+    imagesLabel: string;
+    commandLine: string;
+    notes?: string[];
+    extra?: Record<string, unknown>;
+  },
+): Promise<{ summary: CertifySummary; report: Record<string, unknown> }> {
+  const summary = certifySummary(o.records);
+  const label = certifyLabel(o.settings);
+  const rate = (p: CertifiedPoint) => formatRate({ rate: p.accuracy, low: p.ci95[0], high: p.ci95[1] });
+  const lines = [
+    `# Certified robustness: ${label}`,
+    '',
+    ...(o.notes?.length ? [...o.notes, ''] : []),
+    `Randomized smoothing (Cohen et al. 2019): the smoothed classifier's answer at each image and the ℓ2 radius within which no perturbation changes it, except with probability α = ${o.settings.alpha} over the draws. It certifies the smoothed classifier, not the base classifier itself. Selection: ${o.imagesLabel} (${summary.images} images). Command: \`${o.commandLine}\`.`,
+    '',
+    '| ℓ2 radius | certified accuracy (95 % CI) |',
+    '|---|---|',
+    ...summary.certified.map((p) => `| ${p.radius} | ${rate(p)} |`),
+    '',
+    `Abstained: ${summary.abstained} of ${summary.images} (${(100 * summary.abstentionRate).toFixed(1)} %), counted as wrong at every radius. Seconds per image: ${summary.secondsPerImage.toPrecision(3)}.`,
+    '',
+    '![certified accuracy against radius](certified-vs-radius.svg)',
+    '',
+  ];
+  writeFileSync(join(dir, 'report.md'), `${lines.join('\n')}\n`);
+  writeFileSync(join(dir, 'certified-vs-radius.svg'), await certifiedChart(certifiedRows(label, summary)));
+  const report = { kind: 'certify', ...summary, settings: o.settings, records: o.records, ...o.extra };
+  writeJson(join(dir, 'report.json'), report);
+  return { summary, report };
+}
