@@ -184,9 +184,37 @@ describe('the backbone pipeline through the CLI', () => {
     expect(await rdc('eval', '--model', cmodel, '--defense', 'dc', '--limit', '1')).toBe(2);
     // Cohen's recipe: the CNN trained on Gaussian noise of the smoothing τ (its training loss is higher on noisy images).
     const nrun = join(dir, 'noisy-cnn-run');
-    expect(await rdc('train', '--arch', 'cnn', '--size', 'tiny', '--run', nrun, '--steps', '3', '--batch', '8', '--val-size', '20', '--noise-sd', '0.25', '--json', join(dir, 'noisy.json'))).toBe(0);
+    expect(
+      await rdc(
+        'train',
+        '--arch',
+        'cnn',
+        '--size',
+        'tiny',
+        '--run',
+        nrun,
+        '--steps',
+        '3',
+        '--batch',
+        '8',
+        '--val-size',
+        '20',
+        '--noise-sd',
+        '0.25',
+        '--json',
+        join(dir, 'noisy.json'),
+      ),
+    ).toBe(0);
     expect(JSON.parse(readFileSync(join(nrun, 'config.json'), 'utf8')).train.noiseSd).toBe(0.25);
-    expect(JSON.parse(readFileSync(join(dir, 'noisy.json'), 'utf8')).lastLoss).not.toBe(JSON.parse(readFileSync(join(crun, 'log.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('"event":"step"')).pop()!).loss);
+    expect(JSON.parse(readFileSync(join(dir, 'noisy.json'), 'utf8')).lastLoss).not.toBe(
+      JSON.parse(
+        readFileSync(join(crun, 'log.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('"event":"step"'))
+          .pop()!,
+      ).loss,
+    );
     expect(await rdc('train', ...TINY_UNET, '--run', join(dir, 'noisy-unet'), '--steps', '1', '--noise-sd', '0.25')).toBe(2);
     // The CNN judges the diffusion model's class-conditional samples.
     const samples = join(dir, 'judged');

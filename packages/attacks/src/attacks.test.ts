@@ -14,20 +14,18 @@ import { evaluateRobustness } from './eval/robust.js';
 import { correctUnder, isRobust, RECHECK_RULES, type ImageRecord } from './eval/rules.js';
 import { lossAndGrad } from './losses.js';
 import { inThreat, type ThreatModel } from './threat.js';
+import { StubClassifier } from './testing.js';
 import { EotClassifier, FixedNoiseClassifier, WrappedClassifier } from './wrappers.js';
 
 /** logits = W·x + b on 1×4×4 images: exact gradients, known optimum. */
-class LinearClassifier implements Classifier {
-  readonly defense = 'none' as const;
-  readonly stochastic = false;
-  readonly imageDims = [1, 4, 4] as const;
-  readonly temperature = 1;
-  readonly settings = {};
+class LinearClassifier extends StubClassifier {
   gradientCalls = 0;
   constructor(
     readonly w: Float32Array[],
     readonly b: number[],
-  ) {}
+  ) {
+    super({ stochastic: false, imageDims: [1, 4, 4] });
+  }
   get numClasses() {
     return this.w.length;
   }
@@ -216,18 +214,15 @@ describe('APGD against PGD on a small network', () => {
  * A randomized two-class linear classifier: logits W·x + b plus fresh N(0, τ²) noise on every call
  * (drawn from the caller's generator), like the DC. Counts its calls.
  */
-class NoisyLinear implements Classifier {
-  readonly defense = 'dc' as const;
-  readonly stochastic = true;
-  readonly imageDims = [1, 4, 4] as const;
-  readonly temperature = 1;
-  readonly settings = {};
+class NoisyLinear extends StubClassifier {
   forwardCalls = 0;
   gradientCalls = 0;
   constructor(
     readonly base: LinearClassifier,
     readonly tau: number,
-  ) {}
+  ) {
+    super({ stochastic: true, imageDims: [1, 4, 4] });
+  }
   get numClasses() {
     return this.base.numClasses;
   }
@@ -327,14 +322,12 @@ describe('no early return on a noisy success', () => {
 
 describe('EOT and fixed noise on a stochastic classifier', () => {
   /** Logits fixed; gradient μ + σ·n with fresh standard normal n per call. */
-  class NoisyGradient implements Classifier {
-    readonly defense = 'dc' as const;
-    readonly stochastic = true;
-    readonly imageDims = [1, 4, 4] as const;
+  class NoisyGradient extends StubClassifier {
     readonly numClasses = 3;
-    readonly temperature = 1;
-    readonly settings = {};
     calls = 0;
+    constructor() {
+      super({ stochastic: true, imageDims: [1, 4, 4] });
+    }
     readonly mu = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
     async logits(_p: Tensor, rng: Random): Promise<Tensor> {
       this.calls++;

@@ -20,20 +20,18 @@ export class Metrics {
   readonly inFlight: Gauge;
 
   constructor(queue: { depth: number; runningJobs: number }) {
-    this.queueDepth = new Gauge({
-      name: 'rdc_queue_depth',
-      help: 'classification jobs waiting',
+    this.queueDepth = this.gauge('rdc_queue_depth', 'classification jobs waiting', () => queue.depth);
+    this.inFlight = this.gauge('rdc_queue_running', 'classification jobs running', () => queue.runningJobs);
+  }
+
+  /** A gauge read when Prometheus scrapes. */
+  private gauge(name: string, help: string, read: () => number): Gauge {
+    return new Gauge({
+      name,
+      help,
       registers: [this.registry],
       collect() {
-        this.set(queue.depth);
-      },
-    });
-    this.inFlight = new Gauge({
-      name: 'rdc_queue_running',
-      help: 'classification jobs running',
-      registers: [this.registry],
-      collect() {
-        this.set(queue.runningJobs);
+        this.set(read());
       },
     });
   }

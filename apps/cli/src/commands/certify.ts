@@ -92,7 +92,13 @@ export function certifyCommand() {
       seed: o.seed,
     };
     const { model: _dir, selection: _sel, ...shared } = settings;
-    prepareRunFolder(out, settings, { kind: 'certify', settings: shared, selection, shard: shard && { index: shard.index, count: shard.count }, code: codeVersion() });
+    prepareRunFolder(out, settings, {
+      kind: 'certify',
+      settings: shared,
+      selection,
+      shard: shard && { index: shard.index, count: shard.count },
+      code: codeVersion(),
+    });
 
     const log = new JsonlLog<CertifyRecord>(join(out, 'images.jsonl'));
     const done = log.read();
@@ -106,7 +112,17 @@ export function certifyCommand() {
           const t0 = performance.now();
           const label = data.labels[at(index)];
           const c = await certify(base, data.pixels([at(index)]), o, new Random(imageSeed(o.seed, index)));
-          rec = { index, label, prediction: c.prediction, nA: c.nA, n: c.n, pALower: c.pALower, radius: c.radius, correct: c.prediction === label, seconds: (performance.now() - t0) / 1000 };
+          rec = {
+            index,
+            label,
+            prediction: c.prediction,
+            nA: c.nA,
+            n: c.n,
+            pALower: c.pALower,
+            radius: c.radius,
+            correct: c.prediction === label,
+            seconds: (performance.now() - t0) / 1000,
+          };
           log.append(rec);
         }
         records.push(rec);

@@ -272,7 +272,9 @@ async function mergeCertify(
     commandLine: commandLine(),
     notes: [
       `Merged from ${parts.length} shard${parts.length === 1 ? '' : 's'}; code ${m.code.version} at ${m.code.commit}.`,
-      ...(partial ? [`**PARTIAL: ${merged.records.length} of ${merged.records.length + merged.missing.length} images.** Re-run \`rdc merge\` when the shards finish.`] : []),
+      ...(partial
+        ? [`**PARTIAL: ${merged.records.length} of ${merged.records.length + merged.missing.length} images.** Re-run \`rdc merge\` when the shards finish.`]
+        : []),
     ],
     extra: { partial, missing: merged.missing, duplicated: merged.duplicated, absentShards: o.absentShards, shards: o.shards, code: m.code, ...provenance() },
   });

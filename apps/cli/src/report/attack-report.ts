@@ -135,7 +135,16 @@ export async function writeAttackReport(dir: string, o: ReportInput): Promise<vo
     const points = [{ eps: 0, robust: c.rate, low: c.ci95[0], high: c.ci95[1] }, ...o.sweep.filter((p) => p.eps > 0)];
     const svg = await lineChartSvg(
       points.map((p) => ({ eps: p.eps * 255, acc: 100 * p.robust, low: 100 * p.low, high: 100 * p.high, series: 'worst case (ε = 0: clean)' })),
-      { x: 'eps', y: 'acc', series: 'series', band: { low: 'low', high: 'high' }, yDomain: [0, 100], title: 'Robust accuracy against ε (95 % interval shaded)', xTitle: 'ε (×1/255)', yTitle: 'robust accuracy (%)' },
+      {
+        x: 'eps',
+        y: 'acc',
+        series: 'series',
+        band: { low: 'low', high: 'high' },
+        yDomain: [0, 100],
+        title: 'Robust accuracy against ε (95 % interval shaded)',
+        xTitle: 'ε (×1/255)',
+        yTitle: 'robust accuracy (%)',
+      },
     );
     writeFileSync(join(dir, 'robust-vs-eps.svg'), svg);
     lines.push(

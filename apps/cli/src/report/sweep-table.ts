@@ -92,7 +92,10 @@ export function sweepTable(runs: NamedSweep[]): string {
   });
   for (const { name, report } of runs.slice(1)) {
     const diff = differences(key(first), key(report));
-    if (diff.length) throw new InputError(`${name} was not run like ${runs[0].name} (the same images, norm, protocol and re-check rule): ${diff.join('; ')} (${runs[0].name} ≠ ${name})`);
+    if (diff.length)
+      throw new InputError(
+        `${name} was not run like ${runs[0].name} (the same images, norm, protocol and re-check rule): ${diff.join('; ')} (${runs[0].name} ≠ ${name})`,
+      );
   }
   const radii = [...new Set(runs.flatMap(({ report }) => report.sweep.map((s) => s.eps)))].sort((a, b) => a - b);
   const clean = (r: SweepReport) => r.rules[r.rule].clean;

@@ -28,7 +28,10 @@ export async function lineChartSvg(rows: Record<string, unknown>[], o: ChartOpti
   const x = { field: o.x, type: 'quantitative' as const, title: o.xTitle ?? o.x, scale: o.logX ? { type: 'log' as const } : {} };
   const yScale = o.logY ? { type: 'log' as const } : o.yDomain ? { domain: o.yDomain } : { zero: false };
   const color = o.series ? { color: { field: o.series, type: 'nominal' as const } } : {};
-  const line = { mark: { type: 'line' as const, point: true }, encoding: { x, y: { field: o.y, type: 'quantitative' as const, title: o.yTitle ?? o.y, scale: yScale }, ...color } };
+  const line = {
+    mark: { type: 'line' as const, point: true },
+    encoding: { x, y: { field: o.y, type: 'quantitative' as const, title: o.yTitle ?? o.y, scale: yScale }, ...color },
+  };
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: o.title,

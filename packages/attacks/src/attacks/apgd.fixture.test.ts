@@ -5,6 +5,7 @@ import { sharedFixture } from '@rdc/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { AttackContext } from '../attack.js';
 import { lossAndGrad } from '../losses.js';
+import { StubClassifier } from '../testing.js';
 import { Apgd, type ApgdTrace } from './apgd.js';
 
 /**
@@ -51,19 +52,16 @@ const f32 = (ref: ArrayRef) => load(ref) as Float32Array;
 const i32 = (ref: ArrayRef) => load(ref) as Int32Array;
 
 /** f(x) = W2·tanh(W1·x + b1) + b2 in float32 (each dot product rounded once), with its exact input gradient. */
-class TanhNet implements Classifier {
-  readonly defense = 'none' as const;
-  readonly stochastic = false;
-  readonly imageDims = [3, 8, 8] as const;
+class TanhNet extends StubClassifier {
   readonly numClasses = 10;
-  readonly temperature = 1;
-  readonly settings = {};
   constructor(
     readonly W1: Float32Array,
     readonly b1: Float32Array,
     readonly W2: Float32Array,
     readonly b2: Float32Array,
-  ) {}
+  ) {
+    super({ stochastic: false, imageDims: [3, 8, 8] });
+  }
   private forward(x: Float32Array): { h: Float32Array; z: Float32Array } {
     const h = new Float32Array(32);
     for (let j = 0; j < 32; j++) {

@@ -31,20 +31,12 @@ export interface FabOptions {
 export class Fab implements Attack {
   readonly name = 'fab-t';
   readonly needs = 'gradients' as const;
-  readonly iterations: number;
-  readonly restarts: number;
-  readonly targets: number;
-  readonly alphaMax: number;
-  readonly eta: number;
-  readonly beta: number;
+  /** The settings, defaults filled in. */
+  readonly o: Required<FabOptions>;
 
   constructor(opts: FabOptions = {}) {
-    this.iterations = opts.iterations ?? 100;
-    this.restarts = opts.restarts ?? 1;
-    this.targets = opts.targets ?? 9;
-    this.alphaMax = opts.alphaMax ?? 0.1;
-    this.eta = opts.eta ?? 1.05;
-    this.beta = opts.beta ?? 0.9;
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.o = { iterations: 100, restarts: 1, targets: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9, ...given };
   }
 
   async run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult> {
@@ -55,14 +47,14 @@ export class Fab implements Attack {
     let iterations = 0;
     const best = new BestIterate(x0);
     const order = Array.from(clean.keys()).sort((a, b) => clean[b] - clean[a]);
-    const targets = order.filter((c) => c !== label).slice(0, Math.min(this.targets, order.length - 1));
+    const targets = order.filter((c) => c !== label).slice(0, Math.min(this.o.targets, order.length - 1));
     for (const target of targets) {
-      for (let r = 0; r < this.restarts; r++) {
+      for (let r = 0; r < this.o.restarts; r++) {
         let x: Float32Array = r === 0 ? Float32Array.from(x0) : randomStart({ ...ctx.threat, eps: ctx.threat.eps / 2 }, x0, ctx.rng);
         const cot = new Float32Array(clf.numClasses);
         cot[label] = 1;
         cot[target] = -1;
-        for (let i = 0; i < this.iterations; i++) {
+        for (let i = 0; i < this.o.iterations; i++) {
           const { logits, grad } = await clf.gradient({ data: x, dims }, () => cot, ctx.rng);
           const w = grad.data;
           const g = logits[label] - logits[target];
@@ -72,8 +64,8 @@ export class Fab implements Attack {
           const d2 = projectOnHyperplane(ctx.threat.norm, w, -g - shift, x0);
           const n1 = size(ctx.threat.norm, d1);
           const n2 = size(ctx.threat.norm, d2);
-          const alpha = Math.min(Math.max(n1 / (n1 + n2 || 1), 0), this.alphaMax);
-          x = x.map((v, j) => (1 - alpha) * (v + this.eta * d1[j]) + alpha * (x0[j] + this.eta * d2[j]));
+          const alpha = Math.min(Math.max(n1 / (n1 + n2 || 1), 0), this.o.alphaMax);
+          x = x.map((v, j) => (1 - alpha) * (v + this.o.eta * d1[j]) + alpha * (x0[j] + this.o.eta * d2[j]));
           project(ctx.threat, x, x0);
           const z = (await clf.logits({ data: x, dims }, ctx.rng)).data;
           queries += 2;
@@ -89,7 +81,7 @@ export class Fab implements Attack {
             const cf = await offerAndConfirm(ctx, best, far, label, -margin(zf, label), zf);
             queries += 1 + cf.queries;
             if (cf.stop) return { adv: best.adv, success: true, confirmed: true, iterations, queries, bestLoss: best.loss };
-            x = x.map((v, j) => (1 - this.beta) * x0[j] + this.beta * v);
+            x = x.map((v, j) => (1 - this.o.beta) * x0[j] + this.o.beta * v);
           }
         }
       }

@@ -23,19 +23,15 @@ export interface PgdOptions {
 export class Pgd implements Attack {
   readonly name = 'pgd';
   readonly needs = 'gradients' as const;
-  readonly steps: number;
-  readonly restarts: number;
-  readonly loss: LossName;
-  readonly randomStart: boolean;
-  constructor(readonly opts: PgdOptions = {}) {
-    this.steps = opts.steps ?? 10;
-    this.restarts = opts.restarts ?? 1;
-    this.loss = opts.loss ?? 'ce';
-    this.randomStart = opts.randomStart ?? true;
+  /** The settings, defaults filled in (no step size: 2.5·ε / steps unless given). */
+  readonly o: Required<Omit<PgdOptions, 'stepSize'>> & Pick<PgdOptions, 'stepSize'>;
+  constructor(opts: PgdOptions = {}) {
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.o = { steps: 10, restarts: 1, loss: 'ce', randomStart: true, ...given };
   }
 
   async run(x0: Float32Array, label: number, ctx: AttackContext): Promise<AttackResult> {
-    const alpha = this.opts.stepSize ?? (2.5 * ctx.threat.eps) / this.steps;
+    const alpha = this.o.stepSize ?? (2.5 * ctx.threat.eps) / this.o.steps;
     const best = new BestIterate(x0);
     let queries = 0;
     let iterations = 0;
@@ -45,10 +41,10 @@ export class Pgd implements Attack {
       return c.stop;
     };
     const confirmed = (): AttackResult => ({ adv: best.adv, success: true, confirmed: true, iterations, queries, bestLoss: best.loss });
-    for (let r = 0; r < this.restarts; r++) {
-      const x = this.randomStart ? randomStart(ctx.threat, x0, ctx.rng) : Float32Array.from(x0);
-      for (let s = 0; s < this.steps; s++) {
-        const g = await lossGradient(ctx, x, label, this.loss);
+    for (let r = 0; r < this.o.restarts; r++) {
+      const x = this.o.randomStart ? randomStart(ctx.threat, x0, ctx.rng) : Float32Array.from(x0);
+      for (let s = 0; s < this.o.steps; s++) {
+        const g = await lossGradient(ctx, x, label, this.o.loss);
         queries++;
         iterations++;
         ctx.onIteration?.(iterations, g.value);
@@ -58,7 +54,7 @@ export class Pgd implements Attack {
         project(ctx.threat, x, x0);
       }
       // The last iterate is evaluated too (forward only).
-      const g = await lossAt(ctx, x, label, this.loss);
+      const g = await lossAt(ctx, x, label, this.o.loss);
       queries++;
       if (await stop(x, g.value, g.logits)) return confirmed();
     }

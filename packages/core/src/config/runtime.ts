@@ -43,18 +43,9 @@ export const PrecisionOptions = z.object({
     .meta(cli({ flag: '--precision <p>' })),
 });
 
-export const DataOptions = z.object({
-  dataDir: z
-    .string()
-    .optional()
-    .describe('CIFAR-10 binary folder (env RDC_DATA_DIR)')
-    .meta(cli({ flag: '--data-dir <dir>' })),
-});
+/** An optional path given on the command line as `flag`. */
+const pathOption = (description: string, flag: string) => z.string().optional().describe(description).meta(cli({ flag }));
 
-export const JsonOutput = z.object({
-  json: z
-    .string()
-    .optional()
-    .describe("write the result as JSON ('-': stdout, with everything else on stderr)")
-    .meta(cli({ flag: '--json <file>' })),
-});
+export const DataOptions = z.object({ dataDir: pathOption('CIFAR-10 binary folder (env RDC_DATA_DIR)', '--data-dir <dir>') });
+
+export const JsonOutput = z.object({ json: pathOption("write the result as JSON ('-': stdout, with everything else on stderr)", '--json <file>') });

@@ -200,7 +200,9 @@ export class Denoiser {
     }
     const sig = new Float32Array(b * s);
     for (let i = 0; i < b; i++) sig.set(sigma, i * s);
-    const r = await (await f).run({ x, noise: { data: noise, dims: [b, s, c, h, w] }, sigma: { data: sig, dims: [b, s] }, weights: { data: weights, dims: [s] } });
+    const r = await (
+      await f
+    ).run({ x, noise: { data: noise, dims: [b, s, c, h, w] }, sigma: { data: sig, dims: [b, s] }, weights: { data: weights, dims: [s] } });
     return r.logits;
   }
 

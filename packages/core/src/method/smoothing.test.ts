@@ -65,7 +65,7 @@ describe('randomized smoothing', () => {
   const pixels = [0.6, 0.4, 0.5, 0.55];
   const image = { data: Float32Array.from(pixels), dims: [1, 1, 2, 2] };
 
-  it("a linear base classifier: the smoothed p_A is Φ(distance / τ), the certificate stays below the distance except with probability α, and approaches it as N grows", async () => {
+  it('a linear base classifier: the smoothed p_A is Φ(distance / τ), the certificate stays below the distance except with probability α, and approaches it as N grows', async () => {
     const sigma = 0.25;
     const dist = base.distance(pixels);
     const pA = normalCdf(dist / sigma, 0, 1);
@@ -116,7 +116,7 @@ describe('APNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     engine = await OrtEngine.create({ threads: 1 });
   });
 
-  it("matches the Bayes classifier of the noisy input on a synthetic population", async () => {
+  it('matches the Bayes classifier of the noisy input on a synthetic population', async () => {
     const s = 0.15;
     const tau = 0.1;
     const image = { channels: 1, height: 4, width: 4 };

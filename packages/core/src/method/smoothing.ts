@@ -31,7 +31,13 @@ export type SmoothingBaseName = z.infer<typeof SmoothingBaseName>;
 /** Certification's settings (CLI, API and reports), with Cohen's defaults where they fit a CPU. */
 export const CertifyOptions = z.object({
   base: SmoothingBaseName.default('apndc').describe('the base classifier: none (the plain network), dc, or apndc (the noised DC)'),
-  sigma: z.number().positive().max(2).default(0.25).describe('τ: the smoothing noise in pixel units of [0, 1] images').meta(cli({ parse: 'fraction' })),
+  sigma: z
+    .number()
+    .positive()
+    .max(2)
+    .default(0.25)
+    .describe('τ: the smoothing noise in pixel units of [0, 1] images')
+    .meta(cli({ parse: 'fraction' })),
   n0: z.number().int().min(1).default(100).describe('draws that select the top class'),
   n: z.number().int().min(1).default(1000).describe("draws that bound its probability (Cohen's 100 000, the authors' 10 000: GPU budgets)"),
   alpha: z.number().gt(0).lt(0.5).default(0.001).describe('failure probability of the certificate'),
@@ -83,7 +89,14 @@ export function binomialTestHalf(k: number, n: number): number {
 }
 
 /** Class counts of `draws` noisy copies x + τε of one image (pixels [1, C, H, W] in [0, 1]). */
-export async function drawCounts(base: SmoothingBase, pixels: Tensor, draws: number, o: { sigma: number; batch: number }, rng: Random, signal?: AbortSignal): Promise<number[]> {
+export async function drawCounts(
+  base: SmoothingBase,
+  pixels: Tensor,
+  draws: number,
+  o: { sigma: number; batch: number },
+  rng: Random,
+  signal?: AbortSignal,
+): Promise<number[]> {
   checkPixels(pixels.data);
   const [c, h, w] = base.imageDims;
   const d = c * h * w;
@@ -91,7 +104,7 @@ export async function drawCounts(base: SmoothingBase, pixels: Tensor, draws: num
   const x = pixelsToModel(pixels.data);
   const counts = new Array<number>(base.numClasses).fill(0);
   const noiseScale = 2 * o.sigma; // pixel noise τ is 2τ in model units
-  for (let done = 0; done < draws; ) {
+  for (let done = 0; done < draws;) {
     signal?.throwIfAborted();
     const b = Math.min(o.batch, draws - done);
     const eps = rng.normal(b * d);
