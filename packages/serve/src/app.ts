@@ -26,6 +26,7 @@ import { originCheck } from './middleware/origin-check.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { ModelRegistry } from './models.js';
 import { WorkQueue } from './queue.js';
+import { certifyRoutes } from './routes/certify.js';
 import { classifyRoutes } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
 import { docsRoutes } from './routes/docs.js';
@@ -49,7 +50,8 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
   const metrics = new Metrics(queue);
   let ready = false;
-  const maxWork = (m: InferenceService) => cfg.maxWorkMacs ?? m.cost({ defense: m.defaultDefense }, cfg.maxBatch);
+  // The default limit: a full batch at the model's own σ levels (with LM), or a certification with the API's defaults, whichever is more.
+  const maxWork = (m: InferenceService) => cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})));
   const ctx: RouteContext = { models: registry, queue, cfg, bounds: { maxDepth: 6, maxItems: 64 }, maxWork };
   const app = new OpenAPIHono();
 
@@ -64,6 +66,7 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
     onError: (c) => c.json(errorBody('payload_too_large', `the body is larger than ${cfg.maxBodyBytes} bytes`), 413),
   });
   classifyRoutes(app, ctx, limit);
+  certifyRoutes(app, ctx, limit);
   modelRoutes(app, ctx);
   healthRoutes(app, metrics, () => ready);
   docsRoutes(app);

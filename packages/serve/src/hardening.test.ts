@@ -292,10 +292,15 @@ describe('8. one request cannot hold the server', () => {
     const service = server.service;
     const one = service.cost({ defense: 'rdc' }, 1);
     expect(one).toBe((3 * 1 + 3 * 5) * service.macsPerPass);
-    expect(server.maxWorkMacs).toBe(service.cost({ defense: 'rdc' }, 4));
+    // The default cap: a full batch at the model's own σ levels with LM, or a certification with the API's defaults (POST /v1/certify), the larger.
+    expect(server.maxWorkMacs).toBe(Math.max(service.cost({ defense: 'rdc' }, 4), service.certifyCost(service.certifyOptions({}))));
+    expect(service.certifyCost(service.certifyOptions({}))).toBe((20 + 100) * (1 + 10) * service.macsPerPass);
     const res = await postJson('/v1/classify/batch', { images: Array(4).fill({ data: u8(192), shape: [3, 8, 8] }), levels: 1000 });
+    await expectError(await post('/v1/certify?n=1000', png, 'image/png'), 400, 'too_much_work', /20 \+ 1000 draws/);
     await expectError(res, 400, 'too_much_work', /GMAC \(4 images × 1000 σ levels × 1 network pass per level, plus LM.* limit/);
-    await expectError(await post('/v1/classify?levels=1000&defense=dc', png, 'image/png'), 400, 'too_much_work');
+    // One image at 1000 levels (1000 passes) fits under the certification-sized cap (1320 passes); two do not.
+    expect((await post('/v1/classify?levels=1000&defense=dc', png, 'image/png')).status).toBe(200);
+    await expectError(await postJson('/v1/classify/batch?levels=1000&defense=dc', { images: Array(2).fill({ data: u8(192), shape: [3, 8, 8] }) }), 400, 'too_much_work');
     expect((await post('/v1/classify?levels=3&defense=dc', png, 'image/png')).status).toBe(200);
   });
 

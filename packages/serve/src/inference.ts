@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   argmax,
+  certify,
   classification,
   ClassifierFactory,
   guardLabel,
@@ -26,6 +27,7 @@ import {
   resolveDeviceChoice,
   selectDevice,
   softmax,
+  type CertifyOptions,
   type ClassifierOptions,
   type ClassifyFields,
   type DefenseName,
@@ -33,11 +35,13 @@ import {
   type Tensor,
 } from '@rdc/core/runtime';
 import type { z } from 'zod';
-import type { ClassifyResult } from './routes/contract.js';
+import type { CertifyFields, CertifyResult, ClassifyResult } from './routes/contract.js';
 import { pngDataUrl } from './image.js';
 
 /** What a request may set (core's `ClassifyFields`). */
 export type RequestOptions = z.infer<typeof ClassifyFields>;
+/** What a certification request may set (the contract's `CertifyFields`). */
+export type CertifyRequest = z.infer<typeof CertifyFields>;
 
 /** The figures `rdc eval --record` and `rdc attack --record` wrote into a model card, by section name. */
 export function measuredSections(card: string): Record<string, string> {
@@ -168,6 +172,47 @@ export class InferenceService {
       },
       timings,
       ...(opts.explain ? { explain: await explainOf(pixels, purified) } : {}),
+    };
+  }
+
+  /** Certification settings of a request, with the API's defaults (they fit the default work cap). */
+  certifyOptions(o: CertifyRequest): CertifyOptions {
+    const base = o.base ?? (this.isCnn ? 'none' : this.hasLm ? 'apndc' : 'dc');
+    if (this.isCnn !== (base === 'none'))
+      throw new InputError(`base ${base}: ${this.isCnn ? 'a CNN is certified with base none' : 'a diffusion model is certified with base dc or apndc'}`, 'bad_defense');
+    if (this.isCnn && o.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');
+    const n0 = o.n0 ?? 20;
+    const n = o.n ?? 100;
+    if (n0 > n) throw new InputError(`n0 ${n0} is more than n ${n}: the estimation draws should outnumber the selection draws`, 'bad_options');
+    return { base, sigma: o.sigma ?? 0.25, n0, n, alpha: o.alpha ?? 0.001, levels: base === 'none' ? undefined : (o.levels ?? 10), batch: 32 };
+  }
+
+  /** The estimated work of a certification: every draw's network passes × MACs per pass. */
+  certifyCost(o: CertifyOptions): number {
+    const base = this.factory.smoothingBase(o.base, { sigma: o.sigma, levels: o.levels });
+    return (o.n0 + o.n) * base.passesPerDraw * this.macsPerPass;
+  }
+
+  /** Certifies one image [1, C, H, W] by randomized smoothing; an aborted `signal` stops it at the next batch of draws. */
+  async certify(pixels: Tensor, req: CertifyRequest, signal?: AbortSignal): Promise<Omit<CertifyResult, 'timings'>> {
+    const o = this.certifyOptions(req);
+    const seed = req.seed ?? randomInt(MAX_SEED);
+    const base = this.factory.smoothingBase(o.base, { sigma: o.sigma, levels: o.levels });
+    const c = await certify(base, pixels, o, new Random(seed), signal);
+    return {
+      model: this.name,
+      prediction: c.prediction,
+      label: c.prediction >= 0 ? this.classes[c.prediction] : null,
+      radius: c.radius,
+      pALower: c.pALower,
+      nA: c.nA,
+      n: c.n,
+      n0: o.n0,
+      sigma: o.sigma,
+      alpha: o.alpha,
+      base: o.base,
+      levels: o.levels ?? null,
+      seed,
     };
   }
 

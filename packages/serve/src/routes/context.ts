@@ -22,7 +22,7 @@ export interface RouteContext {
 }
 
 /** The model a request names (404 naming the models there are). */
-export function modelOf(ctx: RouteContext, options: Options): InferenceService {
+export function modelOf(ctx: RouteContext, options: Pick<Options, 'model'>): InferenceService {
   try {
     return ctx.models.get(options.model);
   } catch (err) {

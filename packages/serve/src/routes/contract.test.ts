@@ -103,6 +103,12 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
       ['default', 'unet'],
       ['cnn', 'cnn'],
     ]);
+    const cert = await check(await post('/v1/certify?n0=4&n=12&levels=2&seed=3&sigma=0.25', body, 'image/png'), '/v1/certify', 'post');
+    expect(cert).toMatchObject({ base: 'apndc', n: 12, n0: 4, sigma: 0.25, levels: 2, seed: 3 });
+    if (cert.prediction === -1) expect(cert.radius).toBe(0);
+    else expect(cert.pALower).toBeGreaterThanOrEqual(0.5);
+    const cnnCert = await check(await post('/v1/certify?model=cnn&n0=5&n=50&sigma=1/8', body, 'image/png'), '/v1/certify', 'post');
+    expect(cnnCert).toMatchObject({ base: 'none', sigma: 0.125, levels: null });
     await check(await handle.app.request('/v1/model'), '/v1/model', 'get');
     await check(await handle.app.request('/v1/model?model=cnn'), '/v1/model', 'get');
     await check(await handle.app.request('/v1/examples'), '/v1/examples', 'get');
@@ -125,6 +131,9 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
         'too_many_images',
       ],
       [await handle.app.request('/v1/model?model=nope'), 404, 'no_model'],
+      [await post('/v1/certify?n=100000', body, 'image/png'), 400, 'too_much_work'],
+      [await post('/v1/certify?base=none', body, 'image/png'), 400, 'bad_defense'],
+      [await post('/v1/certify?sigma=abc', body, 'image/png'), 400, 'bad_options'],
     ];
     for (const [res, status, code] of cases) {
       expect(res.status).toBe(status);

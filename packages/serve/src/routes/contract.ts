@@ -8,7 +8,7 @@
  * const opts = parseWith(ClassifyQuery, c.req.queries(), 'bad_options', 'query');
  */
 import { z } from '@hono/zod-openapi';
-import { ClassifyFields, MAX_SEED } from '@rdc/core/runtime';
+import { CertifyOptions, ClassifyFields, MAX_SEED, SmoothingBaseName } from '@rdc/core/runtime';
 
 /** A model's name: its folder's name under models/ (default: `default`). */
 export const ModelName = z
@@ -29,7 +29,7 @@ export function textFields<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
   for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
     let base: z.ZodType = field;
     while (base instanceof z.ZodOptional || base instanceof z.ZodDefault) base = base.unwrap() as z.ZodType;
-    const kind = base instanceof z.ZodNumber ? 'number' : base instanceof z.ZodBoolean ? 'boolean' : 'text';
+    const kind = base instanceof z.ZodNumber ? (base.isInt ? 'integer' : 'number') : base instanceof z.ZodBoolean ? 'boolean' : 'text';
     shape[key] = z
       .preprocess((v, ctx) => {
         if (Array.isArray(v)) {
@@ -40,9 +40,15 @@ export function textFields<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
           }
         }
         if (typeof v !== 'string') return v;
-        if (kind === 'number') {
+        if (kind === 'integer') {
           if (/^\d{1,10}$/.test(v)) return Number(v);
           ctx.addIssue({ code: 'custom', message: `expected a non-negative integer in decimal digits, got ${JSON.stringify(v.slice(0, 40))}` });
+          return z.NEVER;
+        }
+        if (kind === 'number') {
+          const m = /^(\d{1,10}(?:\.\d{1,20})?)(?:\/(\d{1,10}))?$/.exec(v);
+          if (m && (m[2] === undefined || Number(m[2]) > 0)) return Number(m[1]) / (m[2] ? Number(m[2]) : 1);
+          ctx.addIssue({ code: 'custom', message: `expected a non-negative decimal number or a fraction like 8/255, got ${JSON.stringify(v.slice(0, 40))}` });
           return z.NEVER;
         }
         if (kind === 'boolean') {
@@ -79,6 +85,40 @@ export const Pixels = z
   })
   .openapi('Pixels');
 export type Pixels = z.infer<typeof Pixels>;
+
+/** `POST /v1/certify`'s options: core's certification settings with defaults that fit the default work cap. */
+export const CertifyFields = z.strictObject({
+  model: ModelName.optional(),
+  base: SmoothingBaseName.optional().openapi({ description: 'the base classifier: apndc (default for a diffusion model), dc, or none (a CNN)' }),
+  sigma: CertifyOptions.shape.sigma.unwrap().optional().openapi({ description: 'τ, the smoothing noise in pixel units (default 0.25)' }),
+  n0: z.number().int().min(1).max(1000).optional().openapi({ description: 'draws that select the top class (default 20)' }),
+  n: z.number().int().min(1).max(100_000).optional().openapi({ description: 'draws that bound its probability (default 100; the certifiable radius grows with n)' }),
+  alpha: CertifyOptions.shape.alpha.unwrap().optional().openapi({ description: 'failure probability of the certificate (default 0.001)' }),
+  levels: z.number().int().min(2).max(1000).optional().openapi({ description: 'σ levels of the DC (apndc: from 2τ to σ_max; default 10)' }),
+  seed: ClassifyFields.shape.seed,
+});
+export const CertifyQuery = textFields(CertifyFields).openapi('CertifyQuery');
+export const CertifyBody = CertifyFields.extend({ image: Pixels }).openapi('CertifyBody');
+
+export const CertifyResult = z
+  .object({
+    model: z.string(),
+    prediction: z.number().int().openapi({ description: 'the certified class; −1: abstained' }),
+    label: z.string().nullable().openapi({ description: "the certified class's name (null on abstention)" }),
+    radius: z.number().openapi({ description: 'ℓ2 radius (pixel units) within which no perturbation changes the smoothed answer, except with probability alpha; 0 on abstention' }),
+    pALower: z.number(),
+    nA: z.number().int(),
+    n: z.number().int(),
+    n0: z.number().int(),
+    sigma: z.number(),
+    alpha: z.number(),
+    base: SmoothingBaseName,
+    levels: z.number().int().nullable(),
+    seed: z.number().int(),
+    timings: z.object({ decodeMs: z.number(), queueMs: z.number(), certifyMs: z.number(), totalMs: z.number() }),
+  })
+  .openapi('CertifyResult');
+export type CertifyResult = z.infer<typeof CertifyResult>;
 
 export const ClassifyBody = RouteOptions.extend({ image: Pixels }).openapi('ClassifyBody');
 export const BatchBody = RouteOptions.extend({ images: z.array(Pixels).min(1) }).openapi('BatchBody');
