@@ -1,13 +1,13 @@
 /**
  * Latency (p50/p95, sequential requests) and throughput (concurrent requests) of POST /v1/classify for
- * `dc` and `rdc`, over real HTTP on localhost, with the model's σ grid.
+ * `dc` and `rdc`, over real HTTP on localhost, at `levels` σ levels.
  */
 import { startServer } from '@rdc/serve';
 import sharp from 'sharp';
 import { round } from './timing.js';
 
-export async function benchServe(modelDir: string, o: { requests: number; concurrency: number; threads?: number }) {
-  const server = await startServer(modelDir, { port: 0, host: '127.0.0.1', threads: o.threads, queueCapacity: 1024, timeoutMs: 600_000 });
+export async function benchServe(modelDir: string, o: { requests: number; concurrency: number; threads?: number; levels: number }) {
+  const server = await startServer(modelDir, { port: 0, host: '127.0.0.1', threads: o.threads, queueCapacity: 1024, timeoutMs: 600_000, maxWorkMacs: 1e15 });
   try {
     const [c, h, w] = server.service.imageDims;
     const raw = Buffer.alloc(h * w * c);
@@ -15,7 +15,7 @@ export async function benchServe(modelDir: string, o: { requests: number; concur
     const png = await sharp(raw, { raw: { width: w, height: h, channels: c as 3 } })
       .png()
       .toBuffer();
-    const url = (defense: string, seed: number) => `http://127.0.0.1:${server.port}/v1/classify?defense=${defense}&seed=${seed}`;
+    const url = (defense: string, seed: number) => `http://127.0.0.1:${server.port}/v1/classify?defense=${defense}&seed=${seed}&levels=${o.levels}`;
     const once = async (defense: string, seed: number) => {
       const t = performance.now();
       const res = await fetch(url(defense, seed), { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
@@ -24,7 +24,7 @@ export async function benchServe(modelDir: string, o: { requests: number; concur
       return (performance.now() - t) / 1000;
     };
     const out: Record<string, unknown> = {
-      levels: server.service.model.config.dc.levels,
+      levels: o.levels,
       threads: server.service.engine.info.threads,
       requests: o.requests,
       concurrency: o.concurrency,

@@ -7,12 +7,13 @@ import { benchAttacks } from '../bench/attacks.js';
 import { benchGradients } from '../bench/gradients.js';
 import { benchServe } from '../bench/serve.js';
 import { benchNetwork } from '../bench/network.js';
+import { benchCertify } from '../bench/certify.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
-const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network', 'device'] as const;
+const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network', 'device', 'certify'] as const;
 
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
@@ -32,6 +33,8 @@ export function benchCommand() {
         .choices(['cond', 'uncond', 'multihead'] as const)
         .default('cond' as const),
     )
+    .option('--draws <n>', 'certify suite: noisy draws per batch (each takes --certify-levels rows)', parseIntArg, 32)
+    .option('--certify-levels <n>', 'certify suite: σ levels of the noised DC', parseIntArg, 10)
     .option('--sample-levels <n>', 'network suite: σ levels measured for the DC time (scaled to --levels)', parseIntArg, 2)
     .option('--model <dir>', 'benchmark this model folder instead')
     .option('--batch <n>', 'batch for forward and training throughput', parseIntArg, 32)
@@ -57,7 +60,7 @@ export function benchCommand() {
             ? ['network']
             : SUITES.filter((x) => x !== 'network')
           : o.suite === 'all'
-            ? [...SUITES]
+            ? SUITES.filter((x) => x !== 'network')
             : o.suite.split(',');
       for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new InputError(`unknown suite '${s}'; choose from ${SUITES.join(', ')}`);
       let network: UNetConfig = unetPreset(o.size);
@@ -102,9 +105,11 @@ export function benchCommand() {
           fp16: o.precision === 'fp16',
         });
       }
+      if (suites.includes('certify'))
+        report.certify = await benchCertify(network, { levels: o.certifyLevels, draws: o.draws, minSeconds: o.minSeconds, threads: o.threads, weights });
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
-        report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads })) };
+        report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads, levels: o.levels })) };
       }
       bar.update(suites.length, { suite: 'done' });
       bar.stop();
