@@ -18,6 +18,7 @@ import { serveCommand } from './commands/serve.js';
 import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
 import { certifyCommand } from './commands/certify.js';
+import { calibrateCommand } from './commands/calibrate.js';
 import { mergeCommand } from './commands/merge.js';
 import { sweepsCommand } from './commands/sweeps.js';
 import { resealCommand } from './commands/reseal.js';
@@ -47,6 +48,7 @@ export function createProgram(): Command {
     benchCommand(),
     downloadDataCommand(),
     resealCommand(),
+    calibrateCommand(),
     importCommand(),
   ])
     program.addCommand(cmd.exitOverride());

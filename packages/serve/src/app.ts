@@ -51,7 +51,8 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
   const metrics = new Metrics(queue);
   let ready = false;
   // The default limit: a full batch at the model's own σ levels (with LM), or a certification with the API's defaults, whichever is more.
-  const maxWork = (m: InferenceService) => cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})));
+  const maxWork = (m: InferenceService) =>
+    cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})));
   const ctx: RouteContext = { models: registry, queue, cfg, bounds: { maxDepth: 6, maxItems: 64 }, maxWork };
   const app = new OpenAPIHono();
 

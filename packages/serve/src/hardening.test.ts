@@ -300,7 +300,11 @@ describe('8. one request cannot hold the server', () => {
     await expectError(res, 400, 'too_much_work', /GMAC \(4 images × 1000 σ levels × 1 network pass per level, plus LM.* limit/);
     // One image at 1000 levels (1000 passes) fits under the certification-sized cap (1320 passes); two do not.
     expect((await post('/v1/classify?levels=1000&defense=dc', png, 'image/png')).status).toBe(200);
-    await expectError(await postJson('/v1/classify/batch?levels=1000&defense=dc', { images: Array(2).fill({ data: u8(192), shape: [3, 8, 8] }) }), 400, 'too_much_work');
+    await expectError(
+      await postJson('/v1/classify/batch?levels=1000&defense=dc', { images: Array(2).fill({ data: u8(192), shape: [3, 8, 8] }) }),
+      400,
+      'too_much_work',
+    );
     expect((await post('/v1/classify?levels=3&defense=dc', png, 'image/png')).status).toBe(200);
   });
 

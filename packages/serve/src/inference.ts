@@ -179,7 +179,10 @@ export class InferenceService {
   certifyOptions(o: CertifyRequest): CertifyOptions {
     const base = o.base ?? (this.isCnn ? 'none' : this.hasLm ? 'apndc' : 'dc');
     if (this.isCnn !== (base === 'none'))
-      throw new InputError(`base ${base}: ${this.isCnn ? 'a CNN is certified with base none' : 'a diffusion model is certified with base dc or apndc'}`, 'bad_defense');
+      throw new InputError(
+        `base ${base}: ${this.isCnn ? 'a CNN is certified with base none' : 'a diffusion model is certified with base dc or apndc'}`,
+        'bad_defense',
+      );
     if (this.isCnn && o.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');
     const n0 = o.n0 ?? 20;
     const n = o.n ?? 100;

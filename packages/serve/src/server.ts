@@ -96,7 +96,18 @@ export async function startServer(
   http.on('connect', (_req, socket: Socket) => refuseRaw(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket));
   http.on('clientError', refuseRaw);
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (err: Error & { code?: string }) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new InputError(
+              `port ${cfg.port} on ${cfg.host} is already in use (another server?): stop it, or pass --port with a free port (0: any)`,
+              'port_in_use',
+            )
+          : err.code === 'EACCES'
+            ? new InputError(`port ${cfg.port} on ${cfg.host} needs privileges: pass --port 1024 or above`, 'port_denied')
+            : err,
+      ),
+    );
     http.listen(cfg.port, cfg.host, () => resolve());
   });
   const port = (http.address() as AddressInfo).port;

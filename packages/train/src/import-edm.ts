@@ -24,6 +24,7 @@ import {
   type DcConfig,
   type EdmCheckpoint,
   type Engine,
+  type Weights,
   type MethodName,
   type ModelConfig,
   type UNetConfig,
@@ -40,7 +41,10 @@ export interface ImportEdmOptions {
   data?: () => Cifar10;
   /** The test batch (the guard's table on its first images, for the card). */
   testData?: () => Cifar10;
-  calibrationImages: number;
+  /** Validation images of the temperature fit; undefined: as many as fit in about ten minutes here (0 when not 16: run `rdc calibrate` later). */
+  calibrationImages?: number;
+  /** Called with the calibration's measured cost before it starts. */
+  onEstimate?: (e: { secondsPerImage: number; images: number; levels: number; passesPerLevel: number }) => void;
   /** Validation images of the generative guard (few: full-size networks take K + 1 passes per σ; 0: not measured). */
   guardImages?: number;
   guardTestImages?: number;
@@ -53,6 +57,33 @@ export interface ImportEdmOptions {
   command?: string;
   provenance?: Record<string, unknown>;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Seconds of one DC prediction at `levels` σ levels (K passes per level), from a timed pass of the network. */
+async function secondsPerDcImage(engine: Engine, network: UNetConfig, weights: Weights, levels: number): Promise<number> {
+  const den = new Denoiser(engine, network, weights);
+  try {
+    const { channels: c, height: h, width: w } = network.image;
+    const b = 2;
+    const x = { data: new Float32Array(b * c * h * w), dims: [b, c, h, w] };
+    const labels = {
+      data: Float32Array.from({ length: b * network.numClasses }, (_, i) => (i % network.numClasses === 0 ? 1 : 0)),
+      dims: [b, network.numClasses],
+    };
+    const sigma = new Float32Array(b).fill(0.5);
+    await den.denoise(x, sigma, labels); // compiles
+    const t0 = performance.now();
+    await den.denoise(x, sigma, labels);
+    return ((performance.now() - t0) / 1000 / b) * levels * den.passesPerLevel;
+  } finally {
+    await den.dispose();
+  }
+}
+
+/** As many calibration images as fit in about ten minutes (at most 256; 0 when fewer than 16 fit). */
+export function autoCalibrationImages(secondsPerImage: number): number {
+  const n = Math.min(256, Math.floor(600 / secondsPerImage));
+  return n >= 16 ? n : 0;
 }
 
 function source(ck: EdmCheckpoint): Record<string, unknown> {
@@ -77,7 +108,7 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
     const levels = o.dc?.levels ?? 125;
     const dc = { ...o.dc, levels };
     const guardImages = o.guardImages ?? 32;
-    if ((o.calibrationImages > 0 || guardImages > 0) && !o.data)
+    if (((o.calibrationImages ?? 1) > 0 || guardImages > 0) && !o.data)
       throw new InputError('the generative guard and calibration need CIFAR-10 (--data-dir); or --guard-images 0 --calibration-images 0', 'bad_input');
     const valSize = o.valSize ?? 1000;
     const seed = o.seed ?? 0;
@@ -101,14 +132,18 @@ export async function importEdm(o: ImportEdmOptions): Promise<ModelConfig> {
       o.onGuard?.(guard);
       refuseDiscriminative(guard, o.modelDir, o.allowDiscriminative);
     }
+    // The calibration's cost, measured before it starts (a full-size network takes minutes per image on a CPU).
+    const perImage = await secondsPerDcImage(o.engine, cond.network, weights, levels);
+    const calibrationImages = o.calibrationImages ?? autoCalibrationImages(perImage);
+    o.onEstimate?.({ secondsPerImage: perImage, images: calibrationImages, levels, passesPerLevel: cond.network.numClasses });
     const { temperature, calibration } =
-      o.data && o.calibrationImages > 0
+      o.data && calibrationImages > 0
         ? await calibrateOnValidation({
             network: cond.network,
             weights,
             engine: o.engine,
             data: o.data(),
-            images: o.calibrationImages,
+            images: calibrationImages,
             valSize,
             seed,
             dc,

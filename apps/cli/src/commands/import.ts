@@ -18,9 +18,8 @@ export function importCommand() {
     .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists)')
     .option(
       '--calibration-images <n>',
-      'validation images for the temperature fit (0: none; the full-size DC costs minutes per image on a CPU)',
+      'validation images for the temperature fit (default: as many as fit in about ten minutes here, measured first, at most 256; 0: none — run rdc calibrate later)',
       parseIntArg,
-      256,
     )
     .option('--levels <n>', 'σ levels the model is calibrated with and serves by default', parseIntArg, 125)
     .addOption(new Option('--lm-method <preset>', "the RDC's default LM preset").choices(['released', 'paper'] as const).default('released' as const))
@@ -35,8 +34,8 @@ export function importCommand() {
   edm.action(async (o) => {
     const shared = readShared(o);
     const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
-    const needsData = o.calibrationImages > 0 || o.guardImages > 0;
-    const bar = o.calibrationImages > 0 ? progressBar('calibrate', o.calibrationImages, { unit: 'images' }) : null;
+    const needsData = (o.calibrationImages ?? 1) > 0 || o.guardImages > 0;
+    let bar: ReturnType<typeof progressBar> | null = null;
     const config = await importEdm({
       cond: o.cond,
       uncond: o.uncond,
@@ -51,13 +50,23 @@ export function importCommand() {
           `generative guard (${g.validation.images} validation images): ${g.validation.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g.validation)}\n`,
         ),
       calibrationImages: o.calibrationImages,
+      onEstimate: (e) => {
+        const hours = (n: number) => (n * e.secondsPerImage) / 3600;
+        process.stderr.write(
+          `calibration: ${e.levels} σ levels × ${e.passesPerLevel} passes per level ≈ ${e.secondsPerImage.toFixed(1)} s per image here (measured); ${
+            e.images > 0
+              ? `${e.images} validation images ≈ ${(hours(e.images) * 60).toFixed(0)} min`
+              : `skipped (256 images would take ${hours(256).toFixed(1)} h): run rdc calibrate --model ${o.model} later, resumable`
+          }\n`,
+        );
+        if (e.images > 0) bar = progressBar('calibrate', e.images, { unit: 'images' });
+      },
       dc: DcConfig.parse({ levels: o.levels }),
       lmMethod: o.lmMethod,
       command: commandLine(),
       provenance: provenance({ engine: engine.info }),
       onProgress: (done) => bar?.update(done),
-    });
-    bar?.stop();
+    }).finally(() => bar?.stop());
     process.stdout.write(
       `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; ${config.lmNetwork ? 'DC and RDC' : 'DC only (no --uncond)'}; temperature ${config.temperature?.toPrecision(3) ?? 'none'}\n`,
     );

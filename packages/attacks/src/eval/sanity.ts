@@ -95,7 +95,7 @@ export async function runSanityChecks(o: SanityOptions): Promise<SanityCheck[]> 
   checks.push({
     name: 'robust accuracy does not rise with more iterations',
     passed: more <= base + slack,
-    detail: `${o.attack.iterations} iterations: ${pct(base)}, ${2 * o.attack.iterations}: ${pct(more)}`,
+    detail: `APGD-${o.attack.loss.toUpperCase()} alone on these ${n} images (not the worst case over the protocol's attacks): ${pct(base)} robust after ${o.attack.iterations} iterations, ${pct(more)} after ${2 * o.attack.iterations}; passes unless the longer attack leaves more images robust`,
   });
 
   o.onProgress?.('Square');
@@ -105,7 +105,7 @@ export async function runSanityChecks(o: SanityOptions): Promise<SanityCheck[]> 
   checks.push({
     name: 'Square does not beat the gradient attacks by a wide margin',
     passed: !masked,
-    detail: `Square ${pct(square)} vs gradient attacks ${pct(gradient)}${masked ? ': WARNING, the gradients look masked; trust the Square number and use EOT/BPDA' : ''}`,
+    detail: `Square (score-based, no gradients) leaves ${pct(square)} robust, the gradient attacks ${pct(gradient)}; passes unless Square is more than 10 points lower${masked ? ': WARNING, the gradients look masked; trust the Square number and use EOT/BPDA' : ''}`,
   });
 
   o.onProgress?.('finite differences');

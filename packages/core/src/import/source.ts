@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { InputError } from '../errors.js';
 import { basename } from 'node:path';
 import type { ByteSource } from './pickle.js';
 
@@ -15,7 +16,20 @@ export interface FileSource extends ByteSource {
 }
 
 export function openFileSource(path: string, window = 1 << 20): FileSource {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new InputError(
+      `${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a file' : (err as Error).message}`,
+      'bad_checkpoint',
+    );
+  }
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw new InputError(`${path}: a folder, not a file`, 'bad_checkpoint');
+  }
   const length = fstatSync(fd).size;
   let start = 0;
   let buf = new Uint8Array(0);

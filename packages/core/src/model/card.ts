@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configChecksum, relativePaths, sha256 } from './checksum.js';
+import type { ModelConfig } from './config.js';
 import { readModelFolder, writeConfigAndCard } from './folder.js';
 
 /**
@@ -24,9 +25,15 @@ export function modelCardSections(card: string): Record<string, string> {
 
 /**
  * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
- * appended if absent) and updates its checksum in config.json, atomically.
+ * appended if absent) and updates its checksum in config.json, atomically; `configChanges` (a new
+ * temperature and its calibration record, from rdc calibrate) go into config.json in the same write.
  */
-export function updateModelCardSection(dir: string, name: string, markdown: string): void {
+export function updateModelCardSection(
+  dir: string,
+  name: string,
+  markdown: string,
+  configChanges: Partial<Pick<ModelConfig, 'temperature' | 'calibration'>> = {},
+): void {
   const root = resolve(dir);
   const model = readModelFolder(root);
   const cardPath = join(root, 'MODEL_CARD.md');
@@ -39,6 +46,6 @@ export function updateModelCardSection(dir: string, name: string, markdown: stri
   const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
   const bytes = Buffer.from(relativePaths(next));
   const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
-  const config = { ...model.config, files };
+  const config = { ...model.config, ...configChanges, files };
   writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
 }

@@ -1,6 +1,7 @@
 /**
  * The seal of a model folder: sha256 of files, the canonical JSON checksum config.json carries of
- * itself, and recorded paths made relative (nothing names a directory of the machine that made it).
+ * itself, and recorded paths made relative (nothing names a directory of the machine that made it:
+ * a path inside the working folder becomes relative to it, any other its last component).
  *
  * @example
  * configChecksum(config) === config.configSha256;
@@ -36,9 +37,16 @@ export function configChecksum(config: Omit<ModelConfig, 'configSha256'> & { con
  *
  * @example
  * relativePaths('--data-dir /home/me/cifar') // '--data-dir cifar'
+ * relativePaths(`--run ${process.cwd()}/runs/tiny`) // '--run runs/tiny' (inside the working folder: still re-runnable there)
  */
-export function relativePaths<T>(value: T): T {
-  const strip = (s: string) => s.replace(/(?<![\w.:/~-])(?:\/[^\s"'`/]+){2,}\/?/g, (m) => m.replace(/\/$/, '').split('/').pop() || '.');
+export function relativePaths<T>(value: T, base = process.cwd()): T {
+  const root = base.replace(/\/$/, '');
+  const strip = (s: string) =>
+    s.replace(/(?<![\w.:/~-])(?:\/[^\s"'`/]+){2,}\/?/g, (m) => {
+      const path = m.replace(/\/$/, '');
+      if (path.startsWith(`${root}/`)) return path.slice(root.length + 1);
+      return path.split('/').pop() || '.';
+    });
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return strip(v);
     if (Array.isArray(v)) return v.map(walk);

@@ -194,6 +194,8 @@ describe('model folder integrity', () => {
     });
     for (const keep of ['http://localhost:8080/v1/model', 'ε = 8/255', 'runs/default', '<!-- /rdc:eval-dc -->', '![s](samples/samples.png)'])
       expect(relativePaths(keep)).toBe(keep);
+    // Inside the working folder a path stays re-runnable from there.
+    expect(relativePaths('train --run /srv/rdc/runs/tiny --data-dir /srv/data/cifar', '/srv/rdc')).toBe('train --run runs/tiny --data-dir cifar');
   });
 
   it('a folder written before config.json was sealed is refused until re-sealed; re-sealing keeps the weights and makes paths relative', async () => {

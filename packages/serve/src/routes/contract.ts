@@ -92,7 +92,13 @@ export const CertifyFields = z.strictObject({
   base: SmoothingBaseName.optional().openapi({ description: 'the base classifier: apndc (default for a diffusion model), dc, or none (a CNN)' }),
   sigma: CertifyOptions.shape.sigma.unwrap().optional().openapi({ description: 'τ, the smoothing noise in pixel units (default 0.25)' }),
   n0: z.number().int().min(1).max(1000).optional().openapi({ description: 'draws that select the top class (default 20)' }),
-  n: z.number().int().min(1).max(100_000).optional().openapi({ description: 'draws that bound its probability (default 100; the certifiable radius grows with n)' }),
+  n: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .openapi({ description: 'draws that bound its probability (default 100; the certifiable radius grows with n)' }),
   alpha: CertifyOptions.shape.alpha.unwrap().optional().openapi({ description: 'failure probability of the certificate (default 0.001)' }),
   levels: z.number().int().min(2).max(1000).optional().openapi({ description: 'σ levels of the DC (apndc: from 2τ to σ_max; default 10)' }),
   seed: ClassifyFields.shape.seed,
@@ -105,7 +111,11 @@ export const CertifyResult = z
     model: z.string(),
     prediction: z.number().int().openapi({ description: 'the certified class; −1: abstained' }),
     label: z.string().nullable().openapi({ description: "the certified class's name (null on abstention)" }),
-    radius: z.number().openapi({ description: 'ℓ2 radius (pixel units) within which no perturbation changes the smoothed answer, except with probability alpha; 0 on abstention' }),
+    radius: z
+      .number()
+      .openapi({
+        description: 'ℓ2 radius (pixel units) within which no perturbation changes the smoothed answer, except with probability alpha; 0 on abstention',
+      }),
     pALower: z.number(),
     nA: z.number().int(),
     n: z.number().int(),

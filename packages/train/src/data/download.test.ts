@@ -108,4 +108,20 @@ describe('download-data against a local server', () => {
   it('needs a checksum for a custom URL', async () => {
     await expect(downloadDataset({ cacheDir: mkdtempSync(join(tmpdir(), 'rdc-dl-')), url: base })).rejects.toThrow(/--md5 or --sha256/);
   });
+
+  it('offline: backs off between attempts and says what failed and how to use a copy instead', async () => {
+    const t0 = Date.now();
+    const err = await downloadDataset({
+      cacheDir: mkdtempSync(join(tmpdir(), 'rdc-dl-off-')),
+      url: 'http://no-such-host.invalid/cifar.tar.gz',
+      md5: '0'.repeat(32),
+      retries: 3,
+      retryDelayMs: 50,
+    }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/could not download http:\/\/no-such-host\.invalid\/cifar\.tar\.gz \(3 attempts/);
+    expect((err as Error).message).toMatch(/could not be resolved|refused|timed out|reset/);
+    expect((err as Error).message).toMatch(/--data-dir DIR \(or set RDC_DATA_DIR\)/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // 50 + 100 ms of backoff
+  });
 });

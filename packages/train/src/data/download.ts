@@ -6,6 +6,7 @@
  * @example
  * const dir = await downloadDataset({ cacheDir: '~/.cache/rdc', onProgress: (got, total) => bar.update(got) });
  */
+import { InputError } from '@rdc/core';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -32,6 +33,8 @@ export interface DownloadOptions {
   folder?: string;
   /** Attempts before giving up on a connection that keeps dropping. */
   retries?: number;
+  /** The first wait between attempts (doubling after each; default 1 s). */
+  retryDelayMs?: number;
   onProgress?: (received: number, total: number | null) => void;
   onLog?: (message: string) => void;
 }
@@ -79,6 +82,32 @@ async function fetchInto(url: string, part: string, onProgress?: DownloadOptions
   if (total !== null && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
 }
 
+/** Exponential backoff: 1×, 2×, 4×… the first delay between attempts. */
+function retryBackoff(first: number) {
+  return {
+    delay: (attempt: number) => first * 2 ** (attempt - 1),
+    total: (attempts: number) => first * (2 ** (attempts - 1) - 1),
+  };
+}
+
+/** What went wrong with a request, in words (fetch's own message is only 'fetch failed'). */
+function describeFailure(err: unknown, url: string): string {
+  const e = err as Error & { cause?: { code?: string; message?: string; hostname?: string } };
+  const code = e.cause?.code;
+  const host = (() => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return url;
+    }
+  })();
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the name ${host} could not be resolved (no network, or no DNS)`;
+  if (code === 'ECONNREFUSED') return `${host} refused the connection`;
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection to ${host} was reset`;
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `the connection to ${host} timed out`;
+  return e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message;
+}
+
 /** Downloads (or resumes), verifies and unpacks; returns the data folder. */
 export async function downloadDataset(opts: DownloadOptions): Promise<string> {
   const url = opts.url ?? CIFAR10_ARCHIVE.url;
@@ -101,6 +130,7 @@ export async function downloadDataset(opts: DownloadOptions): Promise<string> {
 
   if (!(existsSync(archive) && (await checksum(archive, expected.algo)) === expected.hex)) {
     const retries = opts.retries ?? 5;
+    const backoff = retryBackoff(opts.retryDelayMs ?? 1000);
     for (let attempt = 1; ; attempt++) {
       try {
         const have = await sizeOf(part);
@@ -108,8 +138,15 @@ export async function downloadDataset(opts: DownloadOptions): Promise<string> {
         await fetchInto(url, part, opts.onProgress);
         break;
       } catch (err) {
-        if (attempt >= retries) throw new Error(`download failed after ${attempt} attempts: ${(err as Error).message}. Run the command again to resume.`);
-        log(`attempt ${attempt} failed (${(err as Error).message}); retrying`);
+        const why = describeFailure(err, url);
+        if (attempt >= retries)
+          throw new InputError(
+            `could not download ${url} (${attempt} attempts over ${Math.round(backoff.total(attempt) / 1000)} s): ${why}. Run the command again to resume, or, with a copy of CIFAR-10's binary version at hand, pass --data-dir DIR (or set RDC_DATA_DIR) to the commands instead.`,
+            'download_failed',
+          );
+        const wait = backoff.delay(attempt);
+        log(`attempt ${attempt} failed (${why}); retrying in ${(wait / 1000).toFixed(1)} s`);
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
     const got = await checksum(part, expected.algo);

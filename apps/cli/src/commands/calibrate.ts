@@ -1,0 +1,92 @@
+/**
+ * `rdc calibrate --model DIR`: the softmax temperature of a model's logits fitted on its validation
+ * split (never the test batch), on its own and resumable: each image's logits are logged as soon as
+ * they are computed (`--log`, default DIR.calibration.jsonl beside the folder), so a long calibration
+ * of a full-size network (minutes per image on a CPU) survives interruptions. The temperature and its
+ * record go into config.json and the card.
+ */
+import { resolve } from 'node:path';
+import { Command } from '@commander-js/extra-typings';
+import {
+  argmax,
+  ClassifierFactory,
+  createEngine,
+  fitTemperature,
+  meanNll,
+  Random,
+  readModelFolder,
+  resolveEngineChoice,
+  updateModelCardSection,
+} from '@rdc/core';
+import { imageSeed, JsonlLog } from '@rdc/attacks';
+import { modelValidationSplit, resolveDataDir } from '@rdc/train';
+import { parseIntArg } from '../util/parse.js';
+import { progressBar } from '../util/progress.js';
+import { commandLine } from '../util/provenance.js';
+import { readShared, sharedOptions } from '../util/schema-options.js';
+
+interface LogitsRecord {
+  index: number;
+  label: number;
+  logits: number[];
+  levels: number;
+}
+
+export function calibrateCommand() {
+  const cmd = new Command('calibrate')
+    .description("fit a model's softmax temperature on its validation split (resumable: each image's logits are logged as they come)")
+    .requiredOption('--model <dir>', 'model folder')
+    .option('--images <n>', 'validation images', parseIntArg, 256)
+    .option('--levels <n>', "σ levels (default: the model's)", parseIntArg)
+    .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
+    .option('--log <file>', 'per-image logits, for resuming (default: DIR.calibration.jsonl beside the folder)');
+  sharedOptions(cmd, ['runtime', 'data']);
+  return cmd.action(async (o) => {
+    const shared = readShared(o);
+    const model = readModelFolder(o.model);
+    const net = model.config.network;
+    const levels = net.arch === 'cnn' ? 1 : (o.levels ?? model.config.dc.levels);
+    const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
+    const clf = new ClassifierFactory(model, engine).get(net.arch === 'cnn' ? { defense: 'none' } : { defense: 'dc', dc: { levels } });
+    const { data, indices } = modelValidationSplit(model.config, resolveDataDir(shared.dataDir));
+    const take = indices.subarray(0, Math.min(o.images, indices.length));
+    const log = new JsonlLog<LogitsRecord>(o.log ?? `${resolve(o.model)}.calibration.jsonl`);
+    const done = log.read();
+    const k = clf.numClasses;
+    const logits = new Float32Array(take.length * k);
+    const labels = new Int32Array(take.length);
+    const bar = progressBar('calibrate', take.length, { unit: 'images' });
+    for (const [i, index] of take.entries()) {
+      let rec = done.get(index);
+      if (rec && rec.levels !== levels) rec = undefined;
+      if (!rec) {
+        const z = (await clf.logits(data.pixels([index]), new Random(imageSeed(o.seed, index)))).data;
+        rec = { index, label: data.labels[index], logits: Array.from(z), levels };
+        log.append(rec);
+      }
+      logits.set(rec.logits, i * k);
+      labels[i] = rec.label;
+      bar.update(i + 1);
+    }
+    bar.stop();
+    const temperature = fitTemperature(logits, labels, k);
+    const pred = argmax(logits, k);
+    const calibration = {
+      images: take.length,
+      split: 'validation (held out of the training batches)',
+      levels,
+      nllBefore: meanNll(logits, labels, k),
+      nllAfter: meanNll(logits, labels, k, 1 / temperature),
+      accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / take.length,
+    };
+    updateModelCardSection(
+      o.model,
+      'calibration',
+      `Temperature T = ${temperature.toPrecision(3)} (rdc calibrate) fitted on ${take.length} validation images, ${levels} σ levels: mean NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * calibration.accuracy).toFixed(1)} %. Command: \`${commandLine()}\``,
+      { temperature, calibration },
+    );
+    process.stdout.write(
+      `${o.model}: temperature ${temperature.toPrecision(3)} on ${take.length} validation images (accuracy ${(100 * calibration.accuracy).toFixed(1)} %)\n`,
+    );
+  });
+}
