@@ -12,6 +12,7 @@ export * from './eval/rules.js';
 export * from './eval/robust.js';
 export * from './protocol.js';
 export * from './options.js';
+export * from './one-image.js';
 export * from './eval/sanity.js';
 export * from './eval/shard.js';
 export * from './eval/merge.js';

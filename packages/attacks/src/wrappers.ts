@@ -6,7 +6,8 @@
  *   likelihood maximization) forward and treats it as the identity backward;
  * - `FixedNoiseClassifier`: the same noise on every call (a deterministic classifier), for
  *   score-based attacks such as Square that compare scores across queries; with `draws` = m > 1 it
- *   averages m fixed draws (EOT inside a search, so the search does not overfit one draw).
+ *   averages m fixed draws (EOT inside a search, so the search does not overfit one draw);
+ * - `CancellableClassifier`: stops at the next query once a signal is aborted (a time limit).
  *
  * @example
  * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
@@ -119,5 +120,23 @@ export class FixedNoiseClassifier extends WrappedClassifier {
   }
   gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array) {
     return this.averaged.gradient(pixels, cotangent, new Random(this.seed));
+  }
+}
+
+/** Stops at the next query once `signal` is aborted (a server's time limit); passes it on to the classifier's forward passes. */
+export class CancellableClassifier extends WrappedClassifier {
+  constructor(
+    inner: Classifier,
+    readonly signal: AbortSignal,
+  ) {
+    super(inner);
+  }
+  logits(pixels: Tensor, rng: Random): Promise<Tensor> {
+    this.signal.throwIfAborted();
+    return this.inner.logits(pixels, rng, this.signal);
+  }
+  gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
+    this.signal.throwIfAborted();
+    return this.inner.gradient(pixels, cotangent, rng);
   }
 }

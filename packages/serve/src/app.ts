@@ -26,6 +26,7 @@ import { originCheck } from './middleware/origin-check.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { ModelRegistry } from './models.js';
 import { WorkQueue } from './queue.js';
+import { attackRoutes } from './routes/attack.js';
 import { certifyRoutes } from './routes/certify.js';
 import { classifyRoutes } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
@@ -50,9 +51,9 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
   const metrics = new Metrics(queue);
   let ready = false;
-  // The default limit: a full batch at the model's own σ levels (with LM), or a certification with the API's defaults, whichever is more.
+  // The default limit: a full batch at the model's own σ levels (with LM), a certification or an attack with the API's defaults, whichever is most.
   const maxWork = (m: InferenceService) =>
-    cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})));
+    cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})), m.attackCost(m.attackSettings({})));
   const ctx: RouteContext = { models: registry, queue, cfg, bounds: { maxDepth: 6, maxItems: 64 }, maxWork };
   const app = new OpenAPIHono();
 
@@ -68,6 +69,7 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
   });
   classifyRoutes(app, ctx, limit);
   certifyRoutes(app, ctx, limit);
+  attackRoutes(app, ctx, limit);
   modelRoutes(app, ctx);
   healthRoutes(app, metrics, () => ready);
   docsRoutes(app);

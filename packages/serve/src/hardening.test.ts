@@ -292,8 +292,10 @@ describe('8. one request cannot hold the server', () => {
     const service = server.service;
     const one = service.cost({ defense: 'rdc' }, 1);
     expect(one).toBe((3 * 1 + 3 * 5) * service.macsPerPass);
-    // The default cap: a full batch at the model's own σ levels with LM, or a certification with the API's defaults (POST /v1/certify), the larger.
-    expect(server.maxWorkMacs).toBe(Math.max(service.cost({ defense: 'rdc' }, 4), service.certifyCost(service.certifyOptions({}))));
+    // The default cap: a full batch at the model's own σ levels with LM, a certification or an attack with the API's defaults, the largest.
+    expect(server.maxWorkMacs).toBe(
+      Math.max(service.cost({ defense: 'rdc' }, 4), service.certifyCost(service.certifyOptions({})), service.attackCost(service.attackSettings({}))),
+    );
     expect(service.certifyCost(service.certifyOptions({}))).toBe((20 + 100) * (1 + 10) * service.macsPerPass);
     const res = await postJson('/v1/classify/batch', { images: Array(4).fill({ data: u8(192), shape: [3, 8, 8] }), levels: 1000 });
     await expectError(await post('/v1/certify?n=1000', png, 'image/png'), 400, 'too_much_work', /20 \+ 1000 draws/);
@@ -539,5 +541,87 @@ describe('11. the edges of the second hostile-input run', () => {
     );
     await expectError(await post('/v1/classify', deep, 'application/json'), 400, 'bad_json', /nests deeper than 6 levels/);
     expect(process.memoryUsage().rss - rss).toBeLessThan(300 * 2 ** 20);
+  });
+});
+
+describe('12. POST /v1/attack is bounded like every route', () => {
+  /** The events of a server-sent event stream, in order. */
+  async function events(res: Response): Promise<{ event: string; data: Json }[]> {
+    const text = await res.text();
+    return text
+      .split('\n\n')
+      .filter((block) => block.trim())
+      .map((block) => {
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
+        return { event, data: JSON.parse(data) };
+      });
+  }
+
+  it('work over the cap is a 400 naming the budget, before any is done', async () => {
+    let calls = 0;
+    const original = server.service.attack.bind(server.service);
+    server.service.attack = (...a) => (calls++, original(...a));
+    try {
+      await expectError(await post('/v1/attack?iterations=50&eot=8&defense=dc', png, 'image/png'), 400, 'too_much_work', /50 iterations × 8 EOT draws/);
+      await expectError(await post('/v1/attack?iterations=50&eot=8&defense=dc', png, 'image/png', { accept: 'text/event-stream' }), 400, 'too_much_work');
+      expect(calls).toBe(0);
+      expect((await post('/v1/attack?iterations=2&defense=dc&seed=1', png, 'image/png')).status).toBe(200);
+    } finally {
+      server.service.attack = original;
+    }
+  });
+
+  it('the time limit holds: a JSON 503, or an error event at the end of the stream, and the job stops', async () => {
+    const s = await startServer(dir, { port: 0, threads: 1, timeoutMs: 150, maxWorkMacs: 1e15 });
+    try {
+      const url = `http://127.0.0.1:${s.port}`;
+      const slow = (accept?: string) =>
+        fetch(`${url}/v1/attack?defense=dc&iterations=50&eot=8&seed=1`, {
+          method: 'POST',
+          body: png,
+          headers: { 'content-type': 'image/png', ...(accept ? { accept } : {}) },
+        });
+      const t0 = Date.now();
+      await expectError(await slow(), 503, 'timeout');
+      expect(Date.now() - t0).toBeLessThan(1500);
+      const stream = await slow('text/event-stream');
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const list = await events(stream);
+      expect(list.at(-1)).toMatchObject({ event: 'error', data: { status: 503, error: { code: 'timeout' } } });
+      expect(list.slice(0, -1).every((e) => e.event === 'progress')).toBe(true);
+      // The cancelled job stopped at its next query: the next request does not wait for it.
+      const t1 = Date.now();
+      const next = await fetch(`${url}/v1/classify?defense=dc&levels=2`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+      expect(next.status).toBe(200);
+      expect(Date.now() - t1).toBeLessThan(1000);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('streams a progress event per iteration, then the result; the host check and CORS apply', async () => {
+    const res = await post('/v1/attack?defense=dc&iterations=3&attack=pgd&seed=5&recheck=2', png, 'image/png', { accept: 'text/event-stream' });
+    const list = await events(res);
+    const result = list.at(-1)!;
+    expect(result.event).toBe('result');
+    const progress = list.filter((e) => e.event === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(3);
+    expect(progress.map((p) => p.data.iteration)).toEqual(progress.map((_, i) => i + 1));
+    expect(result.data.iterations).toBe(progress.length);
+    await expectError(await post('/v1/attack?defense=dc', png, 'image/png', { origin: 'http://evil.example' }), 403, 'cross_origin');
+    const r = await raw(
+      `POST /v1/attack HTTP/1.1\r\nHost: evil.example:${server.port}\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\nConnection: close\r\n\r\n`.concat(
+        png.toString('latin1'),
+      ),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).error.code).toBe('bad_host');
   });
 });

@@ -114,3 +114,15 @@ export async function pngBytes(t: Tensor): Promise<Buffer> {
 export async function pngDataUrl(t: Tensor): Promise<string> {
   return `data:image/png;base64,${(await pngBytes(t)).toString('base64')}`;
 }
+
+/**
+ * The change from x0 to x made visible: 0.5 + gain·(x − x0) as a PNG data URL, the gain scaling the
+ * largest change to half the range; with its ℓ∞ and ℓ2 sizes (pixel units).
+ */
+export async function visibleChange(x: Float32Array, x0: Float32Array, dims: readonly number[]) {
+  const delta = x.map((v, i) => v - x0[i]);
+  const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const gain = linf > 0 ? 0.5 / linf : 1;
+  const image = await pngDataUrl({ data: delta.map((v) => 0.5 + gain * v), dims });
+  return { image, gain, linf, l2: Math.sqrt(delta.reduce((a, v) => a + v * v, 0)) };
+}

@@ -35,13 +35,30 @@ import {
   type Tensor,
 } from '@rdc/core/runtime';
 import type { z } from 'zod';
-import type { CertifyFields, CertifyResult, ClassifyResult } from './routes/contract.js';
-import { pngDataUrl } from './image.js';
+import { attackOneImage, CancellableClassifier, DEFAULT_EPS } from '@rdc/attacks';
+import {
+  MAX_ATTACK_EPS,
+  type AttackFields,
+  type AttackProgress,
+  type AttackResult,
+  type CertifyFields,
+  type CertifyResult,
+  type ClassifyResult,
+} from './routes/contract.js';
+import { pngDataUrl, visibleChange } from './image.js';
 
 /** What a request may set (core's `ClassifyFields`). */
 export type RequestOptions = z.infer<typeof ClassifyFields>;
 /** What a certification request may set (the contract's `CertifyFields`). */
 export type CertifyRequest = z.infer<typeof CertifyFields>;
+
+/** What an attack request may set (the contract's `AttackFields`). */
+export type AttackRequest = z.infer<typeof AttackFields>;
+/** An attack's settings with the API's defaults. */
+export type AttackSettings = ReturnType<InferenceService['attackSettings']>;
+
+/** The σ levels of an attack that names none: few enough that the page's default attack fits the default work cap and timeout. */
+export const ATTACK_LEVELS = 10;
 
 /** The figures `rdc eval --record` and `rdc attack --record` wrote into a model card, by section name. */
 export function measuredSections(card: string): Record<string, string> {
@@ -219,6 +236,118 @@ export class InferenceService {
     };
   }
 
+  /** An attack's settings, with the API's defaults; ε past the norm's limit, or more σ levels than the model's, is a 400. */
+  attackSettings(o: AttackRequest) {
+    const own = this.model.config.dc.levels;
+    if (!this.isCnn && o.levels !== undefined && o.levels > own) throw new InputError(`levels ${o.levels}: at most the model's own ${own}`, 'bad_options');
+    const classifier = this.options({ defense: o.defense, method: o.method, levels: this.isCnn ? o.levels : (o.levels ?? Math.min(ATTACK_LEVELS, own)) });
+    const norm = o.norm ?? 'linf';
+    const eps = o.eps ?? DEFAULT_EPS[norm];
+    if (eps > MAX_ATTACK_EPS[norm] + 1e-9)
+      throw new InputError(`eps ${eps}: at most ${norm === 'linf' ? '16/255' : MAX_ATTACK_EPS.l2} for ${norm}`, 'bad_options');
+    return {
+      classifier,
+      norm,
+      eps,
+      attack: o.attack ?? 'apgd-ce',
+      iterations: o.iterations ?? 10,
+      eot: o.eot ?? 1,
+      recheck: o.recheck ?? 5,
+      rule: o.rule ?? 'majority',
+    };
+  }
+
+  /**
+   * The estimated work of an attack: each gradient ≈ 3 forward passes (iterations + 1, × EOT), up to
+   * 3 confirmation draws per iteration on a randomized classifier, and the 2k re-checks.
+   */
+  attackCost(s: AttackSettings): number {
+    const forward = this.factory.cost(s.classifier, 1);
+    const stochastic = s.classifier.defense !== 'none';
+    return forward * (3 * (s.iterations + 1) * s.eot + (stochastic ? 3 * s.iterations : 0) + 2 * s.recheck);
+  }
+
+  /**
+   * Attacks one image [1, C, H, W] (the clean answer, not a label): the adversarial 8-bit image and
+   * both answers from k fresh draws, each draw with its own seed (given: a classification with that
+   * seed repeats it). `onProgress` after every iteration; an aborted `signal` stops it at the next query.
+   */
+  async attack(
+    pixels: Tensor,
+    req: AttackRequest,
+    signal: AbortSignal,
+    onProgress?: (p: z.infer<typeof AttackProgress>) => void,
+  ): Promise<Omit<AttackResult, 'timings'>> {
+    const s = this.attackSettings(req);
+    const seed = req.seed ?? randomInt(MAX_SEED);
+    const clf = this.factory.get(s.classifier);
+    const seeds = { clean: [] as number[], adversarial: [] as number[] };
+    const seedRng = new Random(seed);
+    const r = await attackOneImage({
+      classifier: new CancellableClassifier(clf, signal),
+      x0: pixels.data,
+      attack: s.attack,
+      iterations: s.iterations,
+      threat: { norm: s.norm, eps: s.eps },
+      eot: s.eot,
+      recheck: s.recheck,
+      rule: s.rule,
+      rng: new Random(seed),
+      drawRng: (image, i) => {
+        const list = seeds[image];
+        // Deterministic classifiers take one draw, repeated.
+        while (list.length <= i) list.push(seedRng.int(MAX_SEED));
+        return new Random(list[i]);
+      },
+      onIteration: (i, loss, logits) => onProgress?.({ iteration: i, iterations: s.iterations, loss, answer: logits ? this.top(logits) : null }),
+    });
+    const change = await visibleChange(r.adv, r.x0, pixels.dims);
+    const answer = (a: typeof r.clean, list: number[]) => ({
+      top: { index: a.top, label: this.classes[a.top], probability: a.probability },
+      draws: a.draws,
+      seeds: a.draws.map((_, i) => list[Math.min(i, list.length - 1)]),
+    });
+    return {
+      model: this.name,
+      defense: s.classifier.defense,
+      options: {
+        norm: s.norm,
+        eps: s.eps,
+        attack: s.attack,
+        iterations: s.iterations,
+        levels: s.classifier.dc?.levels ?? null,
+        eot: s.eot,
+        recheck: s.recheck,
+        rule: s.rule,
+        seed,
+      },
+      input: await pngDataUrl({ data: r.x0, dims: pixels.dims }),
+      adversarial: {
+        image: await pngDataUrl({ data: r.adv, dims: pixels.dims }),
+        linf: r.linf,
+        l2: r.l2,
+        perturbation: change.image,
+        perturbationGain: change.gain,
+      },
+      clean: answer(r.clean, seeds.clean),
+      attacked: answer(r.attacked, seeds.adversarial),
+      changed: r.changed,
+      iterations: r.iterations,
+      queries: r.queries,
+      found: r.found,
+    };
+  }
+
+  /** The top class of logits, with its probability at the model's temperature. */
+  private top(logits: Float32Array) {
+    const probs = softmax(
+      Array.from(logits, (v) => v / this.temperature),
+      this.classes.length,
+    );
+    const i = argmax(logits, this.classes.length)[0];
+    return { index: i, label: this.classes[i], probability: probs[i] };
+  }
+
   /** The model's summary (GET /v1/models) and, with `full`, its config, card and the server's limits. */
   summary() {
     return {
@@ -237,14 +366,12 @@ export class InferenceService {
 async function explainOf(pixels: Tensor, purified?: Tensor): Promise<NonNullable<ClassifyResult['explain']>> {
   const explain: NonNullable<ClassifyResult['explain']> = { input: await pngDataUrl(pixels) };
   if (purified) {
-    const delta = purified.data.map((v, i) => v - pixels.data[i]);
-    const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const gain = linf > 0 ? 0.5 / linf : 1;
+    const change = await visibleChange(purified.data, pixels.data, pixels.dims);
     explain.lm = await pngDataUrl(purified);
-    explain.perturbation = await pngDataUrl({ data: delta.map((v) => 0.5 + gain * v), dims: pixels.dims });
-    explain.perturbationGain = gain;
-    explain.perturbationLinf = linf;
-    explain.perturbationL2 = Math.sqrt(delta.reduce((a, v) => a + v * v, 0));
+    explain.perturbation = change.image;
+    explain.perturbationGain = change.gain;
+    explain.perturbationLinf = change.linf;
+    explain.perturbationL2 = change.l2;
   }
   return explain;
 }

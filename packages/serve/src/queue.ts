@@ -54,7 +54,8 @@ export class WorkQueue {
     return this.running;
   }
 
-  run<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+  /** Runs `fn` in turn; `cancelled` (e.g. the client's connection closing) cancels it like a timeout. */
+  run<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancelled?: AbortSignal): Promise<T> {
     if (this.waiting.length >= this.opts.capacity && this.running >= this.opts.concurrency) {
       const ahead = this.waiting.length + this.running;
       return Promise.reject(new QueueFullError(Math.max(1, Math.ceil((ahead * this.avgSeconds) / this.opts.concurrency))));
@@ -99,6 +100,7 @@ export class WorkQueue {
             });
         },
       };
+      cancelled?.addEventListener('abort', () => job.cancel(new Error('the client closed the connection')), { once: true });
       this.waiting.push(job);
       this.next();
     });

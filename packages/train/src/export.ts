@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   argmax,
+  calibrationText,
   Denoiser,
   fitTemperature,
   generativeGuard,
@@ -328,7 +329,14 @@ ${t.resumes.map((r) => `- Resumed at step ${r.step} (${r.time})${r.command ? `: 
 
 ${
   t.validation.length
-    ? `Validation DC accuracy during training (the EMA weights, on held-out training images, released σ weights):
+    ? o.network.arch === 'cnn'
+      ? `Validation accuracy during training (the EMA weights, on held-out training images):
+
+| step | images seen | accuracy | images |
+|---|---|---|---|
+${t.validation.map((v) => `| ${v.step} | ${v.imagesSeen} | ${(100 * v.valAccuracy).toFixed(1)} % | ${v.valImages} |`).join('\n')}
+`
+      : `Validation DC accuracy during training (the EMA weights, on held-out training images, released σ weights):
 
 | step | images seen | accuracy | images | σ levels |
 |---|---|---|---|---|
@@ -338,11 +346,7 @@ ${t.validation.map((v) => `| ${v.step} | ${v.imagesSeen} | ${(100 * v.valAccurac
 }
 ${guardSection}## Calibration
 
-${
-  o.calibration
-    ? `Temperature T = ${o.temperature?.toPrecision(3)} (probabilities = softmax(logits / T)) fitted on ${o.calibration.images} images of the ${o.calibration.split}, ${o.calibration.levels} σ levels: mean NLL ${o.calibration.nllBefore.toFixed(4)} → ${o.calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * o.calibration.accuracy).toFixed(1)} %.`
-    : 'Not calibrated (T = 1).'
-}
+${o.calibration ? calibrationText(o.temperature ?? 1, o.calibration, o.network.arch) : 'Not calibrated (T = 1).'}
 
 ${
   o.network.arch === 'cnn'

@@ -11,6 +11,7 @@
 import { basename } from 'node:path';
 import {
   buildDenoiserGraph,
+  calibrationText,
   Denoiser,
   guardTable,
   NOT_A_DIFFUSION_CLASSIFIER,
@@ -218,11 +219,7 @@ ${o.guard.test ? `\nThe first ${o.guard.test.images} test images:\n\n${guardTabl
 
 ## Calibration
 
-${
-  o.calibration
-    ? `Temperature T = ${o.temperature?.toPrecision(3)} fitted on ${o.calibration.images} images of the ${o.calibration.split}, ${o.calibration.levels} σ levels: mean NLL ${o.calibration.nllBefore.toFixed(4)} → ${o.calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * o.calibration.accuracy).toFixed(1)} %.`
-    : 'Not calibrated (T = 1).'
-}
+${o.calibration ? calibrationText(o.temperature ?? 1, o.calibration, 'unet') : 'Not calibrated (T = 1).'}
 
 ## Defaults
 

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import {
   argmax,
+  calibrationText,
   ClassifierFactory,
   createEngine,
   fitTemperature,
@@ -79,12 +80,10 @@ export function calibrateCommand() {
       nllAfter: meanNll(logits, labels, k, 1 / temperature),
       accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / take.length,
     };
-    updateModelCardSection(
-      o.model,
-      'calibration',
-      `Temperature T = ${temperature.toPrecision(3)} (rdc calibrate) fitted on ${take.length} validation images, ${levels} σ levels: mean NLL ${calibration.nllBefore.toFixed(4)} → ${calibration.nllAfter.toFixed(4)}; accuracy on those images ${(100 * calibration.accuracy).toFixed(1)} %. Command: \`${commandLine()}\``,
-      { temperature, calibration },
-    );
+    updateModelCardSection(o.model, 'calibration', `${calibrationText(temperature, calibration, 'unet')} Command: \`${commandLine()}\``, {
+      temperature,
+      calibration,
+    });
     process.stdout.write(
       `${o.model}: temperature ${temperature.toPrecision(3)} on ${take.length} validation images (accuracy ${(100 * calibration.accuracy).toFixed(1)} %)\n`,
     );

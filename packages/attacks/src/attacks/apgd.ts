@@ -161,7 +161,7 @@ export class Apgd implements Attack {
       const c = await offerAndConfirm(ctx, best, x, y, loss, g.logits);
       queries += c.queries;
       if (best.misclassified) fooled = true;
-      return { loss, grad: g.grad, stop: c.stop };
+      return { loss, grad: g.grad, logits: g.logits, stop: c.stop };
     };
     const done = (confirmed: boolean): ApgdSingleRun => ({ best, confirmed, fooled, iterations, queries });
 
@@ -206,7 +206,7 @@ export class Apgd implements Attack {
 
       e = await evaluate(x);
       iterations++;
-      ctx.onIteration?.(i + 1, e.loss);
+      ctx.onIteration?.(i + 1, e.loss, e.logits);
       if (e.stop) return done(true);
       grad = e.grad;
       lossSteps[i] = e.loss;

@@ -47,7 +47,7 @@ export class Pgd implements Attack {
         const g = await lossGradient(ctx, x, label, this.o.loss);
         queries++;
         iterations++;
-        ctx.onIteration?.(iterations, g.value);
+        ctx.onIteration?.(iterations, g.value, g.logits);
         if (await stop(x, g.value, g.logits)) return confirmed();
         const dir = ascentDirection(ctx.threat.norm, g.grad);
         for (let i = 0; i < x.length; i++) x[i] += alpha * dir[i];

@@ -21,7 +21,7 @@
  */
 import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
 import type { Attack } from '../attack.js';
-import { predicted } from '../losses.js';
+import { drawAnswer } from '../one-image.js';
 import { inThreat, perturbation, type ThreatModel } from '../threat.js';
 import { EotClassifier, FixedNoiseClassifier } from '../wrappers.js';
 import { JsonlLog } from './log.js';
@@ -77,15 +77,7 @@ export function imageSeed(seed: number, index: number): number {
 
 /** k fresh classifications (one call on a deterministic classifier, repeated). */
 async function recheck(clf: Classifier, x: Float32Array, times: number, rng: Random): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < times; i++) {
-    if (i > 0 && !clf.stochastic) {
-      out.push(out[0]);
-      continue;
-    }
-    out.push(predicted((await clf.logits({ data: x, dims: [1, ...clf.imageDims] }, rng)).data));
-  }
-  return out;
+  return (await drawAnswer(clf, x, times, rng)).draws;
 }
 
 export const encodePixels = (x: Float32Array): string => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');

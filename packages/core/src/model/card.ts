@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configChecksum, relativePaths, sha256 } from './checksum.js';
-import type { ModelConfig } from './config.js';
+import type { Calibration, ModelConfig } from './config.js';
 import { readModelFolder, writeConfigAndCard } from './folder.js';
 
 /**
@@ -48,4 +48,16 @@ export function updateModelCardSection(
   const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
   const config = { ...model.config, ...configChanges, files };
   writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
+}
+
+/**
+ * The model card's sentence on a fitted temperature: on what it was fitted and what it changed (a
+ * CNN has no σ levels to name).
+ *
+ * @example
+ * calibrationText(1.2, calibration, 'unet'); // 'Temperature T = 1.20 (probabilities = softmax(logits / T)) fitted on …'
+ */
+export function calibrationText(temperature: number, c: Calibration, arch: string): string {
+  const levels = arch === 'cnn' ? '' : `, ${c.levels} σ levels`;
+  return `Temperature T = ${temperature.toPrecision(3)} (probabilities = softmax(logits / T)) fitted on ${c.images} images of the ${c.split}${levels}: mean NLL ${c.nllBefore.toFixed(4)} → ${c.nllAfter.toFixed(4)}; accuracy on those images ${(100 * c.accuracy).toFixed(1)} %.`;
 }

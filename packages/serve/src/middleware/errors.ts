@@ -28,19 +28,32 @@ export const errorHandler: ErrorHandler = (err, c: Context) => {
     c.set('clientGone' as never, true as never);
     return c.json(errorBody('client_closed', 'the client closed the connection'), 400);
   }
-  if (err instanceof RequestError) return c.json(errorBody(err.code, err.message), err.status);
-  if (err instanceof InputError) return c.json(errorBody(err.code, err.message), 400);
-  if (err instanceof ClientGoneError) {
-    c.set('clientGone' as never, true as never);
-    return c.json(errorBody('client_closed', 'the client closed the connection'), 400);
-  }
+  const a = errorAnswer(err);
+  if (a.clientGone) c.set('clientGone' as never, true as never);
+  return c.json(errorBody(a.code, a.message), a.status as 400, a.headers);
+};
+
+/**
+ * The answer to an error: its status, code, message and headers (what the client sent, a busy or
+ * timed-out queue, a client gone, else an internal error: logged, never leaking details). The
+ * error handler answers with it; a stream that has started (server-sent events) sends it as an event.
+ */
+export function errorAnswer(err: unknown): { status: number; code: string; message: string; headers?: Record<string, string>; clientGone?: boolean } {
+  if (err instanceof RequestError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof InputError) return { status: 400, code: err.code, message: err.message };
+  if (err instanceof ClientGoneError) return { status: 400, code: 'client_closed', message: 'the client closed the connection', clientGone: true };
   if (err instanceof QueueFullError)
-    return c.json(errorBody('busy', `${err.message}; retry after ${err.retryAfterSeconds} s`), 503, { 'Retry-After': String(err.retryAfterSeconds) });
-  if (err instanceof TimeoutError) return c.json(errorBody('timeout', err.message), 503, { 'Retry-After': '5' });
-  if (err instanceof ShutdownError) return c.json(errorBody('shutting_down', err.message), 503, { 'Retry-After': '5' });
+    return {
+      status: 503,
+      code: 'busy',
+      message: `${err.message}; retry after ${err.retryAfterSeconds} s`,
+      headers: { 'Retry-After': String(err.retryAfterSeconds) },
+    };
+  if (err instanceof TimeoutError) return { status: 503, code: 'timeout', message: err.message, headers: { 'Retry-After': '5' } };
+  if (err instanceof ShutdownError) return { status: 503, code: 'shutting_down', message: err.message, headers: { 'Retry-After': '5' } };
   // Never leak internals: log the error, answer a generic message.
   process.stderr.write(`${JSON.stringify({ level: 50, msg: 'internal error', error: String(err), stack: (err as Error).stack })}\n`);
-  return c.json(errorBody('internal', 'internal error'), 500);
-};
+  return { status: 500, code: 'internal', message: 'internal error' };
+}
 
 export const notFound: NotFoundHandler = (c) => c.json(errorBody('not_found', `no route ${brief(c.req.method, 20)} ${brief(c.req.path, 80)}`), 404);

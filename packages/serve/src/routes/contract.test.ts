@@ -67,7 +67,19 @@ const png = () =>
 describe('the HTTP contract: real responses against the generated OpenAPI document', () => {
   it('documents every route the app serves, with the fields that had drifted', () => {
     expect(doc.openapi).toBe('3.1.0');
-    for (const p of ['/v1/classify', '/v1/classify/batch', '/v1/model', '/v1/models', '/v1/examples', '/examples/{file}', '/healthz', '/readyz', '/metrics'])
+    for (const p of [
+      '/v1/classify',
+      '/v1/classify/batch',
+      '/v1/certify',
+      '/v1/attack',
+      '/v1/model',
+      '/v1/models',
+      '/v1/examples',
+      '/examples/{file}',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ])
       expect(doc.paths[p], p).toBeDefined();
     const s = doc.components.schemas;
     // An object's properties, through allOf and $ref (an extended schema is documented as allOf).
@@ -109,6 +121,27 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
     else expect(cert.pALower).toBeGreaterThanOrEqual(0.5);
     const cnnCert = await check(await post('/v1/certify?model=cnn&n0=5&n=50&sigma=1/8', body, 'image/png'), '/v1/certify', 'post');
     expect(cnnCert).toMatchObject({ base: 'none', sigma: 0.125, levels: null });
+    const att = await check(await post('/v1/attack?model=cnn&eps=8/255&iterations=5&seed=2', body, 'image/png'), '/v1/attack', 'post');
+    expect(att).toMatchObject({ defense: 'none', options: { norm: 'linf', attack: 'apgd-ce', iterations: 5, levels: null, recheck: 5, rule: 'majority' } });
+    expect(att.adversarial.linf).toBeLessThanOrEqual(8 / 255 + 1e-6);
+    const dcAttack = await check(
+      await post(
+        '/v1/attack',
+        JSON.stringify({
+          defense: 'dc',
+          levels: 2,
+          iterations: 2,
+          norm: 'l2',
+          eps: 0.5,
+          recheck: 3,
+          image: { data: Buffer.alloc(8 * 8 * 3, 90).toString('base64'), shape: [8, 8, 3], layout: 'HWC' },
+        }),
+        'application/json',
+      ),
+      '/v1/attack',
+      'post',
+    );
+    expect(dcAttack.attacked.draws).toHaveLength(3);
     await check(await handle.app.request('/v1/model'), '/v1/model', 'get');
     await check(await handle.app.request('/v1/model?model=cnn'), '/v1/model', 'get');
     await check(await handle.app.request('/v1/examples'), '/v1/examples', 'get');
@@ -134,13 +167,19 @@ describe('the HTTP contract: real responses against the generated OpenAPI docume
       [await post('/v1/certify?n=100000', body, 'image/png'), 400, 'too_much_work'],
       [await post('/v1/certify?base=none', body, 'image/png'), 400, 'bad_defense'],
       [await post('/v1/certify?sigma=abc', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?eps=17/255', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?norm=l2&eps=1.5', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?iterations=51', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?levels=5', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?attack=square', body, 'image/png'), 400, 'bad_options'],
+      [await post('/v1/attack?model=cnn&levels=2', body, 'image/png'), 400, 'bad_options'],
     ];
     for (const [res, status, code] of cases) {
       expect(res.status).toBe(status);
       const path = new URL(res.url || 'http://x/v1/classify').pathname;
       const b = await check(
         res,
-        path.startsWith('/v1/model') ? '/v1/model' : path.includes('batch') ? '/v1/classify/batch' : '/v1/classify',
+        path.startsWith('/v1/model') ? '/v1/model' : path.includes('batch') ? '/v1/classify/batch' : path,
         res.url.includes('/v1/model') ? 'get' : 'post',
       );
       expect(b.error.code).toBe(code);

@@ -111,11 +111,9 @@ export const CertifyResult = z
     model: z.string(),
     prediction: z.number().int().openapi({ description: 'the certified class; −1: abstained' }),
     label: z.string().nullable().openapi({ description: "the certified class's name (null on abstention)" }),
-    radius: z
-      .number()
-      .openapi({
-        description: 'ℓ2 radius (pixel units) within which no perturbation changes the smoothed answer, except with probability alpha; 0 on abstention',
-      }),
+    radius: z.number().openapi({
+      description: 'ℓ2 radius (pixel units) within which no perturbation changes the smoothed answer, except with probability alpha; 0 on abstention',
+    }),
     pALower: z.number(),
     nA: z.number().int(),
     n: z.number().int(),
@@ -129,6 +127,109 @@ export const CertifyResult = z
   })
   .openapi('CertifyResult');
 export type CertifyResult = z.infer<typeof CertifyResult>;
+
+/** The largest ε of `POST /v1/attack`, by norm (pixel units). */
+export const MAX_ATTACK_EPS = { linf: 16 / 255, l2: 1.0 } as const;
+/** The most iterations `POST /v1/attack` runs. */
+export const MAX_ATTACK_ITERATIONS = 50;
+
+/** `POST /v1/attack`'s options: the threat model, the attack and its budget, how its answer is counted. */
+export const AttackFields = z.strictObject({
+  model: ModelName.optional(),
+  defense: ClassifyFields.shape.defense,
+  method: ClassifyFields.shape.method,
+  norm: z.enum(['linf', 'l2']).optional().openapi({ description: 'the threat model: ℓ∞ (default) or ℓ2' }),
+  eps: z
+    .number()
+    .positive()
+    .max(MAX_ATTACK_EPS.l2)
+    .optional()
+    .openapi({
+      description: `the perturbation budget in pixel units (default 8/255 for ℓ∞, 0.5 for ℓ2; at most 16/255 for ℓ∞, ${MAX_ATTACK_EPS.l2} for ℓ2); a fraction like 8/255 is accepted`,
+    }),
+  attack: z.enum(['pgd', 'apgd-ce', 'apgd-dlr']).optional().openapi({ description: 'the white-box attack (default apgd-ce)' }),
+  iterations: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ATTACK_ITERATIONS)
+    .optional()
+    .openapi({ description: `gradient steps (default 10, at most ${MAX_ATTACK_ITERATIONS})` }),
+  levels: z.number().int().min(2).max(1000).optional().openapi({ description: "σ levels of the DC (default 10; at most the model's own)" }),
+  eot: z.number().int().min(1).max(8).optional().openapi({ description: 'draws averaged per gradient (Expectation over Transformation; default 1)' }),
+  recheck: z
+    .number()
+    .int()
+    .min(1)
+    .max(15)
+    .optional()
+    .openapi({ description: 'k: fresh classifications of the clean and of the adversarial image (default 5)' }),
+  rule: z
+    .enum(['single', 'majority', 'all'])
+    .optional()
+    .openapi({ description: 'when the k adversarial draws count as the clean answer: the first draw, most of them (default), or all' }),
+  seed: ClassifyFields.shape.seed,
+});
+export const AttackQuery = textFields(AttackFields).openapi('AttackQuery');
+export const AttackBody = AttackFields.extend({ image: Pixels }).openapi('AttackBody');
+
+/** An answer from k fresh draws: the most frequent class with its mean probability, and each draw's class. */
+export const DrawnTop = z
+  .object({
+    top: z.object({ index: z.number().int(), label: z.string(), probability: z.number() }),
+    draws: z.array(z.number().int()).openapi({ description: "each fresh draw's class" }),
+    seeds: z
+      .array(z.number().int())
+      .openapi({ description: "each draw's seed: /v1/classify with that seed on the same image (for `attacked`, the returned PNG) gives that draw's class" }),
+  })
+  .openapi('DrawnTop');
+
+export const AttackResult = z
+  .object({
+    model: z.string(),
+    defense: z.enum(['none', 'dc', 'rdc']),
+    options: z.object({
+      norm: z.enum(['linf', 'l2']),
+      eps: z.number(),
+      attack: z.enum(['pgd', 'apgd-ce', 'apgd-dlr']),
+      iterations: z.number().int(),
+      levels: z.number().int().nullable(),
+      eot: z.number().int(),
+      recheck: z.number().int(),
+      rule: z.enum(['single', 'majority', 'all']),
+      seed: z.number().int(),
+    }),
+    input: z.string().openapi({ description: 'the input as attacked (PNG data URL, 8-bit): distances are measured from it' }),
+    adversarial: z.object({
+      image: z.string().openapi({ description: 'the adversarial image (PNG data URL, 8-bit, inside the ε ball and [0, 1])' }),
+      linf: z.number().openapi({ description: 'ℓ∞ distance from the input, pixel units' }),
+      l2: z.number().openapi({ description: 'ℓ2 distance from the input, pixel units' }),
+      perturbation: z.string().openapi({ description: 'the perturbation made visible: 0.5 + δ·perturbationGain (PNG data URL)' }),
+      perturbationGain: z.number(),
+    }),
+    clean: DrawnTop,
+    attacked: DrawnTop.openapi({ description: 'computed on exactly the returned PNG' }),
+    changed: z.boolean().openapi({ description: 'whether the adversarial draws do not count as the clean answer under the rule' }),
+    iterations: z.number().int(),
+    queries: z.number().int().openapi({ description: 'classifier calls, re-checks included' }),
+    found: z.boolean().openapi({ description: "whether the attack's own (possibly noisy) evaluation saw a change; not counted" }),
+    timings: z.object({ decodeMs: z.number(), queueMs: z.number(), attackMs: z.number(), totalMs: z.number() }),
+  })
+  .openapi('AttackResult');
+export type AttackResult = z.infer<typeof AttackResult>;
+
+/** One server-sent `progress` event of `POST /v1/attack`. */
+export const AttackProgress = z
+  .object({
+    iteration: z.number().int(),
+    iterations: z.number().int(),
+    loss: z.number(),
+    answer: z
+      .object({ index: z.number().int(), label: z.string(), probability: z.number() })
+      .nullable()
+      .openapi({ description: "the current iterate's class as the attack saw it (one draw: noisy on the DC and the RDC)" }),
+  })
+  .openapi('AttackProgress');
 
 export const ClassifyBody = RouteOptions.extend({ image: Pixels }).openapi('ClassifyBody');
 export const BatchBody = RouteOptions.extend({ images: z.array(Pixels).min(1) }).openapi('BatchBody');
