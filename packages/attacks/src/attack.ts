@@ -26,7 +26,7 @@ export interface AttackContext {
   confirm?: number;
   /** The classifier the confirmation draws query (default: `classifier`), e.g. the DC under an EOT wrapper. */
   judge?: Classifier;
-  /** Called after every iteration (progress, logs), with the iterate's logits where the attack has them. */
+  /** Called after every iteration (progress, logs; APGD's starting point is iteration 0), with the iterate's logits where the attack has them. */
   onIteration?: (i: number, loss: number, logits?: Float32Array) => void;
 }
 

@@ -243,6 +243,6 @@ describe('model, health, metrics and documentation routes', () => {
     const html = await (await handle.app.request('/docs')).text();
     expect(html).toMatch(/SwaggerUIBundle/);
     expect((await handle.app.request('/docs/swagger-ui-bundle.js')).status).toBe(200);
-    expect(await (await handle.app.request('/')).text()).toMatch(/Drop an image here/);
+    expect(await (await handle.app.request('/')).text()).toMatch(/Drop a picture here/);
   });
 });

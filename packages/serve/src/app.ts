@@ -33,6 +33,7 @@ import type { RouteContext } from './routes/context.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
+import { pageRoutes } from './routes/page.js';
 
 export interface AppHandle {
   app: OpenAPIHono;
@@ -73,5 +74,6 @@ export function createApp(models: InferenceService | ModelRegistry, config: Part
   modelRoutes(app, ctx);
   healthRoutes(app, metrics, () => ready);
   docsRoutes(app);
+  pageRoutes(app, ctx);
   return { app, queue, metrics, models: registry, maxWorkMacs: maxWork(registry.get()), setReady: (r) => (ready = r) };
 }

@@ -65,6 +65,16 @@ export function measuredSections(card: string): Record<string, string> {
   return Object.fromEntries(Object.entries(modelCardSections(card)).filter(([name]) => /^(eval|attack|certify)-./.test(name)));
 }
 
+/** The card's first paragraph of prose (what the model is), Markdown as written, at most 600 characters. */
+export function cardDescription(card: string): string {
+  const prose = card
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .find((p) => p && !p.startsWith('#') && !p.startsWith('**Warning') && !p.startsWith('-') && !p.startsWith('|'));
+  return (prose ?? '').slice(0, 600);
+}
+
 export class InferenceService {
   readonly factory: ClassifierFactory;
   /** MODEL_CARD.md as it was verified at start-up (its sha256 is in config.json). */
@@ -357,6 +367,7 @@ export class InferenceService {
       defaultDefense: this.defaultDefense,
       classes: this.classes,
       guard: this.guard,
+      description: cardDescription(this.card),
       measured: measuredSections(this.card),
     };
   }

@@ -283,7 +283,12 @@ function modelCard(o: {
   guard?: ModelGuard;
 }): string {
   const t = o.training;
-  const kind = o.network.arch === 'cnn' ? 'baseline CNN classifier' : 'multi-head diffusion UNet (EDM preconditioning, K class heads + 1 unconditional head)';
+  const noiseSd = (t.train as { noiseSd?: number } | undefined)?.noiseSd ?? 0;
+  const cnnKind =
+    noiseSd > 0
+      ? `baseline CNN classifier trained on its inputs plus Gaussian noise of standard deviation ${noiseSd} (pixel units): the base classifier for randomized smoothing (\`rdc certify --base none --sigma ${noiseSd}\`)`
+      : 'baseline CNN classifier';
+  const kind = o.network.arch === 'cnn' ? cnnKind : 'multi-head diffusion UNet (EDM preconditioning, K class heads + 1 unconditional head)';
   const g = o.guard;
   const guardSection = g
     ? `## Generative guard

@@ -167,6 +167,8 @@ export class Apgd implements Attack {
 
     let x: Float32Array = o.start ? Float32Array.from(o.start) : this.randomStart(x0, ctx);
     let e = await evaluate(x);
+    // Iteration 0: the starting point.
+    ctx.onIteration?.(0, e.loss, e.logits);
     if (e.stop) return done(true);
     let grad = e.grad;
     let lossBest = e.loss;

@@ -317,6 +317,7 @@ export const ModelSummary = z
     guard: z
       .object({ status: z.enum(['denoises', 'discriminative', 'unmeasured', 'not-applicable']), label: z.string().nullable() })
       .openapi({ description: 'the generative guard: whether the class heads denoise (a diffusion classifier), and the label shown if they do not' }),
+    description: z.string().openapi({ description: "what the model is: its card's first paragraph (Markdown)" }),
     measured: z.record(z.string(), z.string()).openapi({ description: 'the figures `rdc eval/attack --record` wrote into the model card, by section' }),
   })
   .openapi('ModelSummary');

@@ -1,16 +1,15 @@
-/** The OpenAPI document (generated from the routes' schemas), the interactive docs and the page. */
+/** The OpenAPI document (generated from the routes' schemas) and the interactive docs. */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { PAGE_HTML } from '../page.js';
 
 export const OPENAPI_INFO = {
   title: 'Robust Diffusion Classifier API',
   version: '2.0.0',
   description:
-    'Classify images with the diffusion classifier (DC), the robust diffusion classifier (RDC = DC ∘ LM) or a baseline CNN, on ONNX Runtime. Every error is JSON { error: { code, message } }.',
+    'Classify, attack and certify images with the diffusion classifier (DC), the robust diffusion classifier (RDC = DC ∘ LM) or a baseline CNN, on ONNX Runtime. Every error is JSON { error: { code, message } }.',
 };
 
 export function docsRoutes(app: OpenAPIHono): void {
@@ -25,5 +24,4 @@ export function docsRoutes(app: OpenAPIHono): void {
 <body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });</script></body></html>`),
   );
-  app.get('/', (c) => c.html(PAGE_HTML));
 }

@@ -1,0 +1,205 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeModelFolder } from '@rdc/core/runtime';
+import { tinyUNet } from '@rdc/core/testing';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from './server.js';
+
+/**
+ * The page in headless Chromium, against a server with a tiny diffusion model (`default`, fast) and
+ * the shipped baseline CNN (`models/cnn`, a real classifier that an 8/255 attack fools).
+ */
+// Functions passed to page.waitForFunction / evaluate run in the browser.
+declare const document: {
+  querySelectorAll(s: string): { length: number };
+  querySelector(s: string): { textContent: string | null } | null;
+};
+declare const window: { labResults: Record<string, Json>; labProgress: Record<string, number> };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const root = mkdtempSync(join(tmpdir(), 'rdc-page-'));
+const CNN_DIR = resolve(import.meta.dirname, '../../../models/cnn');
+const EXAMPLES = resolve(import.meta.dirname, '../assets/examples');
+let server: RunningServer;
+let base: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  const { config, weights } = tinyUNet({ seed: 4, classes: 10 });
+  const card =
+    '# tiny\n\nA tiny test model.\n\n<!-- rdc:eval-dc -->\n- **DC**: clean accuracy 12.5 % [1.0, 2.0] (95 % CI) on the first 8 test images. Command: `rdc eval`\n<!-- /rdc:eval-dc -->\n\n<script>alert(1)</script>\n';
+  const classes = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+  writeModelFolder(join(root, 'default'), { network: config, weights, classes, temperature: 1, dc: { levels: 4 }, card });
+  server = await startServer([join(root, 'default'), CNN_DIR], { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
+  base = `http://127.0.0.1:${server.port}`;
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  expect(existsSync(executablePath), `Chromium is needed at ${executablePath} (Debian: apt-get install chromium)`).toBe(true);
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A fresh page at `/`, with the 404s it met recorded. */
+async function open(width = 1000): Promise<{ page: Page; missing: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const missing: string[] = [];
+  page.on('response', (r) => r.status() === 404 && missing.push(r.url()));
+  await page.goto(`${base}/`);
+  await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10 && document.querySelectorAll('.model').length === 2, null, {
+    timeout: 30_000,
+  });
+  return { page, missing };
+}
+
+/** The pixels of a PNG (a data URL or bytes), 8-bit RGB. */
+async function pixels(png: string | Buffer): Promise<Buffer> {
+  const bytes = typeof png === 'string' ? Buffer.from(png.replace(/^data:image\/png;base64,/, ''), 'base64') : png;
+  return sharp(bytes).removeAlpha().raw().toBuffer();
+}
+
+describe('the page in headless Chromium', () => {
+  it('explains the models in plain words, renders the card, and classifies with sorted bars and a right/wrong verdict', async () => {
+    const { page, missing } = await open();
+    try {
+      const tiny = page.locator('.model[data-model=default]');
+      expect(await tiny.textContent()).toContain('a diffusion model');
+      expect(await tiny.locator('.measured').textContent()).toContain('clean accuracy 12.5 %');
+      expect(await tiny.locator('.measured').textContent()).not.toMatch(/Command|\*\*/);
+      expect(await page.locator('.model[data-model=cnn]').textContent()).toContain('ordinary convolutional network');
+      expect(await page.locator('#glossary').textContent()).toMatch(/Null attack.*baseline/s);
+      // Beside them, the paper's figures, so a CPU-scale model is not mistaken for the paper's.
+      expect(await page.locator('#paper-note').textContent()).toContain('75.67 %');
+      // The card as a page: Markdown rendered, raw HTML shown as text (never run), no section markers.
+      const card = await browser.newPage();
+      await card.goto(`${base}/models/default/card`);
+      expect(await card.locator('h1').textContent()).toBe('tiny');
+      expect(await card.locator('li').first().textContent()).toContain('clean accuracy 12.5 %');
+      expect(await card.locator('script').count()).toBe(0);
+      expect(await card.content()).not.toContain('rdc:eval-dc');
+      await card.close();
+      // A bundled example through the DC: the bars sorted, and whether the answer is right.
+      await page.locator('input[name=defense][value=dc]').check();
+      await page.locator('#levels').fill('2');
+      await page.locator('#examples button').nth(3).click();
+      await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
+      const shown = (await page.locator('#bars .bar em').allTextContents()).map((t) => parseFloat(t));
+      expect(shown).toEqual([...shown].sort((a, b) => b - a));
+      const top = (await page.locator('#top').textContent())!.split(' (')[0];
+      expect(await page.locator('#verdict').textContent()).toBe(top === 'cat' ? '✓ Right: it is a cat.' : '✗ Wrong: it is a cat.');
+      // σ levels is its own setting, not one of the classifier choices.
+      expect(await page.locator('#classify-options #levels').count()).toBe(0);
+      // A bad file shows the API's message; fixing the input clears it.
+      await page.locator('#file').setInputFiles({ name: 'bad.png', mimeType: 'image/png', buffer: Buffer.from('nope') });
+      await page.waitForFunction(() => (document.querySelector('#error')?.textContent ?? '').startsWith('Error:'), null, { timeout: 30_000 });
+      expect(await page.locator('#error').textContent()).toMatch(/not a PNG, JPEG or WebP/);
+      await page.locator('#examples button').first().click();
+      await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
+      expect(await page.locator('#error').textContent()).toBe('');
+      expect(missing).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps each radio button beside its label on a 390-pixel-wide screen', async () => {
+    const { page } = await open(390);
+    try {
+      for (const value of ['rdc', 'dc', 'cnn']) {
+        const input = (await page.locator(`input[name=defense][value=${value}]`).boundingBox())!;
+        const text = (await page.locator(`input[name=defense][value=${value}] + span`).boundingBox())!;
+        // On one line: the label's text starts right of the button and overlaps it vertically.
+        expect(text.x, value).toBeGreaterThan(input.x);
+        expect(Math.abs(text.y + text.height / 2 - (input.y + input.height / 2)), value).toBeLessThan(text.height / 2);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('attacks a bundled example: the CNN is fooled at 8/255, the DC answers with small settings, every image inside the ball, the answers the API’s', async () => {
+    const { page } = await open();
+    try {
+      await page.locator('#examples button').nth(3).click();
+      await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
+      await page.locator('#seed').fill('7');
+      await page.locator('#iterations').fill('2');
+      await page.locator('#attack-levels').fill('2');
+      for (const key of ['cnn', 'default:dc', 'default:rdc']) await page.locator(`#targets input[value="${key}"]`).setChecked(key !== 'default:rdc');
+      await page.locator('#attack-all').click();
+      await page.waitForFunction(() => Object.keys(window.labResults).length === 2, null, { timeout: 120_000 });
+      const results: Record<string, Json> = await page.evaluate(() => window.labResults);
+      const progress: Record<string, number> = await page.evaluate(() => window.labProgress);
+      // The DC's attack streamed its progress.
+      expect(progress['default:dc']).toBeGreaterThanOrEqual(1);
+      expect(await page.locator('.row[data-target=cnn] .fooled').count()).toBe(1);
+      expect(results.cnn.changed).toBe(true);
+      const png = await import('node:fs').then((fs) => fs.readFileSync(join(EXAMPLES, '03-cat.png')));
+      for (const key of ['cnn', 'default:dc']) {
+        const row = page.locator(`.row[data-target="${key}"]`);
+        const shown = (await row.locator('img.adversarial').getAttribute('src'))!;
+        expect(shown).toBe(results[key].adversarial.image);
+        // Inside the ε ball (8 of 255 levels) and [0, 1], checked on the bytes the API returned.
+        const x0 = await pixels(results[key].input);
+        const adv = await pixels(shown);
+        let worst = 0;
+        for (let i = 0; i < adv.length; i++) worst = Math.max(worst, Math.abs(adv[i] - x0[i]));
+        expect(worst, key).toBeLessThanOrEqual(8);
+        // The answers shown are the API's: the same request, with the page's seed, gives the same answers and image.
+        const [model, defense] = key === 'cnn' ? ['cnn', 'none'] : ['default', 'dc'];
+        const q = new URLSearchParams({
+          model,
+          defense,
+          norm: 'linf',
+          eps: '8/255',
+          attack: 'apgd-ce',
+          iterations: '2',
+          seed: '7',
+          ...(key === 'cnn' ? {} : { levels: '2' }),
+        });
+        const api = (await (await fetch(`${base}/v1/attack?${q}`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } })).json()) as Json;
+        expect(api.adversarial.image, key).toBe(results[key].adversarial.image);
+        expect(api.attacked.top, key).toEqual(results[key].attacked.top);
+        expect(await row.locator('.after').textContent()).toContain(`After: ${api.attacked.top.label}`);
+        expect(await row.locator('.before').textContent()).toContain(`Before: ${api.clean.top.label}`);
+        // Draw i's seed repeats draw i through /v1/classify on the returned PNG.
+        const again = (await (
+          await fetch(
+            `${base}/v1/classify?${new URLSearchParams({ model, defense, seed: String(api.attacked.seeds[0]), ...(key === 'cnn' ? {} : { levels: '2' }) })}`,
+            {
+              method: 'POST',
+              body: Buffer.from(api.adversarial.image.split(',')[1], 'base64'),
+              headers: { 'content-type': 'image/png' },
+            },
+          )
+        ).json()) as Json;
+        expect(again.top.index, key).toBe(api.attacked.draws[0]);
+      }
+      // A certificate for the DC row, compared with the attack's ℓ2 size.
+      await page.locator('.row[data-target="default:dc"] button.certify').click();
+      await page.waitForFunction(() => (document.querySelector('.row[data-target="default:dc"] .cert')?.textContent ?? '').match(/Certified|abstained/), null, {
+        timeout: 60_000,
+      });
+    } finally {
+      await page.close();
+    }
+  });
+});
