@@ -85,4 +85,21 @@ describe('rdc certify', () => {
     expect(await rdc('certify', '--model', unet, '--alpha', '0.7', '--limit', '1')).toBe(2);
     expect(existsSync(join(dir, 'dc', 'report.md'))).toBe(true);
   });
+
+  it('rdc sweeps puts certification runs on the same images in one table and one plot', async () => {
+    const a = join(dir, 'sweep-a');
+    const b = join(dir, 'sweep-b');
+    expect(await rdc('certify', '--model', cnn, '--n0', '4', '--n', '20', '--limit', '3', '--out', a)).toBe(0);
+    expect(await rdc('certify', '--model', cnn, '--n0', '4', '--n', '40', '--limit', '3', '--out', b, '--sigma', '0.5')).toBe(0);
+    const svg = join(dir, 'both.svg');
+    const r = await rdcCapture('sweeps', '--svg', svg, `small=${a}`, `wide=${b}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| run \| r = 0 \| r = 0\.25 .*\| abstained \|/);
+    expect(r.stdout).toMatch(/\| small \| [\d.]+ % \[/);
+    expect(r.stdout).toMatch(/\| wide \| .*τ = 0\.5, N0 = 4, N = 40/);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*small[\s\S]*wide/);
+    // Runs on different numbers of images, or of different kinds, are refused.
+    expect(await rdc('certify', '--model', cnn, '--n0', '4', '--n', '20', '--limit', '2', '--out', join(dir, 'sweep-c'))).toBe(0);
+    expect((await rdcCapture('sweeps', `small=${a}`, `two=${join(dir, 'sweep-c')}`)).code).toBe(2);
+  });
 });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
-import { ClassifyFields, ClassifyOptions, InputError } from '@rdc/core/runtime';
+import { ClassifyFields, InputError } from '@rdc/core/runtime';
 import { decodeImage, InferenceService } from '@rdc/serve';
 import { parseOptions, readShared, schemaOptions, sharedOptions } from '../util/schema-options.js';
 import { writeJson } from '../util/output.js';
@@ -21,14 +21,15 @@ async function readImage(file: string, dims: readonly [number, number, number]) 
 /** `rdc classify IMAGE...`: the API's classification from the command line (ONNX Runtime); its options are the API's (`ClassifyFields`). */
 export function classifyCommand() {
   const cmd = new Command('classify')
-    .description('classify image files (PNG, JPEG, WebP; resized like the API does) with the DC or the RDC')
+    .description('classify image files (PNG, JPEG, WebP; resized like the API does) with the RDC, the DC or a CNN')
     .argument('<images...>', 'image files')
     .option('--model <dir>', 'model folder', 'models/default');
   schemaOptions(cmd, ClassifyFields);
   sharedOptions(cmd, ['ort', 'precision', 'json']);
   return cmd.action(async (images: string[], o: Record<string, unknown>) => {
     const shared = readShared(o);
-    const opts = ClassifyOptions.parse(parseOptions(o, ClassifyFields));
+    // No defense named: the model's own (the RDC, the DC, or a CNN's plain network).
+    const opts = ClassifyFields.parse(parseOptions(o, ClassifyFields));
     const svc = await InferenceService.load(o.model as string, { threads: shared.threads, device: shared.device, precision: shared.precision });
     const results = [];
     for (const [i, file] of images.entries()) {
@@ -37,7 +38,7 @@ export function classifyCommand() {
       results.push({ file, ...r });
       if (shared.json !== '-')
         process.stdout.write(
-          `${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}, ${r.options.levels} σ levels, seed ${r.options.seed}]\n`,
+          `${file}: ${r.top.label} (${(100 * r.top.probability).toFixed(1)} %)  [${r.options.defense}${r.options.levels ? `, ${r.options.levels} σ levels` : ''}, seed ${r.options.seed}]\n`,
         );
     }
     if (shared.json) writeJson(shared.json, { model: svc.model.dir, results, ...provenance({ engine: svc.engine.info }) });

@@ -1,23 +1,47 @@
 import { relative, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { InputError, updateModelCardSection } from '@rdc/core';
-import { readSweep, sweepRows, sweepTable } from '../report/sweep-table.js';
+import { CERTIFIED_CHART, certifiedRows, certifiedTable, readCertification } from '../report/certify-report.js';
+import { readNamedReport, readSweep, sweepRows, sweepTable } from '../report/sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
 
-/** `rdc sweeps`: one table and one plot of robust accuracy against ε over several `rdc attack --sweep` runs. */
+/**
+ * `rdc sweeps`: one table and one plot over several runs on the same images: robust accuracy against
+ * ε of `rdc attack --sweep` runs, or certified accuracy against ℓ2 radius of `rdc certify` runs.
+ */
 export function sweepsCommand() {
   return new Command('sweeps')
     .description(
-      'one Markdown table and one plot of robust accuracy against ε from several rdc attack --sweep runs on the same images (e.g. the baseline CNN, the DC and the RDC)',
+      'one Markdown table and one plot from several runs on the same images (e.g. the baseline CNN, the DC and the RDC): robust accuracy against ε of rdc attack --sweep runs, or certified accuracy against ℓ2 radius of rdc certify runs',
     )
-    .argument('<runs...>', 'NAME=DIR, DIR the --out folder of an rdc attack --sweep run')
-    .option('--svg <file>', 'write the plot (worst case against ε, clean at ε = 0) as SVG')
+    .argument('<runs...>', 'NAME=DIR, DIR the --out folder of an rdc attack --sweep run or of an rdc certify run')
+    .option('--svg <file>', 'write the plot (worst case against ε, clean at ε = 0; or certified accuracy against radius) as SVG')
     .option('--card <model>', "write the table (and the plot, when it lies inside the model folder) into that model's MODEL_CARD.md")
     .addHelpText(
       'after',
-      '\nExample:\n  rdc sweeps --svg models/default/samples/robust-vs-eps.svg --card models/default CNN=runs/sweep-cnn DC=runs/sweep-dc RDC=runs/sweep-rdc',
+      '\nExamples:\n  rdc sweeps --svg models/default/samples/robust-vs-eps.svg --card models/default CNN=runs/sweep-cnn DC=runs/sweep-dc RDC=runs/sweep-rdc\n  rdc sweeps --svg models/default/samples/certified.svg --card models/default CNN=runs/certify-cnn APNDC=runs/certify-apndc',
     )
     .action(async (args, o) => {
+      if (readNamedReport<{ kind?: string }>(args[0]).report.kind === 'certify') {
+        const runs = args.map(readCertification);
+        const table = certifiedTable(runs);
+        if (o.svg)
+          await writeLineChart(
+            o.svg,
+            runs.flatMap((r) => certifiedRows(r.name, r.report)),
+            CERTIFIED_CHART,
+          );
+        if (o.card)
+          recordInCard(
+            o.card,
+            o.svg,
+            'certified-vs-radius',
+            `Certified accuracy against ℓ2 radius (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}`,
+            'certified accuracy against radius',
+          );
+        process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
+        return;
+      }
       const runs = args.map(readSweep);
       const table = sweepTable(runs);
       if (o.svg)
@@ -29,16 +53,21 @@ export function sweepsCommand() {
           xTitle: runs[0].report.settings.threat.norm === 'linf' ? 'ε (×1/255, ℓ∞)' : 'ε (ℓ2)',
           yTitle: 'accuracy (%)',
         });
-      if (o.card) {
-        const plot = o.svg ? relative(resolve(o.card), resolve(o.svg)) : null;
-        if (plot !== null && plot.startsWith('..'))
-          throw new InputError(`--svg ${o.svg} is outside the model folder ${o.card}: the card can only link files inside it`);
-        updateModelCardSection(
+      if (o.card)
+        recordInCard(
           o.card,
+          o.svg,
           'robust-vs-eps',
-          `Robust accuracy against ε (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}${plot ? `\n\n![robust accuracy against ε](${plot})` : ''}`,
+          `Robust accuracy against ε (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}`,
+          'robust accuracy against ε',
         );
-      }
       process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
     });
+}
+
+/** Writes a table (and the plot, when it lies inside the model folder) into a card section. */
+function recordInCard(card: string, svg: string | undefined, section: string, text: string, alt: string): void {
+  const plot = svg ? relative(resolve(card), resolve(svg)) : null;
+  if (plot !== null && plot.startsWith('..')) throw new InputError(`--svg ${svg} is outside the model folder ${card}: the card can only link files inside it`);
+  updateModelCardSection(card, section, `${text}${plot ? `\n\n![${alt}](${plot})` : ''}`);
 }

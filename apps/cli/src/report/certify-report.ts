@@ -9,9 +9,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatRate, wilson } from '@rdc/core';
+import { formatRate, InputError, wilson } from '@rdc/core';
 import { writeJson } from '../util/output.js';
-import { lineChartSvg } from '../util/plot.js';
+import { readNamedReport } from './sweep-table.js';
+import { writeLineChart } from '../util/plot.js';
 
 export const CERTIFY_RADII = [0, 0.25, 0.5, 0.75, 1.0] as const;
 
@@ -61,18 +62,17 @@ export function certifiedRows(name: string, s: CertifySummary): Record<string, u
   return s.certified.map((p) => ({ radius: p.radius, accuracy: 100 * p.accuracy, low: 100 * p.ci95[0], high: 100 * p.ci95[1], run: name }));
 }
 
-export async function certifiedChart(rows: Record<string, unknown>[]): Promise<string> {
-  return lineChartSvg(rows, {
-    x: 'radius',
-    y: 'accuracy',
-    series: 'run',
-    band: { low: 'low', high: 'high' },
-    yDomain: [0, 100],
-    title: 'Certified accuracy against ℓ2 radius (95 % interval shaded)',
-    xTitle: 'ℓ2 radius (pixel units)',
-    yTitle: 'certified accuracy (%)',
-  });
-}
+/** The chart of certified accuracy against ℓ2 radius (rows from `certifiedRows`). */
+export const CERTIFIED_CHART = {
+  x: 'radius',
+  y: 'accuracy',
+  series: 'run',
+  band: { low: 'low', high: 'high' },
+  yDomain: [0, 100] as [number, number],
+  title: 'Certified accuracy against ℓ2 radius (95 % interval shaded)',
+  xTitle: 'ℓ2 radius (pixel units)',
+  yTitle: 'certified accuracy (%)',
+};
 
 /** The settings of a certification run, in words. */
 export function certifyLabel(s: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null }): string {
@@ -110,8 +110,41 @@ export async function writeCertifyReport(
     '',
   ];
   writeFileSync(join(dir, 'report.md'), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, 'certified-vs-radius.svg'), await certifiedChart(certifiedRows(label, summary)));
+  await writeLineChart(join(dir, 'certified-vs-radius.svg'), certifiedRows(label, summary), CERTIFIED_CHART);
   const report = { kind: 'certify', ...summary, settings: o.settings, records: o.records, ...o.extra };
   writeJson(join(dir, 'report.json'), report);
   return { summary, report };
+}
+
+/** A certification run named NAME=DIR (its --out folder). */
+export interface NamedCertification {
+  name: string;
+  report: CertifySummary & { kind: string; settings: Parameters<typeof certifyLabel>[0] };
+}
+
+export function readCertification(arg: string): NamedCertification {
+  const { name, dir, report } = readNamedReport<NamedCertification['report']>(arg);
+  if (report.kind !== 'certify') throw new InputError(`${dir}: not an rdc certify run (give every run of one kind: certify runs or attack --sweep runs)`);
+  return { name, report };
+}
+
+/**
+ * A Markdown table of certified accuracy against ℓ2 radius over several certification runs (each
+ * radius's accuracy [95 % CI]; the abstentions, seconds per image and settings of each). Refuses runs
+ * on different numbers of images.
+ *
+ * @example
+ * certifiedTable([readCertification('CNN=runs/certify-cnn'), readCertification('APNDC=runs/certify-apndc')]);
+ */
+export function certifiedTable(runs: readonly NamedCertification[]): string {
+  const images = new Set(runs.map((r) => r.report.images));
+  if (images.size > 1) throw new InputError(`the runs certify different numbers of images (${[...images].join(', ')}): compare runs on the same images`);
+  const radii = runs[0].report.certified.map((p) => p.radius);
+  const head = `| run | ${radii.map((r) => `r = ${r}`).join(' | ')} | abstained | s/image | settings |`;
+  const rule = `|---|${radii.map(() => '---').join('|')}|---|---|---|`;
+  const rows = runs.map(
+    (r) =>
+      `| ${r.name} | ${r.report.certified.map((p) => formatRate({ rate: p.accuracy, low: p.ci95[0], high: p.ci95[1] })).join(' | ')} | ${r.report.abstained} of ${r.report.images} | ${r.report.secondsPerImage.toPrecision(3)} | ${certifyLabel(r.report.settings)} |`,
+  );
+  return [head, rule, ...rows].join('\n');
 }

@@ -51,19 +51,23 @@ export interface NamedSweep {
  * @example
  * readSweep('DC=runs/sweep-dc'); // { name: 'DC', report: {...} }
  */
-export function readSweep(arg: string): NamedSweep {
+/** The report.json of a run named NAME=DIR (an attack or a certification run's --out folder). */
+export function readNamedReport<T>(arg: string): { name: string; dir: string; report: T } {
   const at = arg.indexOf('=');
   if (at <= 0) throw new InputError(`${arg}: expected NAME=DIR, e.g. DC=runs/sweep-dc`);
   const name = arg.slice(0, at);
   const dir = arg.slice(at + 1);
   const file = join(dir, 'report.json');
-  if (!existsSync(file)) throw new InputError(`${file} does not exist: give the --out folder of an rdc attack run`);
-  let report: SweepReport;
+  if (!existsSync(file)) throw new InputError(`${file} does not exist: give the --out folder of an rdc attack or rdc certify run`);
   try {
-    report = JSON.parse(readFileSync(file, 'utf8')) as SweepReport;
+    return { name, dir, report: JSON.parse(readFileSync(file, 'utf8')) as T };
   } catch (err) {
     throw new InputError(`${file}: not readable JSON (${(err as Error).message})`);
   }
+}
+
+export function readSweep(arg: string): NamedSweep {
+  const { name, dir, report } = readNamedReport<SweepReport>(arg);
   if (!Array.isArray(report.sweep)) throw new InputError(`${dir}: this run has no ε sweep (run rdc attack with --sweep)`);
   return { name, report };
 }

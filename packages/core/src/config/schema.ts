@@ -201,6 +201,3 @@ export const ClassifyFields = z.strictObject({
   /** Also return the image as the model saw it, LM's output and LM's perturbation (PNG data URLs). */
   explain: z.boolean().optional().describe("also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs"),
 });
-/** `ClassifyFields` with the defense of a diffusion model filled in (a CNN's is `none`). */
-export const ClassifyOptions = ClassifyFields.extend({ defense: DefenseName.default('rdc') });
-export type ClassifyOptions = z.infer<typeof ClassifyOptions>;
