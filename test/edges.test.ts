@@ -110,23 +110,7 @@ describe.skipIf(!fixtures)('rdc import edm checks the inputs in the order given'
 describe('exports, training output and ports', () => {
   it('a CNN exports without calibration and without data; training prints accuracy as a percentage', async () => {
     const run = join(dir, 'cnn-run');
-    const t = await rdcCapture(
-      'train',
-      '--arch',
-      'cnn',
-      '--size',
-      'tiny',
-      '--run',
-      run,
-      '--steps',
-      '2',
-      '--batch',
-      '8',
-      '--val-size',
-      '20',
-      '--val-images',
-      '8',
-    );
+    const t = await rdcCapture(...`train --arch cnn --size tiny --steps 2 --batch 8 --val-size 20 --val-images 8 --run`.split(' '), run);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/validation accuracy \d+\.\d %/);
     const env = process.env.RDC_DATA_DIR;

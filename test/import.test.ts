@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { encodeSafetensors, loadEdmWeights, modelDenoisers, OrtEngine, readEdmCheckpoint, readModelFolder, Random } from '@rdc/core';
 import { sharedFixture } from '@rdc/core/testing';
 import { InferenceService } from '@rdc/serve';
-import { ClassifyOptions } from '@rdc/core/runtime';
 import { describe, expect, it, vi } from 'vitest';
 import { rdc, tmp } from './helpers.js';
 
 const fixtures = sharedFixture('edm');
+/** `import edm` of the fixtures' class-conditional .pkl and unconditional .pt. */
+const importArgs = () => ['import', 'edm', '--cond', join(fixtures!, 'tiny-cond.pkl'), '--uncond', join(fixtures!, 'tiny-uncond.pt')];
 
 /** Runs the CLI and returns its exit code and what it wrote to stderr. */
 async function rdcErr(...args: string[]): Promise<{ code: number; stderr: string }> {
@@ -25,23 +26,7 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
   const model = join(dir, 'edm');
 
   it('imports the class-conditional .pkl and the unconditional .pt as a model folder: DC and RDC on ONNX Runtime alone', async () => {
-    const code = await rdc(
-      'import',
-      'edm',
-      '--cond',
-      join(fixtures!, 'tiny-cond.pkl'),
-      '--uncond',
-      join(fixtures!, 'tiny-uncond.pt'),
-      '--model',
-      model,
-      '--calibration-images',
-      '4',
-      '--levels',
-      '3',
-      '--guard-images',
-      '4',
-      '--allow-discriminative',
-    );
+    const code = await rdc(...importArgs(), '--model', model, '--calibration-images', '4', '--levels', '3', '--guard-images', '4', '--allow-discriminative');
     expect(code).toBe(0);
     // Randomly initialised networks are not denoisers: the guard says so, in the config and the card.
     const guard = readModelFolder(model).config.guard;
@@ -49,20 +34,7 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     expect(guard?.test).toMatchObject({ images: 4, split: 'test' });
     expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toContain('not a diffusion classifier: its class heads do not denoise');
     // Without --allow-discriminative the import is refused, naming the figures.
-    const refused = await rdcErr(
-      'import',
-      'edm',
-      '--cond',
-      join(fixtures!, 'tiny-cond.pkl'),
-      '--uncond',
-      join(fixtures!, 'tiny-uncond.pt'),
-      '--model',
-      join(dir, 'refused'),
-      '--guard-images',
-      '2',
-      '--calibration-images',
-      '0',
-    );
+    const refused = await rdcErr(...importArgs(), '--model', join(dir, 'refused'), '--guard-images', '2', '--calibration-images', '0');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/refusing to write .*not a diffusion classifier.*generative guard on 2 validation images: at σ = /);
     expect(existsSync(join(dir, 'refused'))).toBe(false);
@@ -95,7 +67,7 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     const svc = await InferenceService.load(model, { threads: 1 });
     const x = { data: new Random(1).normal(3072).map((v) => 0.5 + 0.2 * Math.tanh(v)), dims: [1, 3, 32, 32] };
     for (const defense of ['dc', 'rdc'] as const) {
-      const r = await svc.classify(x, ClassifyOptions.parse({ defense, levels: 2, seed: 3 }));
+      const r = await svc.classify(x, { defense, levels: 2, seed: 3 });
       expect(r.probabilities.length).toBe(10);
     }
     // 10 passes per level: the cost estimate counts them.

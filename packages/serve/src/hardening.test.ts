@@ -10,6 +10,7 @@ import { ServeConfig } from '@rdc/core/runtime';
 import { InferenceService } from './inference.js';
 import { WorkQueue } from './queue.js';
 import { startServer, type RunningServer } from './server.js';
+import { grayPng } from './testing.js';
 
 /**
  * The hostile-client findings, one `describe` per finding: each of these answered with a 500, a
@@ -34,9 +35,7 @@ beforeAll(async () => {
   });
   server = await startServer(dir, { port: 0, threads: 1, queueCapacity: 8, maxBatch: 4, bodyTimeoutMs: 1500 });
   base = `http://127.0.0.1:${server.port}`;
-  png = await sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } })
-    .png()
-    .toBuffer();
+  png = await grayPng();
 });
 
 afterAll(async () => {

@@ -223,6 +223,12 @@ export class InferenceService {
     return (o.n0 + o.n) * base.passesPerDraw * this.macsPerPass;
   }
 
+  /** A certification request's work (MACs) and what it is, in words (for the work limit's refusal). */
+  certifyWork(req: CertifyRequest): [number, string] {
+    const o = this.certifyOptions(req);
+    return [this.certifyCost(o), `${o.n0} + ${o.n} draws × ${o.base === 'none' ? 1 : `${o.levels} σ levels`} network passes`];
+  }
+
   /** Certifies one image [1, C, H, W] by randomized smoothing; an aborted `signal` stops it at the next batch of draws. */
   async certify(pixels: Tensor, req: CertifyRequest, signal?: AbortSignal): Promise<Omit<CertifyResult, 'timings'>> {
     const o = this.certifyOptions(req);
@@ -275,6 +281,16 @@ export class InferenceService {
     const forward = this.factory.cost(s.classifier, 1);
     const stochastic = s.classifier.defense !== 'none';
     return forward * (3 * (s.iterations + 1) * s.eot + (stochastic ? 3 * s.iterations : 0) + 2 * s.recheck);
+  }
+
+  /** An attack request's work (MACs) and what it is, in words (for the work limit's refusal). */
+  attackWork(req: AttackRequest): [number, string] {
+    const s = this.attackSettings(req);
+    const levels = s.classifier.dc ? `${s.classifier.dc.levels} σ levels × ${this.passesPerLevel} passes` : 'one pass';
+    return [
+      this.attackCost(s),
+      `${s.iterations} iterations × ${s.eot} EOT draws of a gradient (≈ 3 forward passes of ${levels}), plus ${2 * s.recheck} re-checks`,
+    ];
   }
 
   /**

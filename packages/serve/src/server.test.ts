@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeModelFolder } from '@rdc/core/runtime';
 import { tinyUNet } from '@rdc/core/testing';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from './server.js';
+import { grayPng } from './testing.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'rdc-serve-')), 'model');
 let server: RunningServer;
@@ -19,9 +19,7 @@ beforeAll(async () => {
   writeModelFolder(dir, { network: config, weights, classes: ['cat', 'dog', 'ship'], temperature: 1, dc: { levels: 3 }, card });
   server = await startServer(dir, { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
   base = `http://127.0.0.1:${server.port}`;
-  image = await sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } })
-    .png()
-    .toBuffer();
+  image = await grayPng();
 });
 
 afterAll(async () => {

@@ -42,7 +42,7 @@ import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
 import { prepareRunFolder } from '../util/run-folder.js';
-import { codeVersion, commandLine, provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
 import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
 
@@ -156,14 +156,7 @@ export function attackCommand() {
       classifier: classifier.settings,
     };
     // What rdc merge checks: every shard of a run shares these (the model by checksum, not path).
-    const { model: _dir, selection: _sel, ...shared } = settings;
-    prepareRunFolder(out, settings, {
-      kind: 'attack',
-      settings: shared,
-      selection,
-      shard: shard && { index: shard.index, count: shard.count },
-      code: codeVersion(),
-    });
+    prepareRunFolder(out, 'attack', settings, shard);
 
     const run = async (e: number, file: string, label: string, keep = 0): Promise<RobustSummary> => {
       const bar = progressBar(label, indices.length, { unit: 'images', fields: ['robust'] });

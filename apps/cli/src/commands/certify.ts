@@ -29,7 +29,7 @@ import { resolveDataDir } from '@rdc/train';
 import { certifyLabel, writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
-import { codeVersion, commandLine, provenance } from '../util/provenance.js';
+import { commandLine, provenance } from '../util/provenance.js';
 import { prepareRunFolder } from '../util/run-folder.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
 import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
@@ -91,14 +91,8 @@ export function certifyCommand() {
       selection,
       seed: o.seed,
     };
-    const { model: _dir, selection: _sel, ...shared } = settings;
-    prepareRunFolder(out, settings, {
-      kind: 'certify',
-      settings: shared,
-      selection,
-      shard: shard && { index: shard.index, count: shard.count },
-      code: codeVersion(),
-    });
+    // What rdc merge checks: every shard of a run shares these (the model by checksum, not path).
+    prepareRunFolder(out, 'certify', settings, shard);
 
     const log = new JsonlLog<CertifyRecord>(join(out, 'images.jsonl'));
     const done = log.read();

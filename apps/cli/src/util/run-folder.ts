@@ -3,15 +3,26 @@
  * other settings is refused, naming what differs; settings.json and manifest.json (what rdc merge
  * checks across shards) are written on the first start.
  *
+ * What every shard shares is the settings less the model's path and the image selection (the model
+ * is identified by its checksum inside the settings).
+ *
  * @example
- * prepareRunFolder(out, settings, { kind: 'certify', settings: shared, selection, shard, code: codeVersion() });
+ * prepareRunFolder(out, 'certify', { ...settings, model: dir, selection }, shard);
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { differences, type RunManifest } from '@rdc/attacks';
+import { differences, type RunManifest, type Selection } from '@rdc/attacks';
 import { InputError } from '@rdc/core';
+import { codeVersion } from './provenance.js';
 
-export function prepareRunFolder(out: string, settings: Record<string, unknown>, manifest: RunManifest): void {
+export function prepareRunFolder(
+  out: string,
+  kind: RunManifest['kind'],
+  settings: Record<string, unknown> & { model: unknown; selection: Selection },
+  shard: { index: number; count: number } | null | undefined,
+): void {
+  const { model: _dir, selection, ...shared } = settings;
+  const manifest: RunManifest = { kind, settings: shared, selection, shard: shard ? { index: shard.index, count: shard.count } : null, code: codeVersion() };
   mkdirSync(out, { recursive: true });
   const settingsPath = join(out, 'settings.json');
   const text = `${JSON.stringify(settings, null, 2)}\n`;

@@ -295,7 +295,7 @@ function showResult(t, row, r) {
   images.append(fig(r.adversarial.perturbation, 'the change, ×' + r.adversarial.perturbationGain.toFixed(0) + ' around grey', 'perturbation'));
   const k = r.options.recheck;
   const size = 'ℓ∞ ' + (255 * r.adversarial.linf).toFixed(1) + '/255, ℓ2 ' + r.adversarial.l2.toFixed(2);
-  row.querySelector('.status').textContent = r.iterations + ' iterations, ' + r.queries + ' queries, ' + (r.timings.attackMs / 1000).toFixed(1) + ' s; change: ' + size;
+  row.querySelector('.status').textContent = r.iterations + (r.iterations === 1 ? ' iteration, ' : ' iterations, ') + r.queries + ' queries, ' + (r.timings.attackMs / 1000).toFixed(1) + ' s; change: ' + size;
   const answers = row.querySelector('.answers');
   answers.textContent = '';
   answers.append(el('div', { class: 'before', text: 'Before: ' + answerText(r.clean, k) }));

@@ -9,15 +9,16 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { readRequest } from '../http/inputs.js';
 import type { AttackRequest } from '../inference.js';
 import { errorAnswer } from '../middleware/errors.js';
 import { AttackBody, AttackProgress, AttackQuery, AttackResult, ERRORS, ImageContent, jsonResponse, MAX_ATTACK_ITERATIONS } from './contract.js';
-import { checkWork, decodeFor, modelOf, type RouteContext } from './context.js';
+import { queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 
+const SCHEMAS = { query: AttackQuery, body: AttackBody };
+
 export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: MiddlewareHandler): void {
-  const { cfg, queue } = ctx;
+  const { cfg } = ctx;
   defineRoute(
     app,
     createRoute({
@@ -39,34 +40,14 @@ export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middlew
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds, querySchema: AttackQuery, bodySchema: AttackBody });
-      const req = options as AttackRequest;
-      const model = modelOf(ctx, req);
-      const s = model.attackSettings(req);
-      const levels = s.classifier.dc ? `${s.classifier.dc.levels} σ levels × ${model.passesPerLevel} passes` : 'one pass';
-      checkWork(
-        ctx,
-        model,
-        model.attackCost(s),
-        `${s.iterations} iterations × ${s.eot} EOT draws of a gradient (≈ 3 forward passes of ${levels}), plus ${2 * s.recheck} re-checks`,
-      );
-      const [pixels] = await decodeFor(model, images);
+      const { options: req, model, pixels } = await readImageRequest<AttackRequest>(c, ctx, SCHEMAS, (m, r) => m.attackWork(r));
       const decodeMs = performance.now() - t0;
       const stream = (c.req.header('accept') ?? '').includes('text/event-stream');
       const events = new ProgressEvents();
-      const queued = performance.now();
-      let started = 0;
-      const job = queue.run(
-        (signal) => {
-          started = performance.now();
-          return model.attack(pixels, req, signal, stream ? (p) => events.push(p) : undefined);
-        },
-        cfg.timeoutMs,
-        c.req.raw.signal,
-      );
+      const { job, timings } = queueWork(ctx, (signal) => model.attack(pixels, req, signal, stream ? (p) => events.push(p) : undefined), c.req.raw.signal);
       const answer = (r: Awaited<typeof job>): AttackResult => {
-        const now = performance.now();
-        return { ...r, timings: { decodeMs, queueMs: started - queued, attackMs: now - started, totalMs: now - t0 } };
+        const { queueMs, workMs } = timings();
+        return { ...r, timings: { decodeMs, queueMs, attackMs: workMs, totalMs: performance.now() - t0 } };
       };
       if (!stream) return c.json(answer(await job));
       // A full queue is refused at once: answer it with its status before the stream starts.

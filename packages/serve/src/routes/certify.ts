@@ -6,14 +6,15 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { readRequest } from '../http/inputs.js';
 import type { CertifyRequest } from '../inference.js';
 import { CertifyBody, CertifyQuery, CertifyResult, ERRORS, ImageContent, jsonResponse } from './contract.js';
-import { checkWork, decodeFor, modelOf, type RouteContext } from './context.js';
+import { queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 
+const SCHEMAS = { query: CertifyQuery, body: CertifyBody };
+
 export function certifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: MiddlewareHandler): void {
-  const { cfg, queue } = ctx;
+  const { cfg } = ctx;
   defineRoute(
     app,
     createRoute({
@@ -26,21 +27,12 @@ export function certifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middle
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds, querySchema: CertifyQuery, bodySchema: CertifyBody });
-      const req = options as CertifyRequest;
-      const model = modelOf(ctx, req);
-      const o = model.certifyOptions(req);
-      checkWork(ctx, model, model.certifyCost(o), `${o.n0} + ${o.n} draws × ${o.base === 'none' ? 1 : `${o.levels} σ levels`} network passes`);
-      const [pixels] = await decodeFor(model, images);
+      const { options: req, model, pixels } = await readImageRequest<CertifyRequest>(c, ctx, SCHEMAS, (m, r) => m.certifyWork(r));
       const decodeMs = performance.now() - t0;
-      const queued = performance.now();
-      let started = 0;
-      const r = await queue.run((signal) => {
-        started = performance.now();
-        return model.certify(pixels, req, signal);
-      }, cfg.timeoutMs);
-      const now = performance.now();
-      return c.json({ ...r, timings: { decodeMs, queueMs: started - queued, certifyMs: now - started, totalMs: now - t0 } });
+      const { job, timings } = queueWork(ctx, (signal) => model.certify(pixels, req, signal));
+      const r = await job;
+      const { queueMs, workMs } = timings();
+      return c.json({ ...r, timings: { decodeMs, queueMs, certifyMs: workMs, totalMs: performance.now() - t0 } });
     },
     limit,
   );

@@ -10,7 +10,7 @@ import { RequestError } from '../http/errors.js';
 import { readRequest, type Options } from '../http/inputs.js';
 import type { InferenceService } from '../inference.js';
 import { BatchContent, BatchResult, ClassifyQuery, ClassifyResult, ERRORS, ImageContent, jsonResponse } from './contract.js';
-import { checkWork, decodeFor, modelOf, type RouteContext } from './context.js';
+import { checkWork, decodeFor, modelOf, queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 
 function describeWork(model: InferenceService, o: Options, images: number): string {
@@ -33,18 +33,11 @@ export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middl
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds });
-      const model = modelOf(ctx, options);
-      checkWork(ctx, model, model.cost(options, 1), describeWork(model, options, 1));
-      const [pixels] = await decodeFor(model, images);
+      const { options, model, pixels } = await readImageRequest<Options>(c, ctx, {}, (model, o) => [model.cost(o, 1), describeWork(model, o, 1)]);
       const decodeMs = performance.now() - t0;
-      const queued = performance.now();
-      let started = 0;
-      const r = await queue.run((signal) => {
-        started = performance.now();
-        return model.classify(pixels, options, signal);
-      }, cfg.timeoutMs);
-      return c.json({ ...r, timings: { decodeMs, queueMs: started - queued, ...r.timings, totalMs: performance.now() - t0 } });
+      const { job, timings } = queueWork(ctx, (signal) => model.classify(pixels, options, signal));
+      const r = await job;
+      return c.json({ ...r, timings: { decodeMs, queueMs: timings().queueMs, ...r.timings, totalMs: performance.now() - t0 } });
     },
     limit,
   );

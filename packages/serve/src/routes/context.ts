@@ -4,7 +4,9 @@
  */
 import type { ServeConfig, Tensor } from '@rdc/core/runtime';
 import { RequestError } from '../http/errors.js';
-import type { ImageSource, Options } from '../http/inputs.js';
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { readRequest, type ImageSource, type Options } from '../http/inputs.js';
 import type { JsonBounds } from '../http/json.js';
 import { decodeImage, decodeJsonPixels } from '../image.js';
 import type { InferenceService } from '../inference.js';
@@ -47,4 +49,40 @@ export function checkWork(ctx: RouteContext, model: InferenceService, macs: numb
       'too_much_work',
       `this request needs about ${(macs / 1e9).toFixed(1)} GMAC (${what}; ${(model.macsPerPass / 1e6).toFixed(1)} M MACs per network pass), more than this server's limit of ${(limit / 1e9).toFixed(1)} GMAC per request for ${model.name}: ask for less`,
     );
+}
+
+/**
+ * Work put in the queue under the server's time limit (cancelled as well if `cancelled` aborts: the
+ * client went away), with its timings: how long it waited, how long it ran.
+ */
+export function queueWork<T>(ctx: RouteContext, work: (signal: AbortSignal) => Promise<T>, cancelled?: AbortSignal) {
+  const queued = performance.now();
+  let started = 0;
+  const job = ctx.queue.run(
+    (signal) => {
+      started = performance.now();
+      return work(signal);
+    },
+    ctx.cfg.timeoutMs,
+    cancelled,
+  );
+  return { job, timings: () => ({ queueMs: started - queued, workMs: performance.now() - started }) };
+}
+
+/**
+ * One image's request read to the point where work can start: its options (validated by the
+ * route's schemas), the model it names, the work checked against the limit (`work` gives the MACs
+ * and what they are, in words) before any image is decoded, then the image decoded for the model.
+ */
+export async function readImageRequest<O>(
+  c: Context,
+  ctx: RouteContext,
+  schemas: { query?: z.ZodType; body?: z.ZodType },
+  work: (model: InferenceService, options: O) => [macs: number, what: string],
+): Promise<{ options: O; model: InferenceService; pixels: Tensor }> {
+  const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds, querySchema: schemas.query, bodySchema: schemas.body });
+  const model = modelOf(ctx, options);
+  checkWork(ctx, model, ...work(model, options as O));
+  const [pixels] = await decodeFor(model, images);
+  return { options: options as O, model, pixels };
 }

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { CnnConfig, buildClassifierGraph, initWeights, writeModelFolder } from '@rdc/core/runtime';
 import { tinyUNet } from '@rdc/core/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppHandle } from '../app.js';
 import { InferenceService } from '../inference.js';
 import { ModelRegistry } from '../models.js';
+import { grayPng } from '../testing.js';
 
 /**
  * The served /openapi.json is generated from the routes' schemas: real answers of every route, and
@@ -59,10 +59,7 @@ async function check(res: Response, path: string, method: string): Promise<Json>
   return body;
 }
 
-const png = () =>
-  sharp(Buffer.alloc(8 * 8 * 3, 90), { raw: { width: 8, height: 8, channels: 3 } })
-    .png()
-    .toBuffer();
+const png = () => grayPng();
 
 describe('the HTTP contract: real responses against the generated OpenAPI document', () => {
   it('documents every route the app serves, with the fields that had drifted', () => {
