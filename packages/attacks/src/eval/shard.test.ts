@@ -20,6 +20,16 @@ describe('shards', () => {
     expect(() => selectImages({ range: '5:5' }, 8)).toThrow(/BEGIN < END/);
   });
 
+  it('--images selects a list of dataset indices (sorted, each once), shardable; bad lists are refused', () => {
+    const sel = selectImages({ images: '12, 3,7,3' }, 100);
+    expect(sel).toEqual({ begin: 3, end: 13, images: [3, 7, 12] });
+    expect(shardIndices(sel, null)).toEqual([3, 7, 12]);
+    expect([...shardIndices(sel, { index: 1, count: 2 }), ...shardIndices(sel, { index: 2, count: 2 })].sort((a, b) => a - b)).toEqual([3, 7, 12]);
+    expect(() => selectImages({ images: '3,100' }, 100)).toThrow(/the split has 100 images/);
+    expect(() => selectImages({ images: '3;4' }, 100)).toThrow(/separated by commas/);
+    expect(() => selectImages({ images: '3', range: '0:5' }, 100)).toThrow(/not both/);
+  });
+
   it('honours Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX, 0-based, with --shards) and Slurm arrays', () => {
     expect(resolveShard({}, {})).toBeNull();
     expect(resolveShard({ shards: 4 }, { JOB_COMPLETION_INDEX: '0' })).toEqual({ index: 1, count: 4, source: 'JOB_COMPLETION_INDEX' });

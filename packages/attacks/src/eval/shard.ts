@@ -78,14 +78,29 @@ export function parseRange(spec: string): { begin: number; end: number } {
   return { begin: Number(m[1]), end: Number(m[2]) };
 }
 
-/** The run's selection, as it is recorded: the first `limit` images, or `range`. */
+/** The run's selection, as it is recorded: the first `limit` images, `range`, or a list of `images` (begin and end then span it). */
 export interface Selection {
   begin: number;
   end: number;
+  images?: number[];
 }
 
-/** The selection of a run over a dataset of `size` images (a range past the end is an error). */
-export function selectImages(o: { limit?: number; range?: string }, size: number): Selection {
+/** "3,7,12" → those dataset indices, in increasing order, each once. */
+export function parseImageList(spec: string): number[] {
+  const parts = spec.split(',').map((p) => p.trim());
+  if (!parts.every((p) => /^\d{1,9}$/.test(p)))
+    throw new InputError(`--images expects dataset indices separated by commas (e.g. 3,7,12), got '${spec}'`, 'bad_option');
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
+}
+
+/** The selection of a run over a dataset of `size` images (a range or an image past the end is an error). */
+export function selectImages(o: { limit?: number; range?: string; images?: string }, size: number): Selection {
+  if (o.images !== undefined) {
+    if (o.range !== undefined) throw new InputError('give --images or --range, not both', 'bad_option');
+    const images = parseImageList(o.images);
+    if (images[images.length - 1] >= size) throw new InputError(`--images ${o.images}: the split has ${size} images (0–${size - 1})`, 'bad_option');
+    return { begin: images[0], end: images[images.length - 1] + 1, images };
+  }
   if (o.range !== undefined) {
     const r = parseRange(o.range);
     if (r.end > size) throw new InputError(`--range ${o.range} goes past the ${size} images of the split`, 'bad_option');
@@ -96,7 +111,6 @@ export function selectImages(o: { limit?: number; range?: string }, size: number
 
 /** The dataset indices of a selection that a shard takes (all of them when unsharded). */
 export function shardIndices(sel: Selection, shard: Shard | null): number[] {
-  const out: number[] = [];
-  for (let i = sel.begin; i < sel.end; i++) if (!shard || (i - sel.begin) % shard.count === shard.index - 1) out.push(i);
-  return out;
+  const all = sel.images ?? Array.from({ length: sel.end - sel.begin }, (_, i) => sel.begin + i);
+  return all.filter((_, i) => !shard || i % shard.count === shard.index - 1);
 }

@@ -1,6 +1,6 @@
 /**
- * Which images a measurement runs on (eval, attack, certify): the split, the first `limit` images
- * or a range, and this process's shard of them; and the model and defense it measures.
+ * Which images a measurement runs on (eval, attack, certify): the split, the first `limit` images,
+ * a range or a list, and this process's shard of them; and the model and defense it measures.
  *
  * @example
  * const sel = ImageSelection.parse({ limit: 100 });
@@ -21,6 +21,12 @@ export const ImageSelection = z.object({
     .optional()
     .describe('images BEGIN to END-1 of the split instead of the first --limit')
     .meta(cli({ flag: '--range <begin:end>' })),
+  images: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'expected dataset indices separated by commas, e.g. 3,7,12')
+    .optional()
+    .describe('these images of the split (dataset indices, e.g. 3,7,12: the images one run found robust) instead of the first --limit')
+    .meta(cli({ flag: '--images <list>' })),
   shard: z
     .string()
     .regex(/^\d+\/\d+$/, 'expected I/N, e.g. 2/8')
