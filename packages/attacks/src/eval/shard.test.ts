@@ -24,7 +24,9 @@ describe('shards', () => {
     const sel = selectImages({ images: '12, 3,7,3' }, 100);
     expect(sel).toEqual({ begin: 3, end: 13, images: [3, 7, 12] });
     expect(shardIndices(sel, null)).toEqual([3, 7, 12]);
-    expect([...shardIndices(sel, { index: 1, count: 2 }), ...shardIndices(sel, { index: 2, count: 2 })].sort((a, b) => a - b)).toEqual([3, 7, 12]);
+    expect(
+      [...shardIndices(sel, { index: 1, count: 2, source: '--shard' }), ...shardIndices(sel, { index: 2, count: 2, source: '--shard' })].sort((a, b) => a - b),
+    ).toEqual([3, 7, 12]);
     expect(() => selectImages({ images: '3,100' }, 100)).toThrow(/the split has 100 images/);
     expect(() => selectImages({ images: '3;4' }, 100)).toThrow(/separated by commas/);
     expect(() => selectImages({ images: '3', range: '0:5' }, 100)).toThrow(/not both/);
