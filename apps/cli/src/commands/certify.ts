@@ -141,7 +141,7 @@ export function certifyCommand() {
       updateModelCardSection(
         o.model,
         `certify-${o.base}`,
-        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${imagesLabel}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engine.info.engine} (${engine.info.threads} threads). Command: \`${command}\``,
+        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${imagesLabel}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}). Command: \`${command}\``,
       );
     const modelLabel = guardLabel(model.config);
     humanOutput(o.json).write(

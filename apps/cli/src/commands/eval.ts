@@ -178,7 +178,7 @@ export function evalCommand() {
       updateModelCardSection(
         o.model,
         `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
-        `- **${o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
+        `- **${o.defense === 'none' ? 'The network' : o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
       );
     }
   });
