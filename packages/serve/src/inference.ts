@@ -308,7 +308,9 @@ export class InferenceService {
     const seed = req.seed ?? randomInt(MAX_SEED);
     const clf = this.factory.get(s.classifier);
     const seeds = { clean: [] as number[], adversarial: [] as number[] };
-    const seedRng = new Random(seed);
+    const rng = new Random(seed);
+    // The re-checks' seeds: a stream of their own, apart from the attack's.
+    const seedRng = rng.split();
     const r = await attackOneImage({
       classifier: new CancellableClassifier(clf, signal),
       x0: pixels.data,
@@ -318,7 +320,7 @@ export class InferenceService {
       eot: s.eot,
       recheck: s.recheck,
       rule: s.rule,
-      rng: new Random(seed),
+      rng,
       drawRng: (image, i) => {
         const list = seeds[image];
         // Deterministic classifiers take one draw, repeated.
