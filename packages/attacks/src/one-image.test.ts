@@ -1,6 +1,6 @@
 import { Random, type Tensor } from '@rdc/core/runtime';
 import { describe, expect, it } from 'vitest';
-import { attackOneImage, drawAnswer, roundTowards, toEightBits } from './one-image.js';
+import { attackOneImage, drawAnswer, roundIntoBall, roundTowards, toEightBits } from './one-image.js';
 import { StubClassifier } from './testing.js';
 import { perturbation } from './threat.js';
 import { CancellableClassifier } from './wrappers.js';
@@ -47,6 +47,30 @@ describe('one-image attacks (the API and the page)', () => {
       const edge = x0.map((v) => Math.fround(v + 8 / 255));
       const e = roundTowards(edge, x0);
       for (let i = 0; i < x.length; i++) if (edge[i] <= 1) expect(Math.round((e[i] - x0[i]) * 255)).toBe(8);
+    }
+  });
+
+  it('rounding into the ball takes the nearest level where it can: on the grid, inside the ball, closer to the attack than rounding toward the input', () => {
+    const rng = new Random(5);
+    const dist = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
+    for (const t of [
+      { norm: 'linf', eps: 8 / 255 },
+      { norm: 'l2', eps: 0.5 },
+    ] as const) {
+      for (let k = 0; k < 30; k++) {
+        const x0 = toEightBits(Float32Array.from({ length: 3072 }, () => rng.uniform()));
+        // A point on the ball's surface (ℓ2) or at its corners (ℓ∞), inside [0, 1].
+        const d = Float32Array.from({ length: 3072 }, () => rng.gaussian());
+        const n = t.norm === 'l2' ? Math.sqrt(d.reduce((s, v) => s + v * v, 0)) : 1;
+        const x = x0.map((v, i) => Math.min(1, Math.max(0, v + (t.norm === 'l2' ? (t.eps * d[i]) / n : t.eps * Math.sign(d[i])))));
+        const q = roundIntoBall(x, x0, t);
+        expect(onGrid(q)).toBe(true);
+        const p = perturbation(q, x0);
+        expect(t.norm === 'linf' ? p.linf : p.l2).toBeLessThanOrEqual(t.eps + 1e-6);
+        const toward = roundTowards(x, x0);
+        expect(dist(q, x)).toBeLessThanOrEqual(dist(toward, x) + 1e-9);
+        for (let i = 0; i < q.length; i++) expect([Math.round(x[i] * 255), Math.round(toward[i] * 255)]).toContain(Math.round(q[i] * 255));
+      }
     }
   });
 

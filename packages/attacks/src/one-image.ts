@@ -2,7 +2,7 @@
  * One image attacked the way the API and the page do it. The input is rounded to 8 bits (what a PNG
  * holds); its answer is the most frequent class of k fresh draws; the attack moves away from that
  * answer (the clean prediction: a visitor's image has no label); the adversarial image is rounded
- * to 8 bits toward the input, so it stays inside the ε ball and is exactly the PNG returned; and
+ * to 8 bits inside the ε ball (`roundIntoBall`), so it is exactly the PNG returned; and
  * its answer is again k fresh draws, counted by a re-check rule the way `rdc attack` counts them.
  * The attack's own noisy success never counts.
  *
@@ -86,6 +86,31 @@ export function roundTowards(x: Float32Array, x0: Float32Array): Float32Array {
 }
 
 /**
+ * x rounded to 8 bits inside the ball around x0 (itself 8-bit): each pixel to its nearest level,
+ * except where that would leave the ball — for ℓ∞ those pixels go toward x0; for ℓ2 the pixels whose
+ * rounding added the most go toward x0, one by one, until the whole change fits. Rounding to the
+ * nearest level keeps as much of the attack as 8 bits can.
+ */
+export function roundIntoBall(x: Float32Array, x0: Float32Array, t: ThreatModel): Float32Array {
+  const toward = roundTowards(x, x0);
+  const q = x.map((v) => Math.round(Math.min(1, Math.max(0, v)) * 255) / 255);
+  if (t.norm === 'linf') return q.map((v, i) => (Math.abs(v - x0[i]) > t.eps + 1e-7 ? toward[i] : v));
+  let sq = 0;
+  for (let i = 0; i < q.length; i++) sq += (q[i] - x0[i]) ** 2;
+  // Pixels rounded away from x0, the largest addition to the squared norm first.
+  const added = Array.from(q, (v, i) => [i, (v - x0[i]) ** 2 - (toward[i] - x0[i]) ** 2] as const)
+    .filter(([, d]) => d > 0)
+    .sort((a, b) => b[1] - a[1]);
+  for (const [i, d] of added) {
+    if (sq <= t.eps * t.eps) break;
+    q[i] = toward[i];
+    sq -= d;
+  }
+  // Float error in the running sum: the exact norm decides.
+  return perturbation(q, x0).l2 <= t.eps ? q : toward;
+}
+
+/**
  * k fresh draws of a classifier's answer (one call repeated on a deterministic classifier); the
  * noise from one stream, or draw i's from its own generator (`rng(i)`: e.g. one seed per draw, so
  * that a classification with that seed repeats it).
@@ -126,7 +151,7 @@ export async function attackOneImage(o: OneImageOptions): Promise<OneImageResult
   if (attack.needs !== 'gradients') throw new Error(`${o.attack} is not a gradient attack: one-image attacks run pgd, apgd-ce or apgd-dlr`);
   const seen = o.eot && o.eot > 1 ? new EotClassifier(clf, o.eot) : clf;
   const r = await attack.run(x0, clean.top, { classifier: seen, judge: clf, threat: o.threat, rng: o.rng.split(), onIteration: o.onIteration });
-  const adv = roundTowards(r.adv, x0);
+  const adv = roundIntoBall(r.adv, x0, o.threat);
   if (!inThreat(o.threat, adv, x0)) throw new Error(`${o.attack} left the threat model (a bug): refusing to return it`);
   const attacked = await drawAnswer(clf, adv, k, o.drawRng ? (i) => o.drawRng!('adversarial', i) : o.rng);
   const size = perturbation(adv, x0);
