@@ -29,7 +29,7 @@ import { resolveDataDir } from '@rdc/train';
 import { certifyLabel, writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
-import { commandLine, provenance } from '../util/provenance.js';
+import { commandLine, engineLabel, provenance } from '../util/provenance.js';
 import { prepareRunFolder } from '../util/run-folder.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
 import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
@@ -141,7 +141,7 @@ export function certifyCommand() {
       updateModelCardSection(
         o.model,
         `certify-${o.base}`,
-        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${imagesLabel}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}). Command: \`${command}\``,
+        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${imagesLabel}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engineLabel(engine.info)}. Command: \`${command}\``,
       );
     const modelLabel = guardLabel(model.config);
     humanOutput(o.json).write(

@@ -25,7 +25,7 @@ import { resolveDataDir } from '@rdc/train';
 import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
-import { codeVersion, commandLine, provenance } from '../util/provenance.js';
+import { codeVersion, commandLine, engineLabel, provenance } from '../util/provenance.js';
 import { asksForShard, shardedSelection, splitImages } from '../util/shard-options.js';
 
 const OPTIONS = { limit: 512 } as const;
@@ -178,7 +178,7 @@ export function evalCommand() {
       updateModelCardSection(
         o.model,
         `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
-        `- **${o.defense === 'none' ? 'The network' : o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engine.info.engine} (${engine.info.threads} thread${engine.info.threads === 1 ? '' : 's'}), seed ${o.seed}. Command: \`${commandLine()}\``,
+        `- **${o.defense === 'none' ? 'The network' : o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engineLabel(engine.info)}, seed ${o.seed}. Command: \`${commandLine()}\``,
       );
     }
   });

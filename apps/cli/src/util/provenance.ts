@@ -16,6 +16,16 @@ export function commandLine(): string {
 }
 
 /**
+ * Where a figure was measured, as cards say it.
+ *
+ * @example
+ * engineLabel(engine.info); // 'ort (2 threads)'
+ */
+export function engineLabel(info: EngineInfo): string {
+  return `${info.engine} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+}
+
+/**
  * The git commit of the checkout (with '-dirty' when it has uncommitted changes), else $RDC_COMMIT
  * (set where there is no checkout, e.g. by the container image's build), else 'unknown'.
  */
