@@ -44,7 +44,7 @@ import { progressBar } from '../util/progress.js';
 import { prepareRunFolder } from '../util/run-folder.js';
 import { commandLine, provenance } from '../util/provenance.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
-import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
+import { asksForShard, imagesLabel, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
 
 const SHARED = { limit: 16, defense: 'rdc', dc: [] } as const;
 
@@ -133,7 +133,7 @@ export function attackCommand() {
     // Positions in the split (for the validation split, positions in its list of training images).
     const { data, size, at } = splitImages(o, model.config, resolveDataDir(o.dataDir));
     const { selection, shard, indices, label: selected } = shardedSelection(o, size);
-    const imagesLabel = `${selected} ${o.split === 'test' ? 'of the CIFAR-10 test batch' : "of the model's validation split"}`;
+    const imagesWords = imagesLabel(selected, o.split);
     const labels = indices.map((i) => data.labels[at(i)]);
     const images = (p: number) => data.pixels([at(indices[p])]);
     if (shard && !o.out)
@@ -229,7 +229,7 @@ export function attackCommand() {
       rule: protocol.rule,
       settings: { ...settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) },
       threatLabel,
-      imagesLabel,
+      imagesLabel: imagesWords,
       protocolNote,
       sweep,
       sanity,
@@ -249,7 +249,7 @@ export function attackCommand() {
     };
     writeJson(join(out, 'report.json'), result);
     if (o.json) writeJson(o.json, result);
-    const words = { defense: defenseLabel, threat: threatLabel, images: imagesLabel };
+    const words = { defense: defenseLabel, threat: threatLabel, images: imagesWords };
     if (o.record) recordHeadline(model, o, protocol, summary, words, method, command);
     const modelLabel = guardLabel(model.config);
     humanOutput(o.json).write(

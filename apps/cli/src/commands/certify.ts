@@ -32,7 +32,7 @@ import { progressBar } from '../util/progress.js';
 import { commandLine, engineLabel, provenance } from '../util/provenance.js';
 import { prepareRunFolder } from '../util/run-folder.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
-import { asksForShard, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
+import { asksForShard, imagesLabel, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
 
 const Selection = ImageSelection.extend({ limit: ImageSelection.shape.limit.unwrap().default(100) });
 const Model = MeasuredModel.pick({ model: true, seed: true });
@@ -73,7 +73,7 @@ export function certifyCommand() {
     const levels = o.base === 'none' ? null : (o.levels ?? (o.base === 'dc' ? model.config.dc.levels : 10));
     const { data, size, at } = splitImages(o, model.config, resolveDataDir(o.dataDir));
     const { selection, shard, indices, label: selected } = shardedSelection(o, size);
-    const imagesLabel = `${selected} ${o.split === 'test' ? 'of the CIFAR-10 test batch' : "of the model's validation split"}`;
+    const images = imagesLabel(selected, o.split);
     if (shard && !o.out) throw new InputError('a sharded run needs --out DIR, the same for every shard (rdc merge DIR joins them)');
     const baseDir = o.out ?? join('runs', `certify-${o.base}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     const out = shard ? join(baseDir, shardFolder(shard)) : baseDir;
@@ -130,7 +130,7 @@ export function certifyCommand() {
     const { summary, report } = await writeCertifyReport(out, {
       records,
       settings,
-      imagesLabel,
+      imagesLabel: images,
       commandLine: command,
       extra: { passesPerDraw: base.passesPerDraw, shard, guard: guardLabel(model.config), ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) },
     });
@@ -141,13 +141,13 @@ export function certifyCommand() {
       updateModelCardSection(
         o.model,
         `certify-${o.base}`,
-        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${imagesLabel}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engineLabel(engine.info)}. Command: \`${command}\``,
+        `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${images}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engineLabel(engine.info)}. Command: \`${command}\``,
       );
     const modelLabel = guardLabel(model.config);
     humanOutput(o.json).write(
       [
         ...(modelLabel ? [`${o.model}: ${modelLabel}`] : []),
-        `certified (${label}; ${imagesLabel}):`,
+        `certified (${label}; ${images}):`,
         ...rows.map((r) => `  ${r}`),
         `  abstained ${summary.abstained} of ${summary.images}; ${summary.secondsPerImage.toPrecision(3)} s/image (${base.passesPerDraw} network passes per draw)`,
         `report: ${join(out, 'report.md')}`,

@@ -19,6 +19,7 @@ import { attackLabels, writeAttackReport } from '../report/attack-report.js';
 import { writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
 import { sweepPoint } from '../report/sweep-table.js';
 import { readShared, sharedOptions } from '../util/schema-options.js';
+import { imagesLabel } from '../util/shard-options.js';
 import { writeJson } from '../util/output.js';
 import { commandLine, provenance } from '../util/provenance.js';
 
@@ -214,7 +215,7 @@ export function mergeCommand() {
       rule,
       settings: { ...settings, selection: sel, code: m.code },
       threatLabel,
-      imagesLabel: `images ${sel.begin}–${sel.end - 1} ${settings.split === 'val' ? "of the model's validation split" : 'of the CIFAR-10 test batch'}`,
+      imagesLabel: imagesLabel(sel, settings.split),
       notes,
       protocolNote,
       sweep,
@@ -268,7 +269,7 @@ async function mergeCertify(
   const { summary, report } = await writeCertifyReport(out, {
     records: merged.records,
     settings: { ...settings, selection: sel },
-    imagesLabel: `images ${sel.begin}–${sel.end - 1} ${settings.split === 'val' ? "of the model's validation split" : 'of the CIFAR-10 test batch'}`,
+    imagesLabel: imagesLabel(sel, settings.split === 'val' ? 'val' : 'test'),
     commandLine: commandLine(),
     notes: [
       `Merged from ${parts.length} shard${parts.length === 1 ? '' : 's'}; code ${m.code.version} at ${m.code.commit}.`,

@@ -38,15 +38,26 @@ export function shardedSelection(o: { limit?: number; range?: string; images?: s
   const selection = selectImages(o, size);
   const shard = resolveShard(o);
   const indices = shardIndices(selection, shard);
-  const all = selection.images
-    ? `images ${selection.images.join(', ')}`
-    : o.range !== undefined
-      ? `images ${selection.begin}–${selection.end - 1}`
-      : `the first ${selection.end} images`;
+  const all = describeSelection(selection);
   const label = shard
     ? `${all}, shard ${shard.index}/${shard.count} (one image in ${shard.count}, from image ${selection.begin + shard.index - 1}: ${indices.length} images)`
     : all;
   return { selection, shard, indices, label };
+}
+
+/**
+ * The selection in words, for reports: 'the first 100 images', 'images 200–299', 'images 2, 11, 18'.
+ * @example describeSelection({ begin: 0, end: 100 }) // 'the first 100 images'
+ */
+export function describeSelection(selection: Selection): string {
+  if (selection.images) return `images ${selection.images.join(', ')}`;
+  return selection.begin === 0 ? `the first ${selection.end} images` : `images ${selection.begin}–${selection.end - 1}`;
+}
+
+/** The selection and the split it was taken from, as reports name them: 'the first 100 images of the CIFAR-10 test batch'. */
+export function imagesLabel(selection: string | Selection, split: 'test' | 'val' | undefined): string {
+  const words = typeof selection === 'string' ? selection : describeSelection(selection);
+  return `${words} ${split === 'val' ? "of the model's validation split" : 'of the CIFAR-10 test batch'}`;
 }
 
 /** The folder of one shard inside the run's folder: shard-002-of-008. */
