@@ -4,6 +4,7 @@ import { InputError, updateModelCardSection } from '@rdc/core';
 import { CERTIFIED_CHART, certifiedRows, certifiedTable, readCertification } from '../report/certify-report.js';
 import { readNamedReport, readSweep, sweepRows, sweepTable } from '../report/sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
+import { shellWord } from '../util/provenance.js';
 
 /**
  * `rdc sweeps`: one table and one plot over several runs on the same images: robust accuracy against
@@ -36,7 +37,7 @@ export function sweepsCommand() {
             o.card,
             o.svg,
             'certified-vs-radius',
-            `Certified accuracy against ℓ2 radius (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}`,
+            `Certified accuracy against ℓ2 radius (\`${['rdc sweeps', ...args.map(shellWord)].join(' ')}\`):\n\n${table}`,
             'certified accuracy against radius',
           );
         process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
@@ -58,7 +59,7 @@ export function sweepsCommand() {
           o.card,
           o.svg,
           'robust-vs-eps',
-          `Robust accuracy against ε (\`${['rdc sweeps', ...args].join(' ')}\`):\n\n${table}`,
+          `Robust accuracy against ε (\`${['rdc sweeps', ...args.map(shellWord)].join(' ')}\`):\n\n${table}`,
           'robust accuracy against ε',
         );
       process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);

@@ -12,7 +12,15 @@ export function setCommandLine(args: string[]): void {
 
 /** The command being run, as a user would type it: `rdc train --steps 10`. */
 export function commandLine(): string {
-  return ['rdc', ...argv.slice(2).map((a) => (/^[\w./:=,+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
+  return ['rdc', ...argv.slice(2).map(shellWord)].join(' ');
+}
+
+/**
+ * One argument as a POSIX shell reads it back: quoted when it holds anything but plain characters.
+ * @example shellWord('CNN (noise-trained)=runs/cnn'); // "'CNN (noise-trained)=runs/cnn'"
+ */
+export function shellWord(a: string): string {
+  return /^[\w./:=,+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`;
 }
 
 /**
