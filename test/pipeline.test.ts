@@ -142,6 +142,10 @@ describe('the backbone pipeline through the CLI', () => {
     const card = readFileSync(join(model, 'MODEL_CARD.md'), 'utf8');
     expect(card).toMatch(/\*\*DC\*\*: clean accuracy [\d.]+ % \[[\d.]+, [\d.]+\]/);
     expect(card).toMatch(/\*\*RDC \(paper LM\)\*\*/);
+    expect(card).toMatch(/\*\*DC\*\*: clean accuracy [^\n]* on the first 4 images of the CIFAR-10 test batch/);
+    // The card names the images a run took, not a prefix of that many.
+    expect(await rdc('eval', '--model', model, '--defense', 'dc', '--images', '5,9', '--record')).toBe(0);
+    expect(readFileSync(join(model, 'MODEL_CARD.md'), 'utf8')).toMatch(/\*\*DC\*\*: clean accuracy [^\n]* on images 5, 9 of the CIFAR-10 test batch/);
     // The card's checksum was updated with it.
     expect(() => readModelFolder(model)).not.toThrow();
     expect(await rdc('eval', '--model', model, '--defense', 'none', '--limit', '1')).toBe(2);

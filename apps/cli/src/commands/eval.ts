@@ -26,7 +26,7 @@ import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, engineLabel, provenance } from '../util/provenance.js';
-import { asksForShard, shardedSelection, splitImages } from '../util/shard-options.js';
+import { asksForShard, imagesLabel, shardedSelection, splitImages } from '../util/shard-options.js';
 
 const OPTIONS = { limit: 512 } as const;
 
@@ -54,7 +54,7 @@ export function evalCommand() {
     const dataDir = resolveDataDir(o.dataDir);
     // Positions in the split (for the validation split, positions in its list of training images).
     const { data, size, at } = splitImages(o, model.config, dataDir);
-    const { selection, shard, indices: positions, label: imagesLabel } = shardedSelection(o, size);
+    const { selection, shard, indices: positions, label: selected } = shardedSelection(o, size);
     const n = positions.length;
     const bar = progressBar(`eval ${o.defense}`, n, { unit: 'images', fields: ['acc'] });
     let correct = 0;
@@ -137,7 +137,7 @@ export function evalCommand() {
       defense: o.defense,
       method: o.defense === 'rdc' ? method : undefined,
       images: n,
-      split: o.split === 'test' ? `CIFAR-10 test batch, ${imagesLabel}` : `validation split of the training batches, ${imagesLabel}`,
+      split: o.split === 'test' ? `CIFAR-10 test batch, ${selected}` : `validation split of the training batches, ${selected}`,
       correct,
       accuracy: acc.rate,
       ci95: [acc.low, acc.high],
@@ -151,7 +151,7 @@ export function evalCommand() {
       ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
     };
     const out = humanOutput(o.json);
-    const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${imagesLabel}), ${(seconds / n).toFixed(3)} s/image`;
+    const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${selected}), ${(seconds / n).toFixed(3)} s/image`;
     const label = guardLabel(model.config);
     out.write(`${label ? `${o.model}: ${label}\n` : ''}${line}\n`);
     if (perLevel) {
@@ -178,7 +178,7 @@ export function evalCommand() {
       updateModelCardSection(
         o.model,
         `eval-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
-        `- **${o.defense === 'none' ? 'The network' : o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on the first ${n} CIFAR-10 test images${grid}; ${(seconds / n).toFixed(2)} s/image on ${engineLabel(engine.info)}, seed ${o.seed}. Command: \`${commandLine()}\``,
+        `- **${o.defense === 'none' ? 'The network' : o.defense.toUpperCase()}${o.defense === 'rdc' ? ` (${method} LM)` : ''}**: clean accuracy ${formatRate(acc)} (95 % CI) on ${imagesLabel(selected, 'test')}${grid}; ${(seconds / n).toFixed(2)} s/image on ${engineLabel(engine.info)}, seed ${o.seed}. Command: \`${commandLine()}\``,
       );
     }
   });

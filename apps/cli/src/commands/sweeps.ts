@@ -23,6 +23,9 @@ export function sweepsCommand() {
       '\nExamples:\n  rdc sweeps --svg models/default/samples/robust-vs-eps.svg --card models/default CNN=runs/sweep-cnn DC=runs/sweep-dc RDC=runs/sweep-rdc\n  rdc sweeps --svg models/default/samples/certified.svg --card models/default CNN=runs/certify-cnn APNDC=runs/certify-apndc',
     )
     .action(async (args, o) => {
+      const command = ['rdc sweeps', ...args.map(shellWord)].join(' ');
+      const print = (table: string) =>
+        process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
       if (readNamedReport<{ kind?: string }>(args[0]).report.kind === 'certify') {
         const runs = args.map(readCertification);
         const table = certifiedTable(runs);
@@ -37,10 +40,10 @@ export function sweepsCommand() {
             o.card,
             o.svg,
             'certified-vs-radius',
-            `Certified accuracy against ℓ2 radius (\`${['rdc sweeps', ...args.map(shellWord)].join(' ')}\`):\n\n${table}`,
+            `Certified accuracy against ℓ2 radius (\`${command}\`):\n\n${table}`,
             'certified accuracy against radius',
           );
-        process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
+        print(table);
         return;
       }
       const runs = args.map(readSweep);
@@ -54,15 +57,8 @@ export function sweepsCommand() {
           xTitle: runs[0].report.settings.threat.norm === 'linf' ? 'ε (×1/255, ℓ∞)' : 'ε (ℓ2)',
           yTitle: 'accuracy (%)',
         });
-      if (o.card)
-        recordInCard(
-          o.card,
-          o.svg,
-          'robust-vs-eps',
-          `Robust accuracy against ε (\`${['rdc sweeps', ...args.map(shellWord)].join(' ')}\`):\n\n${table}`,
-          'robust accuracy against ε',
-        );
-      process.stdout.write(`${table}\n${o.svg ? `\nplot: ${o.svg}\n` : ''}${o.card ? `card: ${resolve(o.card, 'MODEL_CARD.md')}\n` : ''}`);
+      if (o.card) recordInCard(o.card, o.svg, 'robust-vs-eps', `Robust accuracy against ε (\`${command}\`):\n\n${table}`, 'robust accuracy against ε');
+      print(table);
     });
 }
 
