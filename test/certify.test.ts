@@ -59,6 +59,9 @@ describe('rdc certify', () => {
     for (const s of ['1/2', '2/2']) expect(await rdc('certify', '--model', unet, ...ARGS, '--out', sharded, '--shard', s)).toBe(0);
     expect(await rdc('merge', sharded, '--out', join(dir, 'merged'))).toBe(0);
     expect(records(join(dir, 'merged')).map(noTime)).toEqual(records(join(dir, 'whole')).map(noTime));
+    const selection = (folder: string) => readFileSync(join(dir, folder, 'report.md'), 'utf8').match(/Selection: [^.]*\./)?.[0];
+    expect(selection('merged')).toBe('Selection: the first 5 images of the CIFAR-10 test batch (5 images).');
+    expect(selection('merged')).toBe(selection('whole'));
     // Kill after two images (and a torn third line), then resume.
     const killed = join(dir, 'killed');
     expect(await rdc('certify', '--model', unet, ...ARGS, '--out', killed)).toBe(0);

@@ -269,7 +269,7 @@ async function mergeCertify(
   const { summary, report } = await writeCertifyReport(out, {
     records: merged.records,
     settings: { ...settings, selection: sel },
-    imagesLabel: imagesLabel(sel, settings.split === 'val' ? 'val' : 'test'),
+    imagesLabel: imagesLabel(sel, settings.split),
     commandLine: commandLine(),
     notes: [
       `Merged from ${parts.length} shard${parts.length === 1 ? '' : 's'}; code ${m.code.version} at ${m.code.commit}.`,

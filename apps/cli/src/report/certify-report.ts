@@ -84,7 +84,7 @@ export async function writeCertifyReport(
   dir: string,
   o: {
     records: readonly CertifyRecord[];
-    settings: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null } & Record<string, unknown>;
+    settings: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null; split?: 'test' | 'val' } & Record<string, unknown>;
     imagesLabel: string;
     commandLine: string;
     notes?: string[];
