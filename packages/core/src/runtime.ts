@@ -9,6 +9,7 @@ export * from './rng/random.js';
 export * from './edm/coefficients.js';
 export * from './sigma/grid.js';
 export * from './sigma/weights.js';
+export * from './sigma/terms.js';
 export * from './config/schema.js';
 export * from './config/options.js';
 export * from './config/runtime.js';

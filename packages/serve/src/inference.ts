@@ -207,7 +207,7 @@ export class InferenceService {
     const base = o.base ?? (this.isCnn ? 'none' : this.hasLm ? 'apndc' : 'dc');
     if (this.isCnn !== (base === 'none'))
       throw new InputError(
-        `base ${base}: ${this.isCnn ? 'a CNN is certified with base none' : 'a diffusion model is certified with base dc or apndc'}`,
+        `base ${base}: ${this.isCnn ? 'a CNN is certified with base none' : 'a diffusion model is certified with base dc, apndc or epndc'}`,
         'bad_defense',
       );
     if (this.isCnn && o.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');

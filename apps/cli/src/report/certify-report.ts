@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatRate, InputError, wilson } from '@rdc/core';
+import { formatRate, InputError, smoothingBaseLabel, wilson, type SmoothingBaseName } from '@rdc/core';
 import { writeJson } from '../util/output.js';
 import { readNamedReport } from './sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
@@ -76,7 +76,7 @@ export const CERTIFIED_CHART = {
 
 /** The settings of a certification run, in words. */
 export function certifyLabel(s: { base: string; sigma: number; n0: number; n: number; alpha: number; levels?: number | null }): string {
-  const base = s.base === 'none' ? 'the plain network' : s.base === 'dc' ? 'the DC' : 'the noised DC (APNDC)';
+  const base = smoothingBaseLabel[s.base as SmoothingBaseName] ?? s.base;
   return `${base}, τ = ${s.sigma}, N0 = ${s.n0}, N = ${s.n}, α = ${s.alpha}${s.levels ? `, ${s.levels} σ levels` : ''}`;
 }
 

@@ -4,6 +4,7 @@ import { buildDenoiserGraph, denoiserHeads, takesLabels, unconditionalHead } fro
 import type { Graph } from '../nn/graph/index.js';
 import { dcBatchGraph, dcChunkGraph, lmObjectiveGraph, lmUnrolledGraph } from '../nn/objectives.js';
 import type { LmConfig } from '../config/schema.js';
+import type { LevelTerms } from '../sigma/terms.js';
 import { assertShape, type Tensor, type Weights } from '../tensor.js';
 import type { Engine, EngineInfo, GradientFunction, GraphFunction } from './engine.js';
 
@@ -183,12 +184,13 @@ export class Denoiser {
   }
 
   /**
-   * DC logits [B, K] of B images x [B, C, H, W] (model units, not checked against a range) over the
-   * same S levels, in one network batch of B·S (multi-head networks): certification's noisy copies.
+   * Logits [B, K] of B images x [B, C, H, W] (model units, not checked against a range) over the
+   * same S levels in one network batch (`dcBatchGraph`): certification's noisy copies under the DC,
+   * APNDC or EPNDC, as their `LevelTerms` say. `noise` holds B·S images.
    */
-  async dcBatch(x: Tensor, noise: Float32Array, sigma: Float32Array, weights: Float32Array): Promise<Tensor> {
+  async dcBatch(x: Tensor, noise: Float32Array, terms: LevelTerms): Promise<Tensor> {
     const [c, h, w] = this.imageDims;
-    const s = weights.length;
+    const s = terms.weights.length;
     const b = x.dims[0];
     assertShape('dc batch: x', x, [-1, c, h, w]);
     if (noise.length !== b * s * c * h * w) throw new Error(`dc batch: noise must hold ${b}·${s} images`);
@@ -198,11 +200,24 @@ export class Denoiser {
       f = this.engine.compile(dcBatchGraph(this.config, s), { weights: this.weights });
       this.cache.set(key, f);
     }
-    const sig = new Float32Array(b * s);
-    for (let i = 0; i < b; i++) sig.set(sigma, i * s);
+    const perImage = (v: Float32Array): Tensor => {
+      const out = new Float32Array(b * s);
+      for (let i = 0; i < b; i++) out.set(v, i * s);
+      return { data: out, dims: [b, s] };
+    };
+    const level = (v: Float32Array): Tensor => ({ data: v, dims: [s] });
     const r = await (
       await f
-    ).run({ x, noise: { data: noise, dims: [b, s, c, h, w] }, sigma: { data: sig, dims: [b, s] }, weights: { data: weights, dims: [s] } });
+    ).run({
+      x,
+      noise: { data: noise, dims: [b, s, c, h, w] },
+      sigma: perImage(terms.sigmas),
+      scale: perImage(terms.scale),
+      alpha: level(terms.alpha),
+      beta: level(terms.beta),
+      gamma: level(terms.gamma),
+      weights: level(terms.weights),
+    });
     return r.logits;
   }
 

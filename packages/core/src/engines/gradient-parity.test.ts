@@ -4,7 +4,8 @@ import { buildClassifierGraph, crossEntropyGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import type { Graph } from '../nn/graph/index.js';
 import { initWeights } from '../nn/weights.js';
-import { dcChunkGraph, edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
+import { dcBatchGraph, dcChunkGraph, edmLossGraph, lmObjectiveGraph } from '../nn/objectives.js';
+import { epndcTerms } from '../sigma/terms.js';
 import { Random } from '../rng/random.js';
 import { relativeError, type Tensor, type Weights } from '../tensor.js';
 import { gaussianMixture, tinyUNet } from '../testing.js';
@@ -68,6 +69,19 @@ describe('ONNX Runtime gradient graphs match TensorFlow.js autodiff (relative er
     const feeds = feedsFor(graph, { N: 4 }, 4, ['sigma']);
     const cot = { data: new Random(5).normal(4 * 4 * 8), dims: [4, 4, 2, 2, 2] };
     await compare(graph, weights, 'D', ['x', 'means'], feeds, cot);
+  });
+
+  it('the noised DC batch logits with EPNDC terms (certification): shapes and the input gradient', async () => {
+    const { config, weights } = tinyUNet({ seed: 9 });
+    const terms = epndcTerms({ levels: 3, sigmaT: 0.5, max: 3, weighting: 'released' });
+    const graph = dcBatchGraph(config, 3);
+    const feeds = feedsFor(graph, { B: 2 }, 10);
+    const perImage = (v: Float32Array) => ({ data: Float32Array.from([...v, ...v]), dims: [2, 3] });
+    Object.assign(feeds, { sigma: perImage(terms.sigmas), scale: perImage(terms.scale) });
+    for (const k of ['alpha', 'beta', 'gamma', 'weights'] as const) feeds[k] = { data: terms[k], dims: [3] };
+    const r = await compare(graph, weights, 'logits', ['x'], feeds, { data: Float32Array.of(0.3, -1, 2, 1, 0.5, -0.2), dims: [2, 3] });
+    expect(r.value.dims).toEqual([2, 3]);
+    expect(r.grads.x.dims).toEqual([2, 3, 8, 8]);
   });
 
   it('the DC chunk logits (VJP for attacks)', async () => {

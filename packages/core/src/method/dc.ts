@@ -1,7 +1,7 @@
 import { DcConfig } from '../config/schema.js';
 import type { Denoiser } from '../engines/denoiser.js';
 import type { Random } from '../rng/random.js';
-import { sigmaGrid } from '../sigma/grid.js';
+import { sigmaGrid, type GridEnd } from '../sigma/grid.js';
 import { sigmaWeights } from '../sigma/weights.js';
 import { assertShape, pixelsToModel, type Tensor } from '../tensor.js';
 import { levelOrder, SequentialLeader } from './adaptive.js';
@@ -27,11 +27,11 @@ export class DiffusionClassifier {
 
   constructor(
     readonly denoiser: Denoiser,
-    config: Partial<DcConfig> & { noise?: 'shared' | 'independent' } = {},
+    config: Partial<DcConfig> & { noise?: 'shared' | 'independent'; at?: GridEnd } = {},
   ) {
     this.config = DcConfig.parse(config);
     this.noiseMode = config.noise ?? 'shared';
-    const grid = sigmaGrid({ kind: this.config.grid, levels: this.config.levels, min: this.config.sigmaMin, max: this.config.sigmaMax });
+    const grid = sigmaGrid({ kind: this.config.grid, levels: this.config.levels, min: this.config.sigmaMin, max: this.config.sigmaMax, at: config.at });
     this.sigmas = Float32Array.from(grid.sigmas);
     this.weights = Float32Array.from(sigmaWeights(grid, this.config.weighting));
   }

@@ -1,8 +1,10 @@
 /**
  * The base classifiers randomized smoothing smooths (`rdc certify --base`), on noisy images in model
- * units: the plain network (a CNN), the DC, and the authors' approximated-posterior noised DC
- * (APNDC: one denoising step of x + 2τε by the unconditional head at σ = 2τ, then the DC on the
- * denoised image over σ levels from 2τ to σ_max). Each draws the DC's own noise afresh per image.
+ * units: the plain network (a CNN), the DC, and the authors' two noised DCs (docs/method.md §8):
+ * APNDC (approximated posterior: one denoising step of x + 2τε by the unconditional head at σ = 2τ,
+ * then the DC on the denoised image over σ levels above 2τ) and EPNDC (exact posterior: the noisy
+ * image scored as it is against the exact Gaussian posterior means, no denoising step). Each draws
+ * its own noise afresh per image.
  *
  * @example
  * const base = new ApndcBase(dc, denoiser, 0.25); // built by ClassifierFactory.smoothingBase
@@ -13,9 +15,10 @@ import type { Engine, GraphFunction } from '../engines/engine.js';
 import { argmax } from '../math/logits.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import type { Random } from '../rng/random.js';
+import { dcTerms, type LevelTerms } from '../sigma/terms.js';
 import type { Tensor, Weights } from '../tensor.js';
 import type { DiffusionClassifier } from './dc.js';
-import type { SmoothingBase } from './smoothing.js';
+import type { SmoothingBase, SmoothingBaseName } from './smoothing.js';
 
 /** The plain network (the baseline CNN; trained with Gaussian noise of the same τ for Cohen's recipe). */
 export class NetworkBase implements SmoothingBase {
@@ -47,7 +50,7 @@ export class NetworkBase implements SmoothingBase {
  * label-conditional one.
  */
 export class DcBase implements SmoothingBase {
-  readonly name: 'dc' | 'apndc' = 'dc';
+  readonly name: SmoothingBaseName = 'dc';
   constructor(readonly dc: DiffusionClassifier) {}
   get numClasses() {
     return this.dc.numClasses;
@@ -59,21 +62,56 @@ export class DcBase implements SmoothingBase {
     return this.dc.sigmas.length * this.dc.denoiser.passesPerLevel;
   }
   async predict(x: Tensor, rng: Random): Promise<Int32Array> {
-    const den = this.dc.denoiser;
-    const [c, h, w] = den.imageDims;
-    const b = x.dims[0];
+    if (this.dc.config.guidance === 0 && this.dc.denoiser.passesPerLevel === 1) return batchPredict(this.dc.denoiser, x, dcTerms(this.dc.sigmas, this.dc.weights), rng);
+    const [c, h, w] = this.imageDims;
     const d = c * h * w;
-    const s = this.dc.sigmas.length;
-    if (den.passesPerLevel === 1 && this.dc.config.guidance === 0) {
-      const noise = rng.normal(b * s * d);
-      return argmax((await den.dcBatch(x, noise, this.dc.sigmas, this.dc.weights)).data, this.numClasses);
-    }
-    const out = new Int32Array(b);
-    for (let i = 0; i < b; i++) {
+    const out = new Int32Array(x.dims[0]);
+    for (let i = 0; i < out.length; i++) {
       const one = { data: x.data.subarray(i * d, (i + 1) * d), dims: [1, c, h, w] };
       out[i] = argmax(await this.dc.logitsModel(one, this.dc.drawNoise(rng)), this.numClasses)[0];
     }
     return out;
+  }
+}
+
+/**
+ * Predictions of noisy images under a classifier's level terms, the noise of every level drawn per
+ * image: all draws × levels in one network batch for a multi-head network, draw by draw (K passes
+ * per level) for a label-conditional one.
+ */
+async function batchPredict(den: Denoiser, x: Tensor, terms: LevelTerms, rng: Random): Promise<Int32Array> {
+  const [c, h, w] = den.imageDims;
+  const d = c * h * w;
+  const s = terms.weights.length;
+  const b = x.dims[0];
+  const per = den.passesPerLevel === 1 ? b : 1;
+  const out = new Int32Array(b);
+  for (let i = 0; i < b; i += per) {
+    const n = Math.min(per, b - i);
+    const part = { data: x.data.subarray(i * d, (i + n) * d), dims: [n, c, h, w] };
+    out.set(argmax((await den.dcBatch(part, rng.normal(n * s * d), terms)).data, den.numClasses), i);
+  }
+  return out;
+}
+
+/** EPNDC (docs/method.md §8): the noisy image x_t scored as it is, by `epndcTerms` (σ_t = 2τ). */
+export class EpndcBase implements SmoothingBase {
+  readonly name = 'epndc' as const;
+  constructor(
+    readonly denoiser: Denoiser,
+    readonly terms: LevelTerms,
+  ) {}
+  get numClasses() {
+    return this.denoiser.numClasses;
+  }
+  get imageDims() {
+    return this.denoiser.imageDims;
+  }
+  get passesPerDraw(): number {
+    return this.terms.weights.length * this.denoiser.passesPerLevel;
+  }
+  predict(x: Tensor, rng: Random): Promise<Int32Array> {
+    return batchPredict(this.denoiser, x, this.terms, rng);
   }
 }
 

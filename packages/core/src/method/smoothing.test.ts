@@ -7,7 +7,8 @@ import { Denoiser } from '../engines/denoiser.js';
 import { OrtEngine } from '../engines/ort.js';
 import { Random } from '../rng/random.js';
 import { gaussianMixture, sharedFixture } from '../testing.js';
-import { ApndcBase } from './smoothing-bases.js';
+import { ApndcBase, EpndcBase } from './smoothing-bases.js';
+import { epndcTerms } from '../sigma/terms.js';
 import { binomialTestHalf, certifiedRadius, certify, clopperPearsonLower, predictSmoothed, type SmoothingBase } from './smoothing.js';
 import type { Tensor } from '../tensor.js';
 
@@ -123,7 +124,7 @@ describe('APNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     const d = 16;
     const { config, weights, means } = gaussianMixture({ classes: 3, image, std: s, meanScale: 0.5, seed: 5 });
     const den = new Denoiser(engine, config, weights);
-    const dc = new DiffusionClassifier(den, { grid: 'linear', sigmaMin: 2 * tau, sigmaMax: 3, levels: 40, weighting: 'uniform' });
+    const dc = new DiffusionClassifier(den, { grid: 'linear', sigmaMin: 2 * tau, sigmaMax: 3, levels: 40, weighting: 'uniform', at: 'upper' });
     const apndc = new ApndcBase(dc, den, tau);
     const rng = new Random(11);
     const n = 150;
@@ -140,5 +141,62 @@ describe('APNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     const agree = bayes.filter((b, i) => b === got[i]).length / n;
     expect(agree).toBeGreaterThan(0.95);
     expect(apndc.passesPerDraw).toBe(41);
+  });
+});
+
+describe('EPNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
+  let engine: OrtEngine;
+  beforeAll(async () => {
+    engine = await OrtEngine.create({ threads: 1 });
+  });
+  const s = 0.15;
+  const tau = 0.1;
+  const image = { channels: 1, height: 4, width: 4 };
+  const d = 16;
+
+  it('the expected logit differences are the closed form −Σ v·α²·(σ²/(s² + σ²))²·(‖x − μ_y‖² − ‖x − μ_y′‖²)/d', async () => {
+    // With D_y(z; σ) = (s²·z + σ²·μ_y)/(s² + σ²), the term α·D + β·z − γ·x has α + β − γ = 0, so its
+    // class-dependent part is α·σ²/(s² + σ²)·(μ_y − x): the expected score ranks classes by ‖x − μ_y‖.
+    const { config, weights, means } = gaussianMixture({ classes: 3, image, std: s, meanScale: 0.5, seed: 8 });
+    const den = new Denoiser(engine, config, weights);
+    const terms = epndcTerms({ levels: 6, sigmaT: 2 * tau, max: 3, weighting: 'released' });
+    const rng = new Random(4);
+    const x = Float32Array.from({ length: d }, (_, j) => means[j] + 0.1 * rng.gaussian());
+    const copies = 4000;
+    const xs = new Float32Array(copies * d);
+    for (let i = 0; i < copies; i++) xs.set(x, i * d);
+    const logits = (await den.dcBatch({ data: xs, dims: [copies, 1, 4, 4] }, rng.normal(copies * 6 * d), terms)).data;
+    let factor = 0;
+    for (let i = 0; i < 6; i++) factor += terms.weights[i] * (terms.alpha[i] * terms.sigmas[i] ** 2 / (s * s + terms.sigmas[i] ** 2)) ** 2;
+    const dist = [0, 1, 2].map((y) => x.reduce((a, v, j) => a + (v - means[y * d + j]) ** 2, 0));
+    for (const [y, z] of [
+      [1, 0],
+      [2, 0],
+    ]) {
+      let mean = 0;
+      for (let i = 0; i < copies; i++) mean += logits[i * 3 + y] - logits[i * 3 + z];
+      mean /= copies;
+      const expected = (-factor * (dist[y] - dist[z])) / d;
+      expect(Math.abs(mean - expected)).toBeLessThan(0.03 * Math.abs(expected));
+    }
+  });
+
+  it('matches the Bayes classifier of the noisy input on a synthetic population', async () => {
+    const { config, weights, means } = gaussianMixture({ classes: 3, image, std: s, meanScale: 0.5, seed: 5 });
+    const den = new Denoiser(engine, config, weights);
+    const epndc = new EpndcBase(den, epndcTerms({ levels: 40, sigmaT: 2 * tau, max: 3, weighting: 'uniform' }));
+    const rng = new Random(11);
+    const n = 150;
+    const noisy = new Float32Array(n * d);
+    const bayes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const y = i % 3;
+      for (let j = 0; j < d; j++) noisy[i * d + j] = means[y * d + j] + s * rng.gaussian() + 2 * tau * rng.gaussian();
+      const dist = [0, 1, 2].map((k) => Array.from({ length: d }, (_, j) => (noisy[i * d + j] - means[k * d + j]) ** 2).reduce((a, b) => a + b, 0));
+      bayes.push(dist.indexOf(Math.min(...dist)));
+    }
+    const got = await epndc.predict({ data: noisy, dims: [n, 1, 4, 4] }, new Random(3));
+    expect(bayes.filter((b, i) => b === got[i]).length / n).toBeGreaterThan(0.95);
+    expect(epndc.passesPerDraw).toBe(40);
   });
 });

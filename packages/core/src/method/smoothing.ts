@@ -25,12 +25,20 @@ import { pixelsToModel, type Tensor } from '../tensor.js';
 import { checkPixels } from './pixels.js';
 
 /** The base classifiers of `rdc certify --base`. */
-export const SmoothingBaseName = z.enum(['none', 'dc', 'apndc']);
+export const SmoothingBaseName = z.enum(['none', 'dc', 'apndc', 'epndc']);
 export type SmoothingBaseName = z.infer<typeof SmoothingBaseName>;
+
+/** Each base classifier in words, for reports and pages. */
+export const smoothingBaseLabel: Record<SmoothingBaseName, string> = {
+  none: 'the plain network',
+  dc: 'the DC',
+  apndc: 'the approximated-posterior noised DC (APNDC)',
+  epndc: 'the exact-posterior noised DC (EPNDC)',
+};
 
 /** Certification's settings (CLI, API and reports), with Cohen's defaults where they fit a CPU. */
 export const CertifyOptions = z.object({
-  base: SmoothingBaseName.default('apndc').describe('the base classifier: none (the plain network), dc, or apndc (the noised DC)'),
+  base: SmoothingBaseName.default('apndc').describe('the base classifier: none (the plain network), dc, apndc or epndc (the noised DCs: approximated or exact posterior)'),
   sigma: z
     .number()
     .positive()
@@ -41,7 +49,7 @@ export const CertifyOptions = z.object({
   n0: z.number().int().min(1).default(100).describe('draws that select the top class'),
   n: z.number().int().min(1).default(1000).describe("draws that bound its probability (Cohen's 100 000, the authors' 10 000: GPU budgets)"),
   alpha: z.number().gt(0).lt(0.5).default(0.001).describe('failure probability of the certificate'),
-  levels: z.number().int().min(2).max(1000).optional().describe("σ levels of the DC (apndc: on its grid from 2τ to σ_max; default 10; dc: the model's)"),
+  levels: z.number().int().min(2).max(1000).optional().describe("σ levels of the DC (apndc, epndc: evaluated levels above 2τ, default 10; dc: the model's)"),
   batch: z.number().int().min(1).default(32).describe('noisy draws per network batch (each draw takes the σ levels as its own batch rows)'),
 });
 export type CertifyOptions = z.infer<typeof CertifyOptions>;

@@ -16,7 +16,8 @@ import { InputError } from '../errors.js';
 import { type Classifier, DcClassifier, NetworkClassifier, RdcClassifier } from '../method/classifier.js';
 import { DiffusionClassifier } from '../method/dc.js';
 import { LikelihoodMaximizer } from '../method/lm.js';
-import { ApndcBase, DcBase, NetworkBase } from '../method/smoothing-bases.js';
+import { ApndcBase, DcBase, EpndcBase, NetworkBase } from '../method/smoothing-bases.js';
+import { epndcTerms } from '../sigma/terms.js';
 import type { SmoothingBase, SmoothingBaseName } from '../method/smoothing.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
@@ -161,9 +162,11 @@ export class ClassifierFactory {
 
   /**
    * The base classifier of randomized smoothing (`rdc certify --base`): the plain network of a CNN
-   * (`none`), the DC with the model's grid (`dc`, `levels` overriding its count), or the noised DC
-   * (`apndc`: the unconditional head's one-step denoising at σ = 2τ, then the DC on a linear grid of
-   * `levels` (default 10) from 2τ to σ_max, with the model's weighting). Cached like the classifiers.
+   * (`none`), the DC with the model's grid (`dc`, `levels` overriding its count), or a noised DC of
+   * inputs with noise 2τ (model units), `levels` (default 10) evaluated levels from 2τ to σ_max in the
+   * authors' convention (`sigma/grid.ts`): `apndc` (the unconditional head's one-step denoising at
+   * σ = 2τ, then the DC on that grid with the model's weighting) or `epndc` (exact posterior means;
+   * its first interval skipped). Cached like the classifiers.
    */
   smoothingBase(name: SmoothingBaseName, opts: { sigma: number; levels?: number }): SmoothingBase {
     const key = `smoothing:${name}:${opts.sigma}:${opts.levels ?? ''}`;
@@ -175,16 +178,20 @@ export class ClassifierFactory {
       if (name !== 'none') throw new InputError(`${dir} is a CNN classifier: certify it with --base none`, 'bad_defense');
       base = new NetworkBase(this.engine, network, this.model.weights);
     } else {
-      if (name === 'none') throw new InputError(`${dir} is a diffusion model: certify it with --base dc or apndc`, 'bad_defense');
+      if (name === 'none') throw new InputError(`${dir} is a diffusion model: certify it with --base dc, apndc or epndc`, 'bad_defense');
       const { main, lm } = this.denoisers();
       const dc = this.model.config.dc;
+      const from = 2 * opts.sigma;
+      if (name !== 'dc' && !(from < dc.sigmaMax)) throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
+      const levels = opts.levels ?? 10;
       if (name === 'dc') base = new DcBase(new DiffusionClassifier(main, { ...dc, levels: opts.levels ?? dc.levels, adaptive: null }));
-      else {
-        if (!lm) throw new InputError(`${dir} has no unconditional head or network: apndc needs one (certify with --base dc)`, 'bad_defense');
-        const from = 2 * opts.sigma;
-        if (!(from < dc.sigmaMax)) throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
-        const grid = { ...dc, grid: 'linear' as const, sigmaMin: from, sigmaMax: dc.sigmaMax, levels: opts.levels ?? 10, adaptive: null };
-        base = new ApndcBase(new DiffusionClassifier(main, grid), lm, opts.sigma);
+      else if (name === 'epndc') {
+        const weighting = dc.weighting === 'lognormal' || dc.weighting === 'uniform' ? dc.weighting : 'released';
+        base = new EpndcBase(main, epndcTerms({ levels, sigmaT: from, max: dc.sigmaMax, weighting }));
+      } else {
+        if (!lm) throw new InputError(`${dir} has no unconditional head or network: apndc needs one (certify with --base dc or epndc)`, 'bad_defense');
+        const grid = { ...dc, grid: 'linear' as const, sigmaMin: from, sigmaMax: dc.sigmaMax, levels, adaptive: null };
+        base = new ApndcBase(new DiffusionClassifier(main, { ...grid, at: 'upper' }), lm, opts.sigma);
       }
     }
     this.bases.set(key, base);

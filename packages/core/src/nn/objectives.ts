@@ -58,15 +58,19 @@ export function dcChunkGraph(cfg: DenoiserNetworkConfig): Graph {
 }
 
 /**
- * DC logits of a batch of images over the same S noise levels (certification: many noisy copies of
- * one image at once): x [B, C, H, W] (model units), noise [B, S, C, H, W], sigma [B, S] (each row the
- * grid), weights [S] → logits [B, K] = −Σ_s w_s·mean_pixels((D_y(x_b + σ_s·n_bs) − x_b)²). One
- * network pass per image and level, all in one batch of B·S; S is fixed when the graph is built.
- * Multi-head networks (and the Gaussian-mixture oracle) only: a label-conditional network takes K
- * passes per level (use `dcChunkGraph` per image).
+ * Logits of a batch of images over the same S noise levels, for the diffusion classifiers of noisy
+ * images (certification: many noisy copies of one image at once). One form serves the DC, APNDC and
+ * EPNDC (docs/method.md §2, §8, `sigma/terms.ts`):
+ *
+ *   z_bs = x_b + scale_s·n_bs,  term_bsy = α_s·D_y(z_bs; σ_s) + β_s·z_bs − γ_s·x_b,
+ *   logits_by = −Σ_s w_s·mean_pixels(term_bsy²)
+ *
+ * (the DC: scale = σ, α = γ = 1, β = 0). Inputs: x [B, C, H, W] (model units), noise [B, S, C, H, W],
+ * sigma [B, S] (each row the grid), scale [B, S], alpha, beta, gamma, weights [S] → logits [B, K]. One
+ * network pass per image and level (K for a label-conditional network), all in one batch; S is fixed
+ * when the graph is built.
  */
 export function dcBatchGraph(cfg: DenoiserNetworkConfig, levels: number): Graph {
-  if (takesLabels(cfg)) throw new Error('dcBatchGraph: a label-conditional network takes one pass per class; use dcChunkGraph');
   const g = new GraphBuilder();
   const { channels: c, height: h, width: w } = cfg.image;
   const k = cfg.numClasses;
@@ -74,12 +78,28 @@ export function dcBatchGraph(cfg: DenoiserNetworkConfig, levels: number): Graph 
   const x = g.input('x', ['B', c, h, w]);
   const noise = g.input('noise', ['B', s, c, h, w]);
   const sigma = g.input('sigma', ['B', s]);
-  const weights = g.input('weights', [s]);
-  const x5 = g.reshape(x, [-1, 1, c, h, w]);
-  const xs = g.reshape(g.add(x5, g.mul(g.reshape(sigma, [-1, s, 1, 1, 1]), noise)), [-1, c, h, w]); // [B·S, C, H, W]
-  const d = denoiserBuilder(cfg)(g, xs, g.reshape(sigma, [-1])); // [B·S, heads, C, H, W]
-  const cls = g.reshape(g.slice(d, 1, 0, k), [-1, s, k, c, h, w]);
-  const err = g.reduceMean(g.square(g.sub(cls, g.reshape(x, [-1, 1, 1, c, h, w]))), [3, 4, 5]); // [B, S, K]
+  const scale = g.input('scale', ['B', s]);
+  const [alpha, beta, gamma, weights] = ['alpha', 'beta', 'gamma', 'weights'].map((name) => g.input(name, [s]));
+  const z = g.add(g.reshape(x, [-1, 1, c, h, w]), g.mul(g.reshape(scale, [-1, s, 1, 1, 1]), noise)); // [B, S, C, H, W]
+  const zs = g.reshape(z, [-1, c, h, w]); // [B·S, C, H, W]
+  const sig = g.reshape(sigma, [-1]);
+  // The class heads as [B, S, K, C, H, W] (multi-head) or [K, B, S, C, H, W] (class-major batch).
+  const classMajor = takesLabels(cfg);
+  let cls: V;
+  if (classMajor) {
+    const eye = g.constant(
+      Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)),
+      [k, 1, k],
+    );
+    const labels = g.reshape(g.add(eye, g.mul(g.reshape(sig, [1, -1, 1]), 0)), [-1, k]);
+    cls = g.reshape(denoiserBuilder(cfg)(g, g.repeat(zs, k), g.repeat(sig, k), { labels }), [k, -1, s, c, h, w]);
+  } else cls = g.reshape(g.slice(denoiserBuilder(cfg)(g, zs, sig), 1, 0, k), [-1, s, k, c, h, w]);
+  const perLevel = (v: V) => g.reshape(v, classMajor ? [1, 1, s, 1, 1, 1] : [1, s, 1, 1, 1, 1]);
+  const z6 = g.reshape(z, classMajor ? [1, -1, s, c, h, w] : [-1, s, 1, c, h, w]);
+  const x6 = g.reshape(x, classMajor ? [1, -1, 1, c, h, w] : [-1, 1, 1, c, h, w]);
+  const term = g.sub(g.add(g.mul(perLevel(alpha), cls), g.mul(perLevel(beta), z6)), g.mul(perLevel(gamma), x6));
+  let err = g.reduceMean(g.square(term), [3, 4, 5]); // [B, S, K] or [K, B, S]
+  if (classMajor) err = g.transpose(err, [1, 2, 0]);
   g.output('logits', g.neg(g.reduceSum(g.mul(err, g.reshape(weights, [1, s, 1])), [1]))); // [B, K]
   return g.build();
 }

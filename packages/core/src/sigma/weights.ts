@@ -2,9 +2,11 @@ import { edmLossWeight, P_MEAN, P_STD } from '../edm/coefficients.js';
 import type { SigmaGrid } from './grid.js';
 
 /**
- * Weightings of the per-σ denoising errors in the diffusion classifier (docs/method.md §2):
+ * Weightings of the per-σ denoising errors in the diffusion classifier (docs/method.md §2), on a grid
+ * of Euler steps [σ_i, σ_{i+1}] evaluated at one end s (`sigmaGrid`):
  *
- * - `released`: w_i = λ(σ_i)·p̃(σ_i)·Δσ_i with the released code's density
+ * - `released`: w_i = λ(s)·p̃(σ_i)·Δσ_i (s = σ_i for the DC, σ_{i+1} for the noised DCs, as in the
+ *   authors' code) with the released code's density
  *   p̃(σ) = exp(−(ln σ − P_mean)²/2·P_std²) / (σ·P_std·√(2π)) (its operator precedence multiplies by
  *   P_std²/2). The paper's numbers were measured with it, so it is the default.
  * - `lognormal`: the same with the exact log-normal density (divides by 2·P_std²). Pair it with a
@@ -28,6 +30,10 @@ export function lognormalDensity(sigma: number): number {
   return Math.exp(-(z * z) / (2 * P_STD * P_STD)) / (sigma * P_STD * Math.sqrt(2 * Math.PI));
 }
 
+function density(weighting: 'released' | 'lognormal'): (sigma: number) => number {
+  return weighting === 'released' ? releasedDensity : lognormalDensity;
+}
+
 export function sigmaWeights(grid: SigmaGrid, weighting: Weighting): Float64Array {
   const S = grid.sigmas.length;
   const w = new Float64Array(S);
@@ -35,7 +41,7 @@ export function sigmaWeights(grid: SigmaGrid, weighting: Weighting): Float64Arra
     const s = grid.sigmas[i];
     if (weighting === 'uniform') w[i] = 1 / S;
     else {
-      const p = weighting === 'released' ? releasedDensity(s) : lognormalDensity(s);
+      const p = density(weighting)(grid.lower[i]);
       w[i] = edmLossWeight(s) * p * grid.deltas[i];
     }
   }
@@ -52,4 +58,27 @@ export function weightProfile(grid: SigmaGrid, w: Float64Array): { total: number
     return { sigma, weight: w[i], cumulativeShare: cum / total };
   });
   return { total, rows };
+}
+
+/**
+ * EPNDC's weights (docs/method.md §8): for the step (σ_i, σ_{i+1}) above the input's own noise σ_t,
+ * v_i = λ(σ_i)·p(σ_i)·Δσ_i · σ_{i+1}²·(σ_{i+1}² − σ_t²) / (4·Δσ_i²·(σ_i² − σ_t²)) (`uniform`: 1/S
+ * in place of λ·p·Δσ). Needs σ_i > σ_t at every level: the grid skips its first interval.
+ *
+ * @example
+ * const g = sigmaGrid({ kind: 'linear', levels: 10, min: 0.5, max: 3, skip: 1 });
+ * const v = epndcWeights(g, 0.5, 'released');
+ */
+export function epndcWeights(grid: SigmaGrid, sigmaT: number, weighting: Weighting): Float64Array {
+  const S = grid.sigmas.length;
+  const v = new Float64Array(S);
+  for (let i = 0; i < S; i++) {
+    const lo = grid.lower[i];
+    const hi = grid.sigmas[i];
+    const d = grid.deltas[i];
+    if (!(lo > sigmaT)) throw new Error(`epndcWeights: every step must start above σ_t = ${sigmaT}, got ${lo} (skip the first interval)`);
+    const base = weighting === 'uniform' ? 1 / S : edmLossWeight(lo) * density(weighting)(lo) * d;
+    v[i] = (base * hi * hi * (hi * hi - sigmaT * sigmaT)) / (4 * d * d * (lo * lo - sigmaT * sigmaT));
+  }
+  return v;
 }

@@ -89,7 +89,7 @@ export type Pixels = z.infer<typeof Pixels>;
 /** `POST /v1/certify`'s options: core's certification settings with defaults that fit the default work cap. */
 export const CertifyFields = z.strictObject({
   model: ModelName.optional(),
-  base: SmoothingBaseName.optional().openapi({ description: 'the base classifier: apndc (default for a diffusion model), dc, or none (a CNN)' }),
+  base: SmoothingBaseName.optional().openapi({ description: 'the base classifier: apndc (default for a diffusion model), epndc, dc, or none (a CNN)' }),
   sigma: CertifyOptions.shape.sigma.unwrap().optional().openapi({ description: 'τ, the smoothing noise in pixel units (default 0.25)' }),
   n0: z.number().int().min(1).max(1000).optional().openapi({ description: 'draws that select the top class (default 20)' }),
   n: z
@@ -100,7 +100,7 @@ export const CertifyFields = z.strictObject({
     .optional()
     .openapi({ description: 'draws that bound its probability (default 100; the certifiable radius grows with n)' }),
   alpha: CertifyOptions.shape.alpha.unwrap().optional().openapi({ description: 'failure probability of the certificate (default 0.001)' }),
-  levels: z.number().int().min(2).max(1000).optional().openapi({ description: 'σ levels of the DC (apndc: from 2τ to σ_max; default 10)' }),
+  levels: z.number().int().min(2).max(1000).optional().openapi({ description: 'σ levels of the DC (apndc, epndc: evaluated levels above 2τ; default 10)' }),
   seed: ClassifyFields.shape.seed,
 });
 export const CertifyQuery = textFields(CertifyFields).openapi('CertifyQuery');
