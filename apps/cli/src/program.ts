@@ -19,6 +19,7 @@ import { classifyCommand } from './commands/classify.js';
 import { attackCommand } from './commands/attack.js';
 import { certifyCommand } from './commands/certify.js';
 import { calibrateCommand } from './commands/calibrate.js';
+import { fitWeightsCommand } from './commands/fit-weights.js';
 import { mergeCommand } from './commands/merge.js';
 import { sweepsCommand } from './commands/sweeps.js';
 import { resealCommand } from './commands/reseal.js';
@@ -49,6 +50,7 @@ export function createProgram(): Command {
     downloadDataCommand(),
     resealCommand(),
     calibrateCommand(),
+    fitWeightsCommand(),
     importCommand(),
   ])
     program.addCommand(cmd.exitOverride());

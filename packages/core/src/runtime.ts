@@ -39,6 +39,7 @@ export * from './method/calibration.js';
 export * from './method/guard.js';
 export * from './method/smoothing.js';
 export * from './method/smoothing-bases.js';
+export * from './method/weight-fit.js';
 export * from './nn/cnn.js';
 export * from './model/safetensors.js';
 export * from './model/config.js';

@@ -23,6 +23,7 @@ import {
 import { imageSeed, type RunManifest } from '@rdc/attacks';
 import { resolveDataDir } from '@rdc/train';
 import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
+import { LevelDump } from '../util/level-dump.js';
 import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
 import { codeVersion, commandLine, engineLabel, provenance } from '../util/provenance.js';
@@ -35,9 +36,16 @@ export function evalCommand() {
   measureOptions(cmd, OPTIONS)
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .option('--per-level', 'with --defense dc: the accuracy of every σ level on its own (which levels carry the class evidence)')
+    .option('--dump-levels <file>', 'with --defense dc: write every image\'s classes × levels matrix of unweighted denoising errors (JSON lines; resumes; the input of rdc fit-weights)')
     .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up');
   return cmd.action(async (raw: Record<string, unknown>) => {
-    const o = { ...readMeasureOptions(raw, OPTIONS), record: raw.record === true, perLevel: raw.perLevel === true, agreement: raw.agreement === true };
+    const o = {
+      ...readMeasureOptions(raw, OPTIONS),
+      record: raw.record === true,
+      perLevel: raw.perLevel === true,
+      agreement: raw.agreement === true,
+      dumpLevels: raw.dumpLevels as string | undefined,
+    };
     const adaptiveDc = o.dc.adaptive ?? undefined;
     if (o.record && o.split !== 'test') throw new InputError('--record reports test-set accuracy: drop --split val');
     if (o.record && asksForShard(o))
@@ -46,6 +54,7 @@ export function evalCommand() {
     const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
     const method = o.method ?? model.config.lmMethod;
     if (o.perLevel && (o.defense !== 'dc' || adaptiveDc !== undefined)) throw new InputError('--per-level needs --defense dc without --adaptive');
+    if (o.dumpLevels && (o.defense !== 'dc' || adaptiveDc !== undefined)) throw new InputError('--dump-levels needs --defense dc without --adaptive');
     if (o.agreement && adaptiveDc === undefined) throw new InputError('--agreement compares --adaptive with the full grid: add --adaptive');
     const factory = new ClassifierFactory(model, engine);
     const clf = factory.get({ defense: o.defense, method, dc: o.dc });
@@ -60,7 +69,8 @@ export function evalCommand() {
     let correct = 0;
     const predictions: number[] = [];
     const records: { index: number; label: number; prediction: number; fullGrid?: number; levels?: number }[] = [];
-    const perLevel = o.perLevel ? new Array<number>(dcOf(clf)!.sigmas.length).fill(0) : null;
+    const perLevel = o.perLevel || o.dumpLevels ? new Array<number>(dcOf(clf)!.sigmas.length).fill(0) : null;
+    const dump = o.dumpLevels ? new LevelDump(o.dumpLevels, dcOf(clf)!, o.seed) : null;
     let fullSeconds = 0;
     let agree = 0;
     let seconds = 0;
@@ -72,12 +82,14 @@ export function evalCommand() {
       const label = data.labels[at(index)];
       let logits: { data: Float32Array };
       if (perLevel) {
-        // Every level's own term, with the draws the DC would use: their sum is the DC's logits.
-        const rows = await dcOf(clf)!.levelLogitsOf(pixels, new Random(imageSeed(o.seed, index)));
+        // Every level's own term −w_s·error_s, with the draws the DC would use: their sum is the DC's logits.
+        const dc = dcOf(clf)!;
+        const errors = dump ? (await dump.get(index, label, pixels)).errors : await dc.levelErrorsOf(pixels, new Random(imageSeed(o.seed, index)));
         const k = clf.numClasses;
+        const s = perLevel.length;
         const sum = new Float32Array(k);
-        for (let l = 0; l < perLevel.length; l++) {
-          const row = rows.subarray(l * k, (l + 1) * k);
+        for (let l = 0; l < s; l++) {
+          const row = Float32Array.from({ length: k }, (_, y) => -dc.weights[l] * errors[y * s + l]);
           if (argmax(row, k)[0] === label) perLevel[l]++;
           for (let y = 0; y < k; y++) sum[y] += row[y];
         }
@@ -154,7 +166,7 @@ export function evalCommand() {
     const line = `${o.defense}${o.defense === 'rdc' ? ` (${method})` : ''}: ${formatRate(acc)} on ${n} ${o.split === 'test' ? 'test' : 'validation'} images (${selected}), ${(seconds / n).toFixed(3)} s/image`;
     const label = guardLabel(model.config);
     out.write(`${label ? `${o.model}: ${label}\n` : ''}${line}\n`);
-    if (perLevel) {
+    if (o.perLevel && perLevel) {
       const dc = dcOf(clf)!;
       out.write(`per σ level (each on its own; chance ${(100 / clf.numClasses).toFixed(0)} %):\n  level      σ   weight  accuracy\n`);
       perLevel.forEach((c, l) =>

@@ -93,6 +93,29 @@ export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
 export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
 
+/**
+ * σ weights learned for one level count (`rdc fit-weights`, docs/method.md §8): one non-negative
+ * weight per level, fitted by cross-entropy on held-out training images; the figures compare them
+ * with the released weights at their best temperature, on the validation images and (`fit`) on the
+ * images they were fitted on.
+ */
+export const LearnedWeights = z.object({
+  levels: z.number().int().min(2),
+  weights: z.array(z.number().nonnegative()),
+  /** Validation images the top-level figures were measured on. */
+  images: z.number().int().positive(),
+  nllBefore: z.number(),
+  nllAfter: z.number(),
+  accuracyBefore: z.number(),
+  accuracyAfter: z.number(),
+  fit: z.object({ images: z.number().int().positive(), nllBefore: z.number(), nllAfter: z.number() }),
+  /** The smoothness penalty λ, chosen by cross-validation on the fit images. */
+  smoothness: z.number().nonnegative(),
+  /** The noise seed of the per-level losses. */
+  seed: z.number().int().nonnegative(),
+});
+export type LearnedWeights = z.infer<typeof LearnedWeights>;
+
 /** The diffusion classifier: σ grid, weighting and batching (docs/method.md §2). */
 export const DcConfig = z.object({
   grid: z.enum(['linear', 'log']).default('linear').describe('σ grid'),
@@ -100,7 +123,12 @@ export const DcConfig = z.object({
   levels: z.number().int().min(2).max(4096).default(125).describe("σ levels of the DC (default: the model's, 125)"),
   sigmaMin: z.number().positive().default(1e-4),
   sigmaMax: z.number().positive().default(3),
-  weighting: z.enum(['released', 'lognormal', 'uniform']).default('released').describe('σ weights'),
+  weighting: z
+    .enum(['released', 'lognormal', 'uniform', 'learned'])
+    .default('released')
+    .describe("σ weights (learned: the model's weights from rdc fit-weights for this level count)"),
+  /** Weights learned per level count (`rdc fit-weights`); `weighting: learned` selects the entry for `levels`. */
+  learnedWeights: z.array(LearnedWeights).default([]).meta(cli({ hidden: true })),
   /** σ levels per network batch (bounds memory; does not change results). */
   chunk: z.number().int().min(1).default(25).describe('σ levels per network batch'),
   /** Guidance weight w on the class heads: (1 + w)·D_y − w·D_∅. */

@@ -170,6 +170,26 @@ describe('DC on the Gaussian-mixture oracle (exact denoiser)', () => {
     }
   });
 
+  it('the per-level errors, weighted and summed, are the logits of the DC graph (with and without guidance, on a tiny UNet too)', async () => {
+    const unet = tinyUNet({ seed: 3 });
+    const dens = [ortDen, new Denoiser(ortDen.engine, unet.config, unet.weights)];
+    for (const den of dens)
+      for (const guidance of [0, 0.5]) {
+        const dc = new DiffusionClassifier(den, { levels: 7, chunk: 3, guidance });
+        const [c, h, w] = den.imageDims;
+        const pixels = { data: new Random(9).normal(c * h * w).map((v) => 0.5 + 0.2 * Math.tanh(v)), dims: [1, c, h, w] };
+        const logits = (await dc.logits(pixels, { rng: new Random(4) })).data;
+        const errors = await dc.levelErrorsOf(pixels, new Random(4));
+        const k = dc.numClasses;
+        expect(errors.length).toBe(k * 7);
+        for (let y = 0; y < k; y++) {
+          let sum = 0;
+          for (let l = 0; l < 7; l++) sum -= dc.weights[l] * errors[y * 7 + l];
+          expect(Math.abs(sum - logits[y])).toBeLessThan(1e-5 * Math.max(1, Math.abs(logits[y])));
+        }
+      }
+  });
+
   it('rejects pixels outside [0, 1] and NaN with a clear error', async () => {
     const dc = new DiffusionClassifier(ortDen, { levels: 4 });
     const bad = new Float32Array(D).fill(0.5);

@@ -1,4 +1,5 @@
 import { DcConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
 import type { Denoiser } from '../engines/denoiser.js';
 import type { Random } from '../rng/random.js';
 import { sigmaGrid, type GridEnd } from '../sigma/grid.js';
@@ -33,7 +34,7 @@ export class DiffusionClassifier {
     this.noiseMode = config.noise ?? 'shared';
     const grid = sigmaGrid({ kind: this.config.grid, levels: this.config.levels, min: this.config.sigmaMin, max: this.config.sigmaMax, at: config.at });
     this.sigmas = Float32Array.from(grid.sigmas);
-    this.weights = Float32Array.from(sigmaWeights(grid, this.config.weighting));
+    this.weights = Float32Array.from(this.config.weighting === 'learned' ? learnedWeightsFor(this.config) : sigmaWeights(grid, this.config.weighting));
   }
 
   /** `independent` draws separate noise for every class (K× the cost; for variance studies). */
@@ -93,19 +94,64 @@ export class DiffusionClassifier {
   }
 
   /**
-   * Every σ level on its own: logits [S·K] of one image in model units (row s: level s's weighted
-   * term of the DC's sum, which is `logitsModel`'s total over the rows). For `rdc eval --per-level`.
+   * Every σ level on its own: the unweighted denoising errors [K·S] of one image in model units
+   * (row y: mean_pixels((D^w_y(x + σ_s·n_s; σ_s) − x)²) at every level s), given its noise; the
+   * DC's logits are −Σ_s w_s·errors[y, s] under any weighting (`rdc eval --per-level`,
+   * `--dump-levels`, `rdc fit-weights`). One pass of every head per level, `chunk` levels a batch.
    */
-  async levelLogits(x: Tensor, noise: Float32Array): Promise<Float32Array> {
+  async levelErrors(x: Tensor, noise: Float32Array): Promise<Float32Array> {
+    const den = this.denoiser;
+    const [c, h, w] = den.imageDims;
+    const d = c * h * w;
     const k = this.numClasses;
-    const out = new Float32Array(this.sigmas.length * k);
-    for (let l = 0; l < this.sigmas.length; l++) out.set(await this.denoiser.dcChunk(x, ...this.chunkArgs(noise, l, l + 1), this.config.guidance), l * k);
+    const s = this.sigmas.length;
+    const g = this.config.guidance;
+    const out = new Float32Array(k * s);
+    for (const [a, b] of this.chunks()) {
+      const n = b - a;
+      const xs = new Float32Array(n * d);
+      for (let l = 0; l < n; l++) for (let j = 0; j < d; j++) xs[l * d + j] = x.data[j] + this.sigmas[a + l] * noise[(a + l) * d + j];
+      const heads = await this.classHeads({ data: xs, dims: [n, c, h, w] }, this.sigmas.subarray(a, b), g !== 0);
+      const stride = g !== 0 ? k + 1 : k;
+      for (let l = 0; l < n; l++)
+        for (let y = 0; y < k; y++) {
+          const at = (l * stride + y) * d;
+          const unc = (l * stride + k) * d;
+          let e = 0;
+          for (let j = 0; j < d; j++) {
+            const v = (g !== 0 ? (1 + g) * heads[at + j] - g * heads[unc + j] : heads[at + j]) - x.data[j];
+            e += v * v;
+          }
+          out[y * s + a + l] = e / d;
+        }
+    }
     return out;
   }
 
-  /** `levelLogits` of pixels [1, C, H, W] in [0, 1], with noise from `rng`. */
-  async levelLogitsOf(pixels: Tensor, rng: Random): Promise<Float32Array> {
-    return this.levelLogits(this.oneImage(pixels), this.drawNoise(rng));
+  /** The class heads (and the unconditional one after them with `unconditional`) of x [N, C, H, W]: [N, K(+1), C, H, W]. */
+  private async classHeads(x: Tensor, sigma: Float32Array, unconditional: boolean): Promise<Float32Array> {
+    const den = this.denoiser;
+    const k = this.numClasses;
+    if (den.heads === k + 1 && unconditional) return (await den.denoise(x, sigma)).data;
+    const n = x.dims[0];
+    const d = den.imageSize;
+    const stride = unconditional ? k + 1 : k;
+    const out = new Float32Array(n * stride * d);
+    if (den.heads === k + 1) {
+      const all = (await den.denoise(x, sigma)).data;
+      for (let i = 0; i < n; i++) out.set(all.subarray(i * (k + 1) * d, (i * (k + 1) + k) * d), i * k * d);
+      return out;
+    }
+    for (let y = 0; y < stride; y++) {
+      const D = await den.denoiseHead(x, sigma, y);
+      for (let i = 0; i < n; i++) out.set(D.subarray(i * d, (i + 1) * d), (i * stride + y) * d);
+    }
+    return out;
+  }
+
+  /** `levelErrors` of pixels [1, C, H, W] in [0, 1], with noise from `rng`. */
+  async levelErrorsOf(pixels: Tensor, rng: Random): Promise<Float32Array> {
+    return this.levelErrors(this.oneImage(pixels), this.drawNoise(rng));
   }
 
   /** One image's pixels [1, C, H, W] in [0, 1], checked, in model units. */
@@ -193,6 +239,20 @@ export class DiffusionClassifier {
     }
     return { logits, grad: { data: grad, dims: x.dims } };
   }
+}
+
+/** The model's learned weights for its level count, or an error that says how to get them. */
+export function learnedWeightsFor(config: Pick<DcConfig, 'levels' | 'learnedWeights'>): number[] {
+  const entry = config.learnedWeights.find((e) => e.levels === config.levels);
+  if (!entry) {
+    const have = config.learnedWeights.map((e) => e.levels).join(', ');
+    throw new InputError(
+      `no learned σ weights for ${config.levels} levels in this model${have ? ` (it has them for ${have})` : ''}: run 'rdc fit-weights --model DIR --levels ${config.levels}', or choose another --weighting`,
+      'bad_option',
+    );
+  }
+  if (entry.weights.length !== config.levels) throw new InputError(`the learned weights for ${config.levels} levels hold ${entry.weights.length} values`, 'bad_model');
+  return entry.weights;
 }
 
 function toModel(pixels: Float32Array, dims: number[]): Tensor {

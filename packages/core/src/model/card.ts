@@ -26,13 +26,14 @@ export function modelCardSections(card: string): Record<string, string> {
 /**
  * Replaces a marked section of MODEL_CARD.md (between `<!-- rdc:NAME -->` and `<!-- /rdc:NAME -->`,
  * appended if absent) and updates its checksum in config.json, atomically; `configChanges` (a new
- * temperature and its calibration record, from rdc calibrate) go into config.json in the same write.
+ * temperature and its calibration record from rdc calibrate, learned σ weights from rdc fit-weights)
+ * go into config.json in the same write.
  */
 export function updateModelCardSection(
   dir: string,
   name: string,
   markdown: string,
-  configChanges: Partial<Pick<ModelConfig, 'temperature' | 'calibration'>> = {},
+  configChanges: Partial<Pick<ModelConfig, 'temperature' | 'calibration' | 'dc'>> = {},
 ): void {
   const root = resolve(dir);
   const model = readModelFolder(root);

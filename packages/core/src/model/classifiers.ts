@@ -154,10 +154,12 @@ export class ClassifierFactory {
     if (opts.defense === 'none') throw new InputError(`${dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');
     const { main, lm } = this.denoisers();
     const dc = new DiffusionClassifier(main, { ...this.model.config.dc, ...opts.dc });
-    if (opts.defense === 'dc') return new DcClassifier(dc, this.temperature);
+    // Learned weights carry their own scale (fitted by cross-entropy): the model's temperature belongs to the released ones.
+    const temperature = dc.config.weighting === 'learned' ? 1 : this.temperature;
+    if (opts.defense === 'dc') return new DcClassifier(dc, temperature);
     if (!lm) throw new InputError(`${dir} has no unconditional network for LM: the RDC needs one (rdc import edm --uncond FILE)`, 'bad_defense');
     const method = opts.method ?? this.model.config.lmMethod;
-    return new RdcClassifier(dc, new LikelihoodMaximizer(lm, { ...lmPreset(method), ...opts.lm }), this.temperature, opts.gradient ?? 'bpda');
+    return new RdcClassifier(dc, new LikelihoodMaximizer(lm, { ...lmPreset(method), ...opts.lm }), temperature, opts.gradient ?? 'bpda');
   }
 
   /**
