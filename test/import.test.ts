@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, loadEdmWeights, modelDenoisers, OrtEngine, readEdmCheckpoint, readModelFolder, Random } from '@rdc/core';
 import { sharedFixture } from '@rdc/core/testing';
-import { InferenceService } from '@rdc/serve';
+import { classifyImage, ServedModel } from '@rdc/serve';
 import { describe, expect, it, vi } from 'vitest';
 import { rdc, tmp } from './helpers.js';
 
@@ -64,10 +64,10 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     ck.close();
     for (const k of Object.keys(w)) expect(Array.from(m.lmWeights![k].data), k).toEqual(Array.from(w[k].data));
     // The API serves both defenses from it.
-    const svc = await InferenceService.load(model, { threads: 1 });
+    const svc = await ServedModel.load(model, { threads: 1 });
     const x = { data: new Random(1).normal(3072).map((v) => 0.5 + 0.2 * Math.tanh(v)), dims: [1, 3, 32, 32] };
     for (const defense of ['dc', 'rdc'] as const) {
-      const r = await svc.classify(x, { defense, levels: 2, seed: 3 });
+      const r = await classifyImage(svc, x, { defense, levels: 2, seed: 3 });
       expect(r.probabilities.length).toBe(10);
     }
     // 10 passes per level: the cost estimate counts them.

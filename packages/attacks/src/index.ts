@@ -9,6 +9,7 @@ export * from './attacks/fab.js';
 export * from './attacks/square.js';
 export * from './eval/log.js';
 export * from './eval/rules.js';
+export * from './eval/draws.js';
 export * from './eval/robust.js';
 export * from './protocol.js';
 export * from './options.js';

@@ -1,6 +1,7 @@
 import { Random, type Tensor } from '@rdc/core/runtime';
 import { describe, expect, it } from 'vitest';
-import { attackOneImage, drawAnswer, roundIntoBall, roundTowards, toEightBits } from './one-image.js';
+import { drawAnswer } from './eval/draws.js';
+import { attackOneImage, roundIntoBall, roundTowards, toEightBits } from './one-image.js';
 import { StubClassifier } from './testing.js';
 import { perturbation } from './threat.js';
 import { CancellableClassifier } from './wrappers.js';

@@ -10,30 +10,63 @@
  * const r = await attackOneImage({ classifier, x0, attack: 'apgd-ce', iterations: 20, threat: { norm: 'linf', eps: 8 / 255 }, rng: new Random(0) });
  * r.changed; r.attacked.top; r.linf;
  */
-import { softmax, type Classifier, type Random } from '@rdc/core/runtime';
-import type { AttackName } from './attack.js';
-import { correctUnder, type RecheckRule } from './eval/rules.js';
-import { predicted } from './losses.js';
+import type { Classifier, Random } from '@rdc/core/runtime';
+import { z } from 'zod';
+import { AttackName } from './attack.js';
+import { correctUnder, RecheckRule } from './eval/rules.js';
+import { AttackFields, checkLinfRadius } from './options.js';
+import { drawAnswer, type DrawnAnswer } from './eval/draws.js';
 import { ATTACKS, protocolPreset } from './protocol.js';
 import { inThreat, perturbation, type ThreatModel } from './threat.js';
 import { EotClassifier } from './wrappers.js';
 
-/** An answer from k fresh draws: each draw's class, the most frequent class, and its mean probability. */
-export interface DrawnAnswer {
-  draws: number[];
-  top: number;
-  /** The mean over the draws of the top class's probability. */
-  probability: number;
-  /** The mean over the draws of every class's probability. */
-  probabilities: number[];
-}
+/** The gradient attacks a one-image attack runs. */
+export const OneImageAttack = AttackName.extract(['pgd', 'apgd-ce', 'apgd-dlr']);
+/** The re-check rules of one image (`mean` is a rate over many images). */
+export const OneImageRule = RecheckRule.exclude(['mean']);
+
+/** The most a one-image attack may ask for (a server's request stays bounded). */
+export const ONE_IMAGE_LIMITS = { eps: { linf: 16 / 255, l2: 1 }, iterations: 50, eot: 8, recheck: 15 } as const;
+
+/**
+ * What a one-image attack may be told (the API's attack fields), with the defaults a request gets:
+ * the fields of `AttackFields` with the bounds of `ONE_IMAGE_LIMITS`. `eps` defaults by norm
+ * (`DEFAULT_EPS`); `levels` to the server's choice.
+ */
+export const OneImageFields = z
+  .object({
+    attack: OneImageAttack.default('apgd-ce').describe('the white-box attack'),
+    norm: AttackFields.shape.norm,
+    eps: AttackFields.shape.eps
+      .unwrap()
+      .max(ONE_IMAGE_LIMITS.eps.l2)
+      .optional()
+      .describe(
+        `the perturbation budget in pixel units, e.g. 8/255 (default 8/255 for ℓ∞, 0.5 for ℓ2; at most 16/255 for ℓ∞, ${ONE_IMAGE_LIMITS.eps.l2} for ℓ2)`,
+      ),
+    iterations: AttackFields.shape.iterations.unwrap().max(ONE_IMAGE_LIMITS.iterations).default(10).describe('gradient steps'),
+    levels: AttackFields.shape.levels,
+    eot: AttackFields.shape.eot.unwrap().max(ONE_IMAGE_LIMITS.eot).default(1).describe('draws averaged per gradient (EOT)'),
+    recheck: AttackFields.shape.recheck
+      .unwrap()
+      .max(ONE_IMAGE_LIMITS.recheck)
+      .default(5)
+      .describe('k: fresh classifications of the clean and of the adversarial image'),
+    rule: OneImageRule.default('majority').describe('when the k adversarial draws count as the clean answer: the first draw, most of them, or all'),
+  })
+  .superRefine((o, ctx) => {
+    checkLinfRadius(o, ctx);
+    if (o.norm === 'linf' && o.eps !== undefined && o.eps > ONE_IMAGE_LIMITS.eps.linf + 1e-9)
+      ctx.addIssue({ code: 'custom', path: ['eps'], message: `at most 16/255 for linf` });
+  });
+export type OneImageFields = z.infer<typeof OneImageFields>;
 
 export interface OneImageOptions {
   /** The classifier as served (for the RDC, gradients by BPDA through LM). */
   classifier: Classifier;
   /** The image [C·H·W] in [0, 1]; rounded to 8 bits first. */
   x0: Float32Array;
-  attack: AttackName;
+  attack: z.infer<typeof OneImageAttack>;
   iterations: number;
   threat: ThreatModel;
   rng: Random;
@@ -42,7 +75,7 @@ export interface OneImageOptions {
   /** k: fresh draws of the clean and of the adversarial image (default 5; 1 suffices for a deterministic classifier). */
   recheck?: number;
   /** When the adversarial answer counts as unchanged (default `majority`). */
-  rule?: Exclude<RecheckRule, 'mean'>;
+  rule?: z.infer<typeof OneImageRule>;
   /** Draw i's generator for the re-checks of the clean (`clean`) and the adversarial image (default: `rng`). */
   drawRng?: (image: 'clean' | 'adversarial', draw: number) => Random;
   /** After every iteration: its index, the attack's loss and, where the attack has them, the iterate's logits. */
@@ -60,7 +93,7 @@ export interface OneImageResult {
   attacked: DrawnAnswer;
   /** Whether the adversarial draws do not count as the clean answer under the rule. */
   changed: boolean;
-  rule: RecheckRule;
+  rule: z.infer<typeof OneImageRule>;
   iterations: number;
   queries: number;
   /** Whether the attack saw a misclassification during its search (not counted). */
@@ -108,37 +141,6 @@ export function roundIntoBall(x: Float32Array, x0: Float32Array, t: ThreatModel)
   }
   // Float error in the running sum: the exact norm decides.
   return perturbation(q, x0).l2 <= t.eps ? q : toward;
-}
-
-/**
- * k fresh draws of a classifier's answer (one call repeated on a deterministic classifier); the
- * noise from one stream, or draw i's from its own generator (`rng(i)`: e.g. one seed per draw, so
- * that a classification with that seed repeats it).
- */
-export async function drawAnswer(clf: Classifier, x: Float32Array, k: number, rng: Random | ((draw: number) => Random)): Promise<DrawnAnswer> {
-  const K = clf.numClasses;
-  const draws: number[] = [];
-  const sum = new Float64Array(K);
-  for (let i = 0; i < k; i++) {
-    const z = i > 0 && !clf.stochastic ? null : (await clf.logits({ data: x, dims: [1, ...clf.imageDims] }, typeof rng === 'function' ? rng(i) : rng)).data;
-    if (!z) {
-      draws.push(draws[0]);
-      continue;
-    }
-    draws.push(predicted(z));
-    const p = softmax(
-      Array.from(z, (v) => v / clf.temperature),
-      K,
-    );
-    for (let c = 0; c < K; c++) sum[c] += p[c];
-  }
-  const computed = clf.stochastic ? k : Math.min(k, 1);
-  const probabilities = Array.from(sum, (v) => v / computed);
-  const counts = new Array<number>(K).fill(0);
-  for (const d of draws) counts[d]++;
-  let top = draws[0];
-  for (let c = 0; c < K; c++) if (counts[c] > counts[top] || (counts[c] === counts[top] && probabilities[c] > probabilities[top])) top = c;
-  return { draws, top, probability: probabilities[top], probabilities };
 }
 
 export async function attackOneImage(o: OneImageOptions): Promise<OneImageResult> {

@@ -5,8 +5,8 @@
  * @example
  * const { config, weights } = tinyUNet();
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GmmConfig, UNetConfig } from './config/schema.js';
 import { buildDenoiserGraph } from './nn/denoiser-graph.js';
@@ -117,4 +117,40 @@ export function sharedFixture(name: string): string | null {
   if (process.env.CI) throw new Error(`CI needs the reference data ${dir} (../shared/fixtures/${name} beside the checkout)`);
   process.stderr.write(`skipping the tests on ../shared/fixtures/${name}: ${dir} is absent\n`);
   return null;
+}
+
+/**
+ * The import graph of a package's source folder between its units (its top-level folders and
+ * files; tests excluded), and the units that reach themselves through it: a package whose units form
+ * a strict order has none (no import runs back up a layer). The layering tests of core, attacks and
+ * serve read it.
+ *
+ * @example
+ * expect(importCycles(srcDir).cyclic).toEqual([]);
+ */
+export function importCycles(root: string): { edges: Map<string, Set<string>>; cyclic: string[] } {
+  const unitOf = (file: string) => relative(root, file).split(sep)[0].replace(/\.ts$/, '');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) files.push(p);
+    }
+  };
+  walk(root);
+  const edges = new Map<string, Set<string>>();
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const [a, b] = [unitOf(f), unitOf(resolve(dirname(f), m[1]))];
+      if (a === b) continue;
+      if (!edges.has(a)) edges.set(a, new Set());
+      edges.get(a)!.add(b);
+    }
+  }
+  const reach = (a: string, seen = new Set<string>()): Set<string> => {
+    for (const b of edges.get(a) ?? []) if (!seen.has(b)) reach(b, seen.add(b));
+    return seen;
+  };
+  return { edges, cyclic: [...edges.keys()].filter((a) => reach(a).has(a)) };
 }

@@ -6,10 +6,10 @@ import { tinyUNet } from '@rdc/core/testing';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppHandle } from './app.js';
-import { InferenceService } from './inference.js';
+import { ServedModel } from './service/served-model.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'rdc-serve-')), 'model');
-let service: InferenceService;
+let service: ServedModel;
 let handle: AppHandle;
 
 async function png(w: number, h: number, seed = 1, channels: 3 | 4 = 3): Promise<Buffer> {
@@ -23,7 +23,7 @@ async function png(w: number, h: number, seed = 1, channels: 3 | 4 = 3): Promise
 beforeAll(async () => {
   const { config, weights } = tinyUNet({ seed: 3 });
   writeModelFolder(dir, { network: config, weights, classes: ['cat', 'dog', 'ship'], temperature: 0.5, dc: { levels: 4 }, card: '# tiny test model' });
-  service = await InferenceService.load(dir, { threads: 1 });
+  service = await ServedModel.load(dir, { threads: 1 });
   handle = createApp(service, { queueCapacity: 4, maxBodyBytes: 200_000, maxBatch: 3 });
   await service.warmUp();
   handle.setReady(true);
@@ -141,8 +141,12 @@ describe('POST /v1/classify', () => {
   });
 
   it('hides internal errors behind a generic message', async () => {
-    const broken = Object.create(service) as InferenceService;
-    broken.classify = () => Promise.reject(new Error('secret detail /etc/passwd'));
+    const broken = Object.create(service) as ServedModel;
+    const factory = Object.create(service.factory) as ServedModel['factory'];
+    factory.get = () => {
+      throw new Error('secret detail /etc/passwd');
+    };
+    Object.defineProperty(broken, 'factory', { value: factory });
     const h = createApp(broken, {});
     const res = await h.app.request('/v1/classify', { method: 'POST', body: await png(8, 8), headers: { 'content-type': 'image/png' } });
     expect(res.status).toBe(500);

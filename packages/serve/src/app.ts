@@ -2,7 +2,7 @@
  * The HTTP API (Hono) on ONNX Runtime: classify images with the DC, the RDC or a CNN, for every
  * model the server holds. `createApp` composes the middleware (metrics, the Host check against DNS
  * rebinding, the origin check, error bodies) and the routes (routes/), each defined once with the
- * schemas of routes/contract.ts, from which /openapi.json is generated.
+ * schemas of contract/, from which /openapi.json is generated.
  *
  * Every error is JSON `{ error: { code, message } }`: 400 for bad input (named field, short echo) or
  * a foreign Host, 403 for cross-origin browser requests unless allowed (`cors`), 404, 413 for bodies
@@ -11,20 +11,18 @@
  * limit is refused (400) before any work; a timed-out one is cancelled. Internal errors never leak.
  *
  * @example
- * const { app } = createApp(await InferenceService.load('models/default'));
+ * const { app } = createApp(await ServedModel.load('models/default'));
  * const res = await app.request('/v1/classify?defense=dc', { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { ServeConfig } from '@rdc/core/runtime';
 import { errorBody } from './http/errors.js';
-import { InferenceService } from './inference.js';
 import { Metrics } from './metrics.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { hostCheck } from './middleware/host-check.js';
 import { originCheck } from './middleware/origin-check.js';
 import { requestMetrics } from './middleware/request-metrics.js';
-import { ModelRegistry } from './models.js';
 import { WorkQueue } from './queue.js';
 import { attackRoutes } from './routes/attack.js';
 import { certifyRoutes } from './routes/certify.js';
@@ -34,6 +32,9 @@ import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { pageRoutes } from './routes/page.js';
+import { workLimit } from './service/limits.js';
+import { ModelRegistry } from './service/registry.js';
+import { ServedModel } from './service/served-model.js';
 
 export interface AppHandle {
   app: OpenAPIHono;
@@ -46,15 +47,13 @@ export interface AppHandle {
   setReady(ready: boolean): void;
 }
 
-export function createApp(models: InferenceService | ModelRegistry, config: Partial<ServeConfig> = {}): AppHandle {
+export function createApp(models: ServedModel | ModelRegistry, config: Partial<ServeConfig> = {}): AppHandle {
   const cfg = ServeConfig.parse(config);
-  const registry = models instanceof InferenceService ? new ModelRegistry([models]) : models;
+  const registry = models instanceof ServedModel ? new ModelRegistry([models]) : models;
   const queue = new WorkQueue({ capacity: cfg.queueCapacity, concurrency: cfg.concurrency });
   const metrics = new Metrics(queue);
   let ready = false;
-  // The default limit: a full batch at the model's own σ levels (with LM), a certification or an attack with the API's defaults, whichever is most.
-  const maxWork = (m: InferenceService) =>
-    cfg.maxWorkMacs ?? Math.max(m.cost({ defense: m.defaultDefense }, cfg.maxBatch), m.certifyCost(m.certifyOptions({})), m.attackCost(m.attackSettings({})));
+  const maxWork = (m: ServedModel) => workLimit(m, cfg);
   const ctx: RouteContext = { models: registry, queue, cfg, bounds: { maxDepth: 6, maxItems: 64 }, maxWork };
   const app = new OpenAPIHono();
 

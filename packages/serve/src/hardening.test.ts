@@ -7,7 +7,10 @@ import { tinyUNet } from '@rdc/core/testing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServeConfig } from '@rdc/core/runtime';
-import { InferenceService } from './inference.js';
+import { attackCost, attackSettings } from './service/attack.js';
+import { certifyCost, certifyOptions } from './service/certify.js';
+import { classifyCost } from './service/classify.js';
+import { ServedModel } from './service/served-model.js';
 import { WorkQueue } from './queue.js';
 import { startServer, type RunningServer } from './server.js';
 import { grayPng } from './testing.js';
@@ -289,13 +292,17 @@ describe('7. shutdown and slow bodies have deadlines', () => {
 describe('8. one request cannot hold the server', () => {
   it('work is bounded by its estimated cost, with a clear 400 over the cap', async () => {
     const service = server.service;
-    const one = service.cost({ defense: 'rdc' }, 1);
+    const one = classifyCost(service, { defense: 'rdc' }, 1);
     expect(one).toBe((3 * 1 + 3 * 5) * service.macsPerPass);
     // The default cap: a full batch at the model's own σ levels with LM, a certification or an attack with the API's defaults, the largest.
     expect(server.maxWorkMacs).toBe(
-      Math.max(service.cost({ defense: 'rdc' }, 4), service.certifyCost(service.certifyOptions({})), service.attackCost(service.attackSettings({}))),
+      Math.max(
+        classifyCost(service, { defense: 'rdc' }, 4),
+        certifyCost(service, certifyOptions(service, {})),
+        attackCost(service, attackSettings(service, {})),
+      ),
     );
-    expect(service.certifyCost(service.certifyOptions({}))).toBe((20 + 100) * (1 + 10) * service.macsPerPass);
+    expect(certifyCost(service, certifyOptions(service, {}))).toBe((20 + 100) * (1 + 10) * service.macsPerPass);
     const res = await postJson('/v1/classify/batch', { images: Array(4).fill({ data: u8(192), shape: [3, 8, 8] }), levels: 1000 });
     await expectError(await post('/v1/certify?n=1000', png, 'image/png'), 400, 'too_much_work', /20 \+ 1000 draws/);
     await expectError(res, 400, 'too_much_work', /GMAC \(4 images × 1000 σ levels × 1 network pass per level, plus LM.* limit/);
@@ -313,8 +320,8 @@ describe('8. one request cannot hold the server', () => {
     // 16 images × 1000 levels take about a second here: far past the 100 ms limit.
     const s = await startServer(dir, { port: 0, threads: 1, timeoutMs: 100, maxWorkMacs: 1e15 });
     let started = 0;
-    const original = s.service.classify.bind(s.service);
-    s.service.classify = (...a) => (started++, original(...a));
+    const original = s.service.factory.get.bind(s.service.factory);
+    s.service.factory.get = (...a) => (started++, original(...a));
     try {
       const url = `http://127.0.0.1:${s.port}`;
       const t0 = Date.now();
@@ -359,12 +366,12 @@ describe('8. one request cannot hold the server', () => {
 
 describe('9. a model that fails to load or warm up ends the server', () => {
   it('a warm-up failure closes the port and rejects', async () => {
-    const original = InferenceService.prototype.warmUp;
-    InferenceService.prototype.warmUp = () => Promise.reject(new Error('warm-up failed'));
+    const original = ServedModel.prototype.warmUp;
+    ServedModel.prototype.warmUp = () => Promise.reject(new Error('warm-up failed'));
     try {
       await expect(startServer(dir, { port: 0, threads: 1 })).rejects.toThrow(/warm-up failed/);
     } finally {
-      InferenceService.prototype.warmUp = original;
+      ServedModel.prototype.warmUp = original;
     }
   });
 });
@@ -377,8 +384,8 @@ describe('10. binding and cross-origin requests', () => {
 
   it('with CORS off, a cross-origin POST is refused before any work; same-origin is served', async () => {
     const calls = { n: 0 };
-    const original = server.service.classify.bind(server.service);
-    server.service.classify = (...a) => (calls.n++, original(...a));
+    const original = server.service.factory.get.bind(server.service.factory);
+    server.service.factory.get = (...a) => (calls.n++, original(...a));
     try {
       await expectError(await post('/v1/classify?levels=2', png, 'image/png', { origin: 'http://evil.example' }), 403, 'cross_origin', /--cors/);
       const form = new FormData();
@@ -388,7 +395,7 @@ describe('10. binding and cross-origin requests', () => {
       expect((await post('/v1/classify?levels=2', png, 'image/png', { origin: base })).status).toBe(200);
       expect(calls.n).toBe(1);
     } finally {
-      server.service.classify = original;
+      server.service.factory.get = original;
     }
   });
 
@@ -563,15 +570,15 @@ describe('12. POST /v1/attack is bounded like every route', () => {
 
   it('work over the cap is a 400 naming the budget, before any is done', async () => {
     let calls = 0;
-    const original = server.service.attack.bind(server.service);
-    server.service.attack = (...a) => (calls++, original(...a));
+    const original = server.service.factory.get.bind(server.service.factory);
+    server.service.factory.get = (...a) => (calls++, original(...a));
     try {
       await expectError(await post('/v1/attack?iterations=50&eot=8&defense=dc', png, 'image/png'), 400, 'too_much_work', /50 iterations × 8 EOT draws/);
       await expectError(await post('/v1/attack?iterations=50&eot=8&defense=dc', png, 'image/png', { accept: 'text/event-stream' }), 400, 'too_much_work');
       expect(calls).toBe(0);
       expect((await post('/v1/attack?iterations=2&defense=dc&seed=1', png, 'image/png')).status).toBe(200);
     } finally {
-      server.service.attack = original;
+      server.service.factory.get = original;
     }
   });
 

@@ -16,7 +16,7 @@
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { InputError, type Tensor } from '@rdc/core/runtime';
 import { checkImageBytes } from './http/sniff.js';
-import type { Pixels } from './routes/contract.js';
+import type { Pixels } from './contract/requests.js';
 
 /** Refuse images larger than this many pixels before decoding them (decompression bombs). */
 export const MAX_INPUT_PIXELS = 40_000_000;
@@ -49,8 +49,24 @@ export async function decodeImage(bytes: Uint8Array, dims: readonly [number, num
   return toTensor(sharp(bytes, { failOn: 'warning', limitInputPixels: MAX_INPUT_PIXELS, pages: 1 }), dims);
 }
 
+/**
+ * Whether `s` is standard padded base64 (alphabet A–Z a–z 0–9 + /, length a multiple of 4, at most
+ * two '=' and nothing after them): one linear scan, so megabytes of it cost no stack.
+ */
+export function isBase64(s: string): boolean {
+  if (s.length % 4 !== 0) return false;
+  let pad = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 61) pad++;
+    else if (pad > 0 || !((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false;
+  }
+  return pad <= 2;
+}
+
 /** Turns validated JSON pixels (`Pixels`) into model input. */
 export async function decodeJsonPixels(p: Pixels, dims: readonly [number, number, number]): Promise<Tensor> {
+  if (!isBase64(p.data)) throw new InputError('image.data: must be base64 (standard alphabet, padded, nothing after the padding)', 'bad_json');
   const { dtype, layout } = p;
   const [c, h, w] = layout === 'CHW' ? p.shape : [p.shape[2], p.shape[0], p.shape[1]];
   if (c !== 1 && c !== 3) throw new InputError(`images need 1 or 3 channels, got ${c}`, 'bad_shape');

@@ -14,15 +14,15 @@ import { getRequestListener } from '@hono/node-server';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { InputError, OrtEngine, resolveDeviceChoice, selectDevice, ServeConfig } from '@rdc/core/runtime';
-import { ModelRegistry } from './models.js';
 import { createApp, type AppHandle } from './app.js';
-import { InferenceService } from './inference.js';
 import { ShutdownError } from './queue.js';
+import { ModelRegistry } from './service/registry.js';
+import { ServedModel } from './service/served-model.js';
 
 export interface RunningServer extends AppHandle {
   port: number;
   /** The default model. */
-  service: InferenceService;
+  service: ServedModel;
   /** Stops accepting, waits for in-flight work up to the drain deadline, closes. */
   close(): Promise<void>;
   closed: Promise<void>;
@@ -69,8 +69,8 @@ export async function startServer(
   const dirs = typeof modelDirs === 'string' ? [modelDirs] : modelDirs;
   if (dirs.length === 0) throw new InputError('no model folder to serve: name one with --model DIR', 'bad_model');
   const engine = await OrtEngine.create({ threads: config.threads, device: selectDevice(resolveDeviceChoice(config.device)), precision: config.precision });
-  const services: InferenceService[] = [];
-  for (const dir of dirs) services.push(await InferenceService.load(dir, { engine }));
+  const services: ServedModel[] = [];
+  for (const dir of dirs) services.push(await ServedModel.load(dir, { engine }));
   const models = new ModelRegistry(services);
   const service = models.get();
   const handle = createApp(models, cfg);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import { ClassifyFields, InputError } from '@rdc/core/runtime';
-import { decodeImage, InferenceService } from '@rdc/serve';
+import { classifyImage, decodeImage, ServedModel } from '@rdc/serve';
 import { parseOptions, readShared, schemaOptions, sharedOptions } from '../util/schema-options.js';
 import { writeJson } from '../util/output.js';
 import { provenance } from '../util/provenance.js';
@@ -30,11 +30,11 @@ export function classifyCommand() {
     const shared = readShared(o);
     // No defense named: the model's own (the RDC, the DC, or a CNN's plain network).
     const opts = ClassifyFields.parse(parseOptions(o, ClassifyFields));
-    const svc = await InferenceService.load(o.model as string, { threads: shared.threads, device: shared.device, precision: shared.precision });
+    const svc = await ServedModel.load(o.model as string, { threads: shared.threads, device: shared.device, precision: shared.precision });
     const results = [];
     for (const [i, file] of images.entries()) {
       const pixels = await readImage(file, svc.imageDims);
-      const r = await svc.classify(pixels, { ...opts, seed: opts.seed === undefined ? undefined : opts.seed + i });
+      const r = await classifyImage(svc, pixels, { ...opts, seed: opts.seed === undefined ? undefined : opts.seed + i });
       results.push({ file, ...r });
       if (shared.json !== '-')
         process.stdout.write(

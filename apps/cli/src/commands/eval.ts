@@ -36,7 +36,10 @@ export function evalCommand() {
   measureOptions(cmd, OPTIONS)
     .option('--record', "write the result into the model's MODEL_CARD.md (test split only)")
     .option('--per-level', 'with --defense dc: the accuracy of every σ level on its own (which levels carry the class evidence)')
-    .option('--dump-levels <file>', 'with --defense dc: write every image\'s classes × levels matrix of unweighted denoising errors (JSON lines; resumes; the input of rdc fit-weights)')
+    .option(
+      '--dump-levels <file>',
+      "with --defense dc: write every image's classes × levels matrix of unweighted denoising errors (JSON lines; resumes; the input of rdc fit-weights)",
+    )
     .option('--agreement', 'with --adaptive: also run the full grid on the same noise; report agreement and the speed-up');
   return cmd.action(async (raw: Record<string, unknown>) => {
     const o = {

@@ -34,7 +34,10 @@ export class LevelDump {
     const levels = dc.sigmas.length;
     for (const rec of this.done.values())
       if (rec.levels !== levels || rec.seed !== seed)
-        throw new InputError(`${path} holds per-level errors at ${rec.levels} levels with seed ${rec.seed}, not ${levels} with seed ${seed}: give another file`, 'bad_option');
+        throw new InputError(
+          `${path} holds per-level errors at ${rec.levels} levels with seed ${rec.seed}, not ${levels} with seed ${seed}: give another file`,
+          'bad_option',
+        );
   }
 
   /** Whether image `index` is already in the dump. */

@@ -21,7 +21,7 @@
  */
 import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
 import type { Attack } from '../attack.js';
-import { drawAnswer } from '../one-image.js';
+import { drawAnswer } from './draws.js';
 import { inThreat, perturbation, type ThreatModel } from '../threat.js';
 import { EotClassifier, FixedNoiseClassifier } from '../wrappers.js';
 import { JsonlLog } from './log.js';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { NormName } from '../math/ball.js';
 import { cli } from './options.js';
 
 export const ImageSpec = z.object({
@@ -91,7 +92,16 @@ export type CnnConfig = z.infer<typeof CnnConfig>;
 
 export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig, CnnConfig]);
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
+/** The kinds of network a model folder holds. */
+export const NetworkArch = z.enum(NetworkConfig.options.map((o) => o.shape.arch.value) as ['unet', 'gmm', 'cnn']);
 export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
+
+/** A count of evaluated σ levels (docs/method.md §2): one bound wherever levels are chosen. */
+export const SigmaLevels = z.number().int().min(2, 'at least 2 σ levels (one level gives every class the same logit)').max(1000);
+
+/** The σ weightings of the DC (`sigma/weights.ts`; `learned`: the model's, from `rdc fit-weights`). */
+export const WeightingName = z.enum(['released', 'lognormal', 'uniform', 'learned']);
+export type WeightingName = z.infer<typeof WeightingName>;
 
 /**
  * σ weights learned for one level count (`rdc fit-weights`, docs/method.md §8): one non-negative
@@ -100,7 +110,7 @@ export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
  * images they were fitted on.
  */
 export const LearnedWeights = z.object({
-  levels: z.number().int().min(2),
+  levels: SigmaLevels,
   weights: z.array(z.number().nonnegative()),
   /** Validation images the top-level figures were measured on. */
   images: z.number().int().positive(),
@@ -120,15 +130,15 @@ export type LearnedWeights = z.infer<typeof LearnedWeights>;
 export const DcConfig = z.object({
   grid: z.enum(['linear', 'log']).default('linear').describe('σ grid'),
   /** Number of σ levels S (the released code: 125). */
-  levels: z.number().int().min(2).max(4096).default(125).describe("σ levels of the DC (default: the model's, 125)"),
+  levels: SigmaLevels.default(125).describe("σ levels of the DC (default: the model's, 125)"),
   sigmaMin: z.number().positive().default(1e-4),
   sigmaMax: z.number().positive().default(3),
-  weighting: z
-    .enum(['released', 'lognormal', 'uniform', 'learned'])
-    .default('released')
-    .describe("σ weights (learned: the model's weights from rdc fit-weights for this level count)"),
+  weighting: WeightingName.default('released').describe("σ weights (learned: the model's weights from rdc fit-weights for this level count)"),
   /** Weights learned per level count (`rdc fit-weights`); `weighting: learned` selects the entry for `levels`. */
-  learnedWeights: z.array(LearnedWeights).default([]).meta(cli({ hidden: true })),
+  learnedWeights: z
+    .array(LearnedWeights)
+    .default([])
+    .meta(cli({ hidden: true })),
   /** σ levels per network batch (bounds memory; does not change results). */
   chunk: z.number().int().min(1).default(25).describe('σ levels per network batch'),
   /** Guidance weight w on the class heads: (1 + w)·D_y − w·D_∅. */
@@ -158,7 +168,7 @@ export const LmConfig = z.object({
   lr: z.number().positive().default(0.1),
   sigmaMin: z.number().positive().default(0.4),
   sigmaMax: z.number().positive().default(0.6),
-  ball: z.enum(['linf', 'l2']).default('l2'),
+  ball: NormName.default('l2'),
   radius: z.number().positive().default(100),
   /** Project onto the ball after every step (else once at the end). */
   projectEveryStep: z.boolean().default(true),
@@ -218,13 +228,8 @@ export const ClassifyFields = z.strictObject({
   ),
   /** LM preset; default: the model's (`lmMethod` in its config.json). */
   method: MethodName.optional().describe("LM preset (RDC only); default: the model's"),
-  levels: z
-    .number()
-    .int()
-    .min(2, 'at least 2 σ levels (one level gives every class the same logit)')
-    .max(1000)
-    .optional()
-    .describe("σ levels, 2–1000 (default: the model's calibrated grid)"),
+  levels: SigmaLevels.optional().describe("σ levels, 2–1000 (default: the model's calibrated grid)"),
+  weighting: WeightingName.optional().describe("σ weights (default: the model's; learned: the model's learned weights for this level count)"),
   seed: z.number().int().min(0).max(MAX_SEED).optional().describe(`noise seed, 0–${MAX_SEED} (default: fresh, reported in the answer)`),
   /** Also return the image as the model saw it, LM's output and LM's perturbation (PNG data URLs). */
   explain: z.boolean().optional().describe("also return the input as the model saw it and, for the RDC, LM's output and its perturbation, as PNG data URLs"),

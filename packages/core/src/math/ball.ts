@@ -7,8 +7,11 @@
  * @example
  * projectBall(adv, clean, { norm: 'linf', radius: 8 / 255 }, { range: [0, 1] });
  */
+import { z } from 'zod';
 
-export type Norm = 'linf' | 'l2';
+/** The norms of a ball: ℓ∞ and ℓ2 (threat models, LM's ball). */
+export const NormName = z.enum(['linf', 'l2']);
+export type Norm = z.infer<typeof NormName>;
 
 export interface Ball {
   norm: Norm;

@@ -251,7 +251,8 @@ export function learnedWeightsFor(config: Pick<DcConfig, 'levels' | 'learnedWeig
       'bad_option',
     );
   }
-  if (entry.weights.length !== config.levels) throw new InputError(`the learned weights for ${config.levels} levels hold ${entry.weights.length} values`, 'bad_model');
+  if (entry.weights.length !== config.levels)
+    throw new InputError(`the learned weights for ${config.levels} levels hold ${entry.weights.length} values`, 'bad_model');
   return entry.weights;
 }
 

@@ -62,7 +62,8 @@ export class DcBase implements SmoothingBase {
     return this.dc.sigmas.length * this.dc.denoiser.passesPerLevel;
   }
   async predict(x: Tensor, rng: Random): Promise<Int32Array> {
-    if (this.dc.config.guidance === 0 && this.dc.denoiser.passesPerLevel === 1) return batchPredict(this.dc.denoiser, x, dcTerms(this.dc.sigmas, this.dc.weights), rng);
+    if (this.dc.config.guidance === 0 && this.dc.denoiser.passesPerLevel === 1)
+      return batchPredict(this.dc.denoiser, x, dcTerms(this.dc.sigmas, this.dc.weights), rng);
     const [c, h, w] = this.imageDims;
     const d = c * h * w;
     const out = new Int32Array(x.dims[0]);

@@ -167,7 +167,7 @@ describe('EPNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     for (let i = 0; i < copies; i++) xs.set(x, i * d);
     const logits = (await den.dcBatch({ data: xs, dims: [copies, 1, 4, 4] }, rng.normal(copies * 6 * d), terms)).data;
     let factor = 0;
-    for (let i = 0; i < 6; i++) factor += terms.weights[i] * (terms.alpha[i] * terms.sigmas[i] ** 2 / (s * s + terms.sigmas[i] ** 2)) ** 2;
+    for (let i = 0; i < 6; i++) factor += terms.weights[i] * ((terms.alpha[i] * terms.sigmas[i] ** 2) / (s * s + terms.sigmas[i] ** 2)) ** 2;
     const dist = [0, 1, 2].map((y) => x.reduce((a, v, j) => a + (v - means[y * d + j]) ** 2, 0));
     for (const [y, z] of [
       [1, 0],

@@ -20,6 +20,7 @@ import binomialCdf from '@stdlib/stats-base-dists-binomial-cdf';
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
 import { z } from 'zod';
 import { cli } from '../config/options.js';
+import { SigmaLevels } from '../config/schema.js';
 import type { Random } from '../rng/random.js';
 import { pixelsToModel, type Tensor } from '../tensor.js';
 import { checkPixels } from './pixels.js';
@@ -38,7 +39,9 @@ export const smoothingBaseLabel: Record<SmoothingBaseName, string> = {
 
 /** Certification's settings (CLI, API and reports), with Cohen's defaults where they fit a CPU. */
 export const CertifyOptions = z.object({
-  base: SmoothingBaseName.default('apndc').describe('the base classifier: none (the plain network), dc, apndc or epndc (the noised DCs: approximated or exact posterior)'),
+  base: SmoothingBaseName.default('apndc').describe(
+    'the base classifier: none (the plain network), dc, apndc or epndc (the noised DCs: approximated or exact posterior)',
+  ),
   sigma: z
     .number()
     .positive()
@@ -49,10 +52,16 @@ export const CertifyOptions = z.object({
   n0: z.number().int().min(1).default(100).describe('draws that select the top class'),
   n: z.number().int().min(1).default(1000).describe("draws that bound its probability (Cohen's 100 000, the authors' 10 000: GPU budgets)"),
   alpha: z.number().gt(0).lt(0.5).default(0.001).describe('failure probability of the certificate'),
-  levels: z.number().int().min(2).max(1000).optional().describe("σ levels of the DC (apndc, epndc: evaluated levels above 2τ, default 10; dc: the model's)"),
+  levels: SigmaLevels.optional().describe("σ levels of the DC (apndc, epndc: evaluated levels above 2τ, default 10; dc: the model's)"),
   batch: z.number().int().min(1).default(32).describe('noisy draws per network batch (each draw takes the σ levels as its own batch rows)'),
 });
 export type CertifyOptions = z.infer<typeof CertifyOptions>;
+
+/**
+ * The defaults of one certification request to the HTTP API: fewer draws than the command line's,
+ * so that a request fits the server's default work limit and time limit on a CPU.
+ */
+export const CERTIFY_REQUEST_DEFAULTS = { n0: 20, n: 100, levels: 10 } as const satisfies Partial<CertifyOptions>;
 
 /** A classifier of noisy images, the thing randomized smoothing smooths. */
 export interface SmoothingBase {

@@ -30,7 +30,9 @@ function nllGradient(data: LevelData, w: Float64Array): number[] {
     const b = Float64Array.from(w);
     a[l] += h;
     b[l] -= h;
-    return (crossEntropy(weightedLogits(data, a), data.labels, data.classes).nll - crossEntropy(weightedLogits(data, b), data.labels, data.classes).nll) / (2 * h);
+    return (
+      (crossEntropy(weightedLogits(data, a), data.labels, data.classes).nll - crossEntropy(weightedLogits(data, b), data.labels, data.classes).nll) / (2 * h)
+    );
   });
 }
 
@@ -59,7 +61,14 @@ describe('learned σ weights (convex fit, w ≥ 0)', () => {
     const released = [4, 2, 1, 0.5, 0.25, 0.125];
     const data = synthetic(1500, [0.5, 1, 1.5, 1, 0.5, 0.2], 3);
     const scale = releasedScale(data, released);
-    const before = crossEntropy(weightedLogits(data, released.map((r) => r * scale)), data.labels, 4).nll;
+    const before = crossEntropy(
+      weightedLogits(
+        data,
+        released.map((r) => r * scale),
+      ),
+      data.labels,
+      4,
+    ).nll;
     const free = fitLevelWeights(data, { released, smoothness: 0 });
     expect(free.nll).toBeLessThan(before - 0.01);
     const stiff = fitLevelWeights(data, { released, smoothness: 1e6 });

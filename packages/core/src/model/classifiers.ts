@@ -184,7 +184,8 @@ export class ClassifierFactory {
       const { main, lm } = this.denoisers();
       const dc = this.model.config.dc;
       const from = 2 * opts.sigma;
-      if (name !== 'dc' && !(from < dc.sigmaMax)) throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
+      if (name !== 'dc' && !(from < dc.sigmaMax))
+        throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
       const levels = opts.levels ?? 10;
       if (name === 'dc') base = new DcBase(new DiffusionClassifier(main, { ...dc, levels: opts.levels ?? dc.levels, adaptive: null }));
       else if (name === 'epndc') {

@@ -35,7 +35,10 @@ export type ModelGuard = z.infer<typeof ModelGuard>;
  * What the generative guard says of a model: its class heads denoise, they do not (a discriminative
  * readout: labelled wherever the model is shown), it was never measured, or it does not apply (a CNN).
  */
-export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): 'denoises' | 'discriminative' | 'unmeasured' | 'not-applicable' {
+export const GuardStatus = z.enum(['denoises', 'discriminative', 'unmeasured', 'not-applicable']);
+export type GuardStatus = z.infer<typeof GuardStatus>;
+
+export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): GuardStatus {
   if (config.network.arch === 'cnn') return 'not-applicable';
   if (!config.guard) return 'unmeasured';
   return config.guard.validation.denoises ? 'denoises' : 'discriminative';

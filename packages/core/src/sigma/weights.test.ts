@@ -35,14 +35,23 @@ describe('σ grid (a level count means evaluated levels)', () => {
 
   it("the paper's DC (126 steps): the levels are linspace(1e-4, 3, 126) without its last point", () => {
     expect(paperDc.sigmas.length).toBe(125);
-    expectClose([0, 1, 62, 124].map((i) => paperDc.sigmas[i]), [1e-4, 0.0240992, 1.4880504, 2.9760008]);
+    expectClose(
+      [0, 1, 62, 124].map((i) => paperDc.sigmas[i]),
+      [1e-4, 0.0240992, 1.4880504, 2.9760008],
+    );
     expect(paperDc.lower).toEqual(paperDc.sigmas);
     for (const d of paperDc.deltas) expect(d).toBeCloseTo((3 - 1e-4) / 125, 12);
   });
 
   it('APNDC at τ = 0.25, 10 levels (the authors’ steps = 12): 2τ = 0.5 is not a level', () => {
     const g = sigmaGrid({ kind: 'linear', levels: 10, min: 0.5, max: 3, at: 'upper' });
-    expectClose(g.sigmas, [0.7272727272727273, 0.9545454545454546, 1.1818181818181817, 1.4090909090909092, 1.6363636363636362, 1.8636363636363635, 2.090909090909091, 2.3181818181818183, 2.5454545454545454, 2.7727272727272725]);
+    expectClose(
+      g.sigmas,
+      [
+        0.7272727272727273, 0.9545454545454546, 1.1818181818181817, 1.4090909090909092, 1.6363636363636362, 1.8636363636363635, 2.090909090909091,
+        2.3181818181818183, 2.5454545454545454, 2.7727272727272725,
+      ],
+    );
     expect(g.lower[0]).toBe(0.5);
     for (let i = 1; i < 10; i++) expect(g.lower[i]).toBe(g.sigmas[i - 1]);
   });
@@ -69,7 +78,11 @@ describe('σ grid (a level count means evaluated levels)', () => {
 describe('σ weights (docs/method.md §2, §8)', () => {
   it("the paper's DC, released weights λ(σ_i)·p̃(σ_i)·Δσ_i: sum 33.42, peak 6.41 at σ = 0.048, 17 % on the two smallest σ", () => {
     const w = sigmaWeights(paperDc, 'released');
-    expectClose([0, 1, 2, 62, 124].map((i) => w[i]), [6.88444306e-11, 5.78638961, 6.41499166, 3.80072394e-3, 2.52244809e-4], 1e-8);
+    expectClose(
+      [0, 1, 2, 62, 124].map((i) => w[i]),
+      [6.88444306e-11, 5.78638961, 6.41499166, 3.80072394e-3, 2.52244809e-4],
+      1e-8,
+    );
     expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(33.42006957663012, 9);
     expect(shareBelow(w, paperDc, (_, i) => i < 2)).toBeCloseTo(0.1731, 4);
   });
@@ -77,14 +90,34 @@ describe('σ weights (docs/method.md §2, §8)', () => {
   it('APNDC at τ = 0.25, 10 levels: the authors’ weights (the first level no longer carries 62 %)', () => {
     const g = sigmaGrid({ kind: 'linear', levels: 10, min: 0.5, max: 3, at: 'upper' });
     const w = sigmaWeights(g, 'released');
-    expectClose(w, [0.7398386269249351, 0.30264683399433745, 0.14322188256254484, 0.0749754276311205, 0.0422418356978378, 0.02517354493606325, 0.01568494517797581, 0.01013473290090249, 0.00675043633007039, 0.00461391955141801], 1e-9);
+    expectClose(
+      w,
+      [
+        0.7398386269249351, 0.30264683399433745, 0.14322188256254484, 0.0749754276311205, 0.0422418356978378, 0.02517354493606325, 0.01568494517797581,
+        0.01013473290090249, 0.00675043633007039, 0.00461391955141801,
+      ],
+      1e-9,
+    );
   });
 
   it('EPNDC at τ = 0.25, 10 levels, the first (singular) interval skipped: the authors’ weights', () => {
     const g = sigmaGrid({ kind: 'linear', levels: 10, min: 0.5, max: 3, at: 'upper', skip: 1 });
-    expectClose(g.sigmas, [0.9166666666666667, 1.125, 1.3333333333333335, 1.5416666666666667, 1.75, 1.9583333333333335, 2.166666666666667, 2.375, 2.5833333333333335, 2.791666666666667]);
+    expectClose(
+      g.sigmas,
+      [
+        0.9166666666666667, 1.125, 1.3333333333333335, 1.5416666666666667, 1.75, 1.9583333333333335, 2.166666666666667, 2.375, 2.5833333333333335,
+        2.791666666666667,
+      ],
+    );
     const v = epndcWeights(g, 0.5, 'released');
-    expectClose(v, [3.9281244143682685, 2.0160886442941504, 1.3010755756945112, 0.9178236311878204, 0.6794484146755252, 0.518821656525804, 0.4050522477076694, 0.3216625403563014, 0.2589737569555749, 0.21090829630368346], 1e-9);
+    expectClose(
+      v,
+      [
+        3.9281244143682685, 2.0160886442941504, 1.3010755756945112, 0.9178236311878204, 0.6794484146755252, 0.518821656525804, 0.4050522477076694,
+        0.3216625403563014, 0.2589737569555749, 0.21090829630368346,
+      ],
+      1e-9,
+    );
     expect(() => epndcWeights(sigmaGrid({ kind: 'linear', levels: 10, min: 0.5, max: 3, at: 'upper' }), 0.5, 'released')).toThrow(/skip/);
   });
 

@@ -18,6 +18,9 @@ export class RequestError extends Error {
   }
 }
 
+/** The client went away before its request was read: nobody is left to answer (counted as 499). */
+export class ClientGoneError extends Error {}
+
 /** The JSON error body. */
 export const errorBody = (code: string, message: string) => ({ error: { code, message } });
 

@@ -8,13 +8,12 @@
  */
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { brief, issuesMessage, parseWith, RequestError } from './errors.js';
+import { BatchBody, ClassifyBody, ClassifyQuery, type Pixels, type RouteOptions } from '../contract/requests.js';
+import { brief, ClientGoneError, issuesMessage, parseWith, RequestError } from './errors.js';
 import { parseBoundedJson, type JsonBounds } from './json.js';
-import { BatchBody, ClassifyBody, ClassifyQuery, type Pixels, type RouteOptions } from '../routes/contract.js';
-import { ClientGoneError } from '../middleware/errors.js';
 import { IMAGE_TYPES } from './sniff.js';
 
-export type Options = z.infer<typeof RouteOptions>;
+export type Options = RouteOptions;
 
 /** One image of a request, not yet decoded. */
 export type ImageSource = { bytes: Uint8Array; declared?: string } | { pixels: Pixels };

@@ -8,11 +8,8 @@
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { InputError } from '@rdc/core/runtime';
-import { brief, errorBody, RequestError } from '../http/errors.js';
+import { brief, ClientGoneError, errorBody, RequestError } from '../http/errors.js';
 import { QueueFullError, ShutdownError, TimeoutError } from '../queue.js';
-
-/** The client went away before its request was read: nobody is left to answer (counted as 499). */
-export class ClientGoneError extends Error {}
 
 /** Whether Node's HTTP parser refused this request's bytes (server.ts marks the socket): it has answered 400 already. */
 function refusedByParser(c: Context): boolean {

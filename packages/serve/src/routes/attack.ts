@@ -9,9 +9,11 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { AttackRequest } from '../inference.js';
+import { ONE_IMAGE_LIMITS } from '@rdc/attacks';
+import { AttackBody, AttackQuery, ImageContent, type AttackFields } from '../contract/requests.js';
+import { AttackProgress, AttackResult, ERRORS, jsonResponse } from '../contract/responses.js';
 import { errorAnswer } from '../middleware/errors.js';
-import { AttackBody, AttackProgress, AttackQuery, AttackResult, ERRORS, ImageContent, jsonResponse, MAX_ATTACK_ITERATIONS } from './contract.js';
+import { attackImage, attackWork } from '../service/attack.js';
 import { queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 
@@ -25,7 +27,7 @@ export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middlew
       method: 'post',
       path: '/v1/attack',
       summary: 'Attack one image (white-box, within an ε ball)',
-      description: `The image as for /v1/classify; options in the query, form or JSON. The attack moves the image away from the classifier's clean answer (PGD or APGD, at most ${MAX_ATTACK_ITERATIONS} iterations, gradients of the DC exact and of the RDC by BPDA through LM), inside the ε ball (ℓ∞ at most 16/255, ℓ2 at most 1) and [0, 1]. The input is rounded to 8 bits first and the adversarial image rounded to 8 bits inside the ball (to the nearest level where that stays inside, else toward the input), so the returned PNG is exactly what was re-checked. Answers come from k fresh draws each (their seeds given: /v1/classify with a draw's seed repeats it). With \`Accept: text/event-stream\` the answer is a stream of server-sent events: \`progress\` (AttackProgress) after every iteration, then \`result\` (AttackResult) or \`error\` ({ status, error: { code, message } }). Each request has ${cfg.timeoutMs} ms; its work must fit the server's limit (GET /v1/model).`,
+      description: `The image as for /v1/classify; options in the query, form or JSON. The attack moves the image away from the classifier's clean answer (PGD or APGD, at most ${ONE_IMAGE_LIMITS.iterations} iterations, gradients of the DC exact and of the RDC by BPDA through LM), inside the ε ball (ℓ∞ at most 16/255, ℓ2 at most 1) and [0, 1]. The input is rounded to 8 bits first and the adversarial image rounded to 8 bits inside the ball (to the nearest level where that stays inside, else toward the input), so the returned PNG is exactly what was re-checked. Answers come from k fresh draws each (their seeds given: /v1/classify with a draw's seed repeats it). With \`Accept: text/event-stream\` the answer is a stream of server-sent events: \`progress\` (AttackProgress) after every iteration, then \`result\` (AttackResult) or \`error\` ({ status, error: { code, message } }). Each request has ${cfg.timeoutMs} ms; its work must fit the server's limit (GET /v1/model).`,
       request: { query: AttackQuery, body: { content: { ...ImageContent, 'application/json': { schema: AttackBody } } } },
       responses: {
         200: {
@@ -40,11 +42,15 @@ export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middlew
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options: req, model, pixels } = await readImageRequest<AttackRequest>(c, ctx, SCHEMAS, (m, r) => m.attackWork(r));
+      const { options: req, model, pixels } = await readImageRequest<AttackFields>(c, ctx, SCHEMAS, attackWork);
       const decodeMs = performance.now() - t0;
       const stream = (c.req.header('accept') ?? '').includes('text/event-stream');
       const events = new ProgressEvents();
-      const { job, timings } = queueWork(ctx, (signal) => model.attack(pixels, req, signal, stream ? (p) => events.push(p) : undefined), c.req.raw.signal);
+      const { job, timings } = queueWork(
+        ctx,
+        (signal) => attackImage(model, pixels, req, signal, stream ? (p) => events.push(p) : undefined),
+        c.req.raw.signal,
+      );
       const answer = (r: Awaited<typeof job>): AttackResult => {
         const { queueMs, workMs } = timings();
         return { ...r, timings: { decodeMs, queueMs, attackMs: workMs, totalMs: performance.now() - t0 } };

@@ -6,8 +6,9 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { CertifyRequest } from '../inference.js';
-import { CertifyBody, CertifyQuery, CertifyResult, ERRORS, ImageContent, jsonResponse } from './contract.js';
+import { CertifyBody, CertifyQuery, ImageContent, type CertifyFields } from '../contract/requests.js';
+import { CertifyResult, ERRORS, jsonResponse } from '../contract/responses.js';
+import { certifyImage, certifyWork } from '../service/certify.js';
 import { queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 
@@ -27,9 +28,9 @@ export function certifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middle
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options: req, model, pixels } = await readImageRequest<CertifyRequest>(c, ctx, SCHEMAS, (m, r) => m.certifyWork(r));
+      const { options: req, model, pixels } = await readImageRequest<CertifyFields>(c, ctx, SCHEMAS, certifyWork);
       const decodeMs = performance.now() - t0;
-      const { job, timings } = queueWork(ctx, (signal) => model.certify(pixels, req, signal));
+      const { job, timings } = queueWork(ctx, (signal) => certifyImage(model, pixels, req, signal));
       const r = await job;
       const { queueMs, workMs } = timings();
       return c.json({ ...r, timings: { decodeMs, queueMs, certifyMs: workMs, totalMs: performance.now() - t0 } });

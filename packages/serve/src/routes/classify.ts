@@ -8,16 +8,11 @@ import type { MiddlewareHandler } from 'hono';
 import { MAX_SEED } from '@rdc/core/runtime';
 import { RequestError } from '../http/errors.js';
 import { readRequest, type Options } from '../http/inputs.js';
-import type { InferenceService } from '../inference.js';
-import { BatchContent, BatchResult, ClassifyQuery, ClassifyResult, ERRORS, ImageContent, jsonResponse } from './contract.js';
+import { BatchContent, ClassifyQuery, ImageContent } from '../contract/requests.js';
+import { BatchResult, ClassifyResult, ERRORS, jsonResponse } from '../contract/responses.js';
+import { classifyImage, classifyWork } from '../service/classify.js';
 import { checkWork, decodeFor, modelOf, queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
-
-function describeWork(model: InferenceService, o: Options, images: number): string {
-  const opts = model.options(o);
-  if (opts.defense === 'none') return `${images} image${images > 1 ? 's' : ''} × one pass`;
-  return `${images} image${images > 1 ? 's' : ''} × ${opts.dc?.levels} σ levels × ${model.passesPerLevel} network pass${model.passesPerLevel > 1 ? 'es' : ''} per level${opts.defense === 'rdc' ? ', plus LM' : ''}`;
-}
 
 export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: MiddlewareHandler): void {
   const { cfg, queue } = ctx;
@@ -33,9 +28,9 @@ export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middl
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options, model, pixels } = await readImageRequest<Options>(c, ctx, {}, (model, o) => [model.cost(o, 1), describeWork(model, o, 1)]);
+      const { options, model, pixels } = await readImageRequest<Options>(c, ctx, {}, (model, o) => classifyWork(model, o, 1));
       const decodeMs = performance.now() - t0;
-      const { job, timings } = queueWork(ctx, (signal) => model.classify(pixels, options, signal));
+      const { job, timings } = queueWork(ctx, (signal) => classifyImage(model, pixels, options, signal));
       const r = await job;
       return c.json({ ...r, timings: { decodeMs, queueMs: timings().queueMs, ...r.timings, totalMs: performance.now() - t0 } });
     },
@@ -62,14 +57,14 @@ export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middl
           'bad_options',
           `seed: image i uses seed + i, and ${options.seed} + ${sources.length - 1} passes the largest seed ${MAX_SEED}`,
         );
-      checkWork(ctx, model, model.cost(options, sources.length), describeWork(model, options, sources.length));
+      checkWork(ctx, model, ...classifyWork(model, options, sources.length));
       const images = await decodeFor(model, sources);
       const decodeMs = performance.now() - t0;
       // One time limit for the whole batch; one seed for it: image i uses seed + i.
       const results = await queue.run(async (signal) => {
         const out = [];
         for (let i = 0; i < images.length; i++)
-          out.push(await model.classify(images[i], { ...options, seed: options.seed === undefined ? undefined : options.seed + i }, signal));
+          out.push(await classifyImage(model, images[i], { ...options, seed: options.seed === undefined ? undefined : options.seed + i }, signal));
         return out;
       }, cfg.timeoutMs);
       return c.json({ results, timings: { decodeMs, totalMs: performance.now() - t0 } });

@@ -9,8 +9,8 @@ import type { z } from 'zod';
 import { readRequest, type ImageSource, type Options } from '../http/inputs.js';
 import type { JsonBounds } from '../http/json.js';
 import { decodeImage, decodeJsonPixels } from '../image.js';
-import type { InferenceService } from '../inference.js';
-import { ModelNotFoundError, type ModelRegistry } from '../models.js';
+import { ModelNotFoundError, type ModelRegistry } from '../service/registry.js';
+import type { ServedModel } from '../service/served-model.js';
 import type { WorkQueue } from '../queue.js';
 
 export interface RouteContext {
@@ -20,11 +20,11 @@ export interface RouteContext {
   /** JSON bodies' structure limits. */
   bounds: JsonBounds;
   /** The work limit of one request to a model (multiply–accumulates). */
-  maxWork(model: InferenceService): number;
+  maxWork(model: ServedModel): number;
 }
 
 /** The model a request names (404 naming the models there are). */
-export function modelOf(ctx: RouteContext, options: Pick<Options, 'model'>): InferenceService {
+export function modelOf(ctx: RouteContext, options: Pick<Options, 'model'>): ServedModel {
   try {
     return ctx.models.get(options.model);
   } catch (err) {
@@ -34,14 +34,14 @@ export function modelOf(ctx: RouteContext, options: Pick<Options, 'model'>): Inf
 }
 
 /** A request's images decoded for a model. */
-export function decodeFor(model: InferenceService, images: ImageSource[]): Promise<Tensor[]> {
+export function decodeFor(model: ServedModel, images: ImageSource[]): Promise<Tensor[]> {
   return Promise.all(
     images.map((src) => ('pixels' in src ? decodeJsonPixels(src.pixels, model.imageDims) : decodeImage(src.bytes, model.imageDims, src.declared))),
   );
 }
 
 /** Refuses work over the model's limit before any is done. */
-export function checkWork(ctx: RouteContext, model: InferenceService, macs: number, what: string): void {
+export function checkWork(ctx: RouteContext, model: ServedModel, macs: number, what: string): void {
   const limit = ctx.maxWork(model);
   if (macs > limit)
     throw new RequestError(
@@ -78,8 +78,8 @@ export async function readImageRequest<O>(
   c: Context,
   ctx: RouteContext,
   schemas: { query?: z.ZodType; body?: z.ZodType },
-  work: (model: InferenceService, options: O) => [macs: number, what: string],
-): Promise<{ options: O; model: InferenceService; pixels: Tensor }> {
+  work: (model: ServedModel, options: O) => [macs: number, what: string],
+): Promise<{ options: O; model: ServedModel; pixels: Tensor }> {
   const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds, querySchema: schemas.query, bodySchema: schemas.body });
   const model = modelOf(ctx, options);
   checkWork(ctx, model, ...work(model, options as O));

@@ -6,8 +6,8 @@ import { tinyUNet } from '@rdc/core/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppHandle } from '../app.js';
-import { InferenceService } from '../inference.js';
-import { ModelRegistry } from '../models.js';
+import { ModelRegistry } from '../service/registry.js';
+import { ServedModel } from '../service/served-model.js';
 import { grayPng } from '../testing.js';
 
 /**
@@ -25,10 +25,7 @@ beforeAll(async () => {
   writeModelFolder(join(root, 'default'), { network: config, weights, classes: ['cat', 'dog', 'ship'], dc: { levels: 4 }, card: '# tiny' });
   const cnn = CnnConfig.parse({ arch: 'cnn', widths: [4, 8], numClasses: 3, image: { channels: 3, height: 8, width: 8 } });
   writeModelFolder(join(root, 'cnn'), { network: cnn, weights: initWeights(buildClassifierGraph(cnn), 1), classes: ['cat', 'dog', 'ship'], card: '# cnn' });
-  const models = new ModelRegistry([
-    await InferenceService.load(join(root, 'default'), { threads: 1 }),
-    await InferenceService.load(join(root, 'cnn'), { threads: 1 }),
-  ]);
+  const models = new ModelRegistry([await ServedModel.load(join(root, 'default'), { threads: 1 }), await ServedModel.load(join(root, 'cnn'), { threads: 1 })]);
   handle = createApp(models, { maxBatch: 3 });
   handle.setReady(true);
   doc = await (await handle.app.request('/openapi.json')).json();

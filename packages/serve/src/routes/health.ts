@@ -2,7 +2,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { errorBody } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
-import { ErrorBody, jsonResponse, Status } from './contract.js';
+import { ErrorBody, jsonResponse, Status } from '../contract/responses.js';
 import { defineRoute } from './define.js';
 
 export function healthRoutes(app: OpenAPIHono, metrics: Metrics, isReady: () => boolean): void {

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { errorBody } from '../http/errors.js';
 import { queryOptions } from '../http/inputs.js';
-import { ERRORS, Examples, jsonResponse, ModelInfo, ModelList, ModelName, textFields } from './contract.js';
+import { ModelName } from '../contract/requests.js';
+import { ERRORS, Examples, jsonResponse, ModelInfo, ModelList } from '../contract/responses.js';
+import { textFields } from '../contract/text-fields.js';
 import { modelOf, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 

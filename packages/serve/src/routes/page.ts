@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import MarkdownIt from 'markdown-it';
-import { ERRORS, ModelName } from './contract.js';
+import { ModelName } from '../contract/requests.js';
+import { ERRORS } from '../contract/responses.js';
 import { modelOf, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
 

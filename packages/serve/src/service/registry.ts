@@ -1,18 +1,18 @@
 /**
  * The models a server serves, by name (their folders' names): `default` unless a request names
- * another (`model`), and each model's work limit per request.
+ * another (`model`).
  *
  * @example
- * const models = new ModelRegistry([await InferenceService.load('models/default'), await InferenceService.load('models/cnn')]);
- * models.get('cnn').classify(pixels, {});
+ * const models = new ModelRegistry([await ServedModel.load('models/default'), await ServedModel.load('models/cnn')]);
+ * models.get('cnn').name; // 'cnn'
  */
 import { InputError } from '@rdc/core/runtime';
-import type { InferenceService } from './inference.js';
+import type { ServedModel } from './served-model.js';
 
 export class ModelRegistry {
-  private readonly byName = new Map<string, InferenceService>();
+  private readonly byName = new Map<string, ServedModel>();
 
-  constructor(services: InferenceService[]) {
+  constructor(services: ServedModel[]) {
     if (services.length === 0) throw new Error('a server needs at least one model');
     for (const s of services) {
       if (this.byName.has(s.name)) throw new InputError(`two models are named '${s.name}': give each folder its own name`, 'bad_model');
@@ -21,14 +21,14 @@ export class ModelRegistry {
   }
 
   /** The model a request names; without a name, `default` (or the only model). */
-  get(name?: string): InferenceService {
+  get(name?: string): ServedModel {
     if (name === undefined) return this.byName.get('default') ?? this.list()[0];
     const s = this.byName.get(name);
     if (!s) throw new ModelNotFoundError(name, [...this.byName.keys()]);
     return s;
   }
 
-  list(): InferenceService[] {
+  list(): ServedModel[] {
     return [...this.byName.values()];
   }
 }
