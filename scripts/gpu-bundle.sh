@@ -17,11 +17,7 @@ rm -rf "$out"
 mkdir -p "$out/app/bin" "$out/app/node_modules" "$out/deb" "$out/data"
 
 npx tsc -b
-npx esbuild apps/cli/dist/main.js --bundle --platform=node --format=esm --target=node20 --log-level=warning \
-  --outfile="$out/app/bin/rdc.mjs" \
-  --external:onnxruntime-node --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
-  --alias:sharp=./scripts/gpu/no-sharp.mjs \
-  --banner:js="import { createRequire as __rdcRequire } from 'node:module'; import { fileURLToPath as __rdcPath } from 'node:url'; import { dirname as __rdcDir } from 'node:path'; const require = __rdcRequire(import.meta.url); const __filename = __rdcPath(import.meta.url); const __dirname = __rdcDir(__filename);"
+pnpm run --silent gpu:cli   # the CLI as one file (esbuild; the command is package.json's)
 cp apps/cli/package.json "$out/app/package.json"
 cp "$(readlink -f packages/core/node_modules/@tensorflow/tfjs-backend-wasm)"/dist/*.wasm "$out/app/bin/"
 

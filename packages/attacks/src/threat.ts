@@ -1,4 +1,4 @@
-import { projectBall, type Norm, type Random, type Tensor } from '@rdc/core/runtime';
+import { projectBall, type Norm, type Random } from '@rdc/core/runtime';
 
 export type { Norm };
 
@@ -68,5 +68,3 @@ export function inThreat(t: ThreatModel, x: Float32Array, x0: Float32Array): boo
   if ((t.norm === 'linf' ? p.linf : p.l2) > t.eps + slack) return false;
   return x.every((v) => v >= 0 && v <= 1);
 }
-
-export const asImage = (data: Float32Array, dims: readonly number[]): Tensor => ({ data, dims: [...dims] });

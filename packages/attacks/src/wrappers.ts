@@ -2,15 +2,13 @@
  * Classifier wrappers usable with any attack:
  * - `EotClassifier`: Expectation over Transformation: averages k draws of the logits and of the
  *   loss gradient (each draw with fresh noise);
- * - `BpdaClassifier`: Backward Pass Differentiable Approximation: runs a preprocessing step (e.g.
- *   likelihood maximization) forward and treats it as the identity backward;
  * - `FixedNoiseClassifier`: the same noise on every call (a deterministic classifier), for
  *   score-based attacks such as Square that compare scores across queries; with `draws` = m > 1 it
  *   averages m fixed draws (EOT inside a search, so the search does not overfit one draw);
  * - `CancellableClassifier`: stops at the next query once a signal is aborted (a time limit).
  *
  * @example
- * const attacked = new EotClassifier(new BpdaClassifier(dc, (x, r) => lm.run(x, r)), 4);
+ * const attacked = new EotClassifier(rdc, 4); // (the RDC's own gradient is BPDA through LM)
  */
 import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
 
@@ -75,26 +73,6 @@ export class EotClassifier extends WrappedClassifier {
       }
     }
     return { logits: logits!.map((v) => v / this.draws), grad: { data: grad!.map((v) => v / this.draws), dims: pixels.dims } };
-  }
-}
-
-export class BpdaClassifier extends WrappedClassifier {
-  constructor(
-    inner: Classifier,
-    readonly preprocess: (pixels: Tensor, rng: Random) => Promise<Tensor>,
-    readonly name = 'bpda',
-  ) {
-    super(inner);
-  }
-  override get settings() {
-    return { ...this.inner.settings, preprocessing: this.name };
-  }
-  async logits(pixels: Tensor, rng: Random): Promise<Tensor> {
-    return this.inner.logits(await this.preprocess(pixels, rng), rng);
-  }
-  async gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random) {
-    const r = await this.inner.gradient(await this.preprocess(pixels, rng), cotangent, rng);
-    return { logits: r.logits, grad: { data: r.grad.data, dims: pixels.dims } };
   }
 }
 

@@ -83,7 +83,7 @@ export async function trainRate(engine: Engine, network: UNetConfig, weights: We
  * step's case, where ONNX Runtime cannot pre-pack them), and a 2048³ matrix product (17.2 GFLOP).
  * Inputs are made before the clock starts.
  */
-export async function ceilingRates(
+async function ceilingRates(
   engine: OrtEngine,
   minSeconds: number,
 ): Promise<{ conv3x3Gflops: number; conv3x3RuntimeWeightsGflops: number; matmulGflops: number }> {

@@ -5,18 +5,7 @@
  */
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import {
-  ClassifierFactory,
-  createEngine,
-  formatRate,
-  guardLabel,
-  guardStatus,
-  InputError,
-  readModelFolder,
-  resolveEngineChoice,
-  updateModelCardSection,
-  type ModelFolder,
-} from '@rdc/core';
+import { formatRate, guardStatus, InputError, updateModelCardSection, type Classifier, type DefenseName, type ModelFolder } from '@rdc/core';
 import {
   AttackOptions,
   attackNeeds,
@@ -33,27 +22,23 @@ import {
   type ImageRecord,
   type Protocol,
   type RobustSummary,
-  type RunManifest,
+  type SanityCheck,
+  type ThreatModel,
 } from '@rdc/attacks';
-import { resolveDataDir } from '@rdc/train';
 import { attackLabels, ruleLabel, writeAttackReport } from '../report/attack-report.js';
 import { sweepPoint, type SweepPoint } from '../report/sweep-table.js';
+import { checkRecord, defenseOf, finish, openImages, openModel, runFolder, type Images } from '../util/command-steps.js';
 import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
-import { humanOutput, writeJson } from '../util/output.js';
 import { progressBar } from '../util/progress.js';
-import { prepareRunFolder } from '../util/run-folder.js';
 import { commandLine, provenance } from '../util/provenance.js';
 import { parseOptions, schemaOptions } from '../util/schema-options.js';
-import { asksForShard, imagesLabel, shardedSelection, shardFolder, splitImages } from '../util/shard-options.js';
 
-const SHARED = { limit: 16, defense: 'rdc', dc: [] } as const;
+const SHAPE = { limit: 16, dc: [] } as const;
 
 /** Every option of a run, parsed and checked. */
 function readOptions(raw: Record<string, unknown>) {
-  const o = { ...readMeasureOptions(raw, SHARED), ...parseOptions(raw, AttackOptions) };
-  if (o.record && o.split !== 'test') throw new InputError('--record reports test-set figures: drop --split val');
-  if (o.record && asksForShard(o))
-    throw new InputError('--record needs the whole selection: run it unsharded (rdc merge reports merged figures but does not record them)');
+  const o = { ...readMeasureOptions(raw, SHAPE), ...parseOptions(raw, AttackOptions) };
+  checkRecord(o);
   return o;
 }
 type Options = ReturnType<typeof readOptions>;
@@ -94,7 +79,7 @@ function summaryLines(o: Options, summary: RobustSummary, labels: { defense: str
 /** Writes the headline into the model card. */
 function recordHeadline(
   model: ModelFolder,
-  o: Options,
+  o: Options & { defense: DefenseName },
   protocol: Protocol,
   summary: RobustSummary,
   labels: { defense: string; threat: string; images: string },
@@ -114,32 +99,21 @@ export function attackCommand() {
   const cmd = new Command('attack').description(
     'adaptive white-box attacks: clean and robust accuracy (per attack and worst case, with 95 % CIs) on the first N CIFAR-10 test images, a per-image log that resumes, and a Markdown report',
   );
-  measureOptions(cmd, SHARED);
+  measureOptions(cmd, SHAPE);
   schemaOptions(cmd, AttackOptions);
   return cmd.action(async (raw: Record<string, unknown>) => {
-    const o = readOptions(raw);
-    const model = readModelFolder(o.model);
-    const norm = o.norm;
+    const given = readOptions(raw);
+    const { model, engine, factory } = await openModel(given);
+    const o = { ...given, defense: defenseOf(given, factory) };
+    const { norm } = o;
     const eps = o.eps ?? DEFAULT_EPS[norm];
     const protocol = runProtocol(o);
-    const engine = await createEngine(resolveEngineChoice(o.engine), { threads: o.threads, device: o.device, precision: o.precision });
     const method = o.method ?? model.config.lmMethod;
-    const factory = new ClassifierFactory(model, engine);
     const classifier = factory.get({ defense: o.defense, method, dc: { levels: protocol.levels }, gradient: o.gradient });
-    const exactGradient = classifier.defense === 'rdc' ? factory.get({ defense: 'dc', dc: { levels: protocol.levels } }) : classifier;
     const d = classifier.imageDims.reduce((a, b) => a * b, 1);
     if (norm === 'l2' && Math.max(eps, ...(o.sweep ?? [])) > Math.sqrt(d))
       throw new InputError(`--eps: an ℓ2 radius above √${d} = ${Math.sqrt(d).toFixed(1)} is larger than the whole pixel cube`);
-    // Positions in the split (for the validation split, positions in its list of training images).
-    const { data, size, at } = splitImages(o, model.config, resolveDataDir(o.dataDir));
-    const { selection, shard, indices, label: selected } = shardedSelection(o, size);
-    const imagesWords = imagesLabel(selected, o.split);
-    const labels = indices.map((i) => data.labels[at(i)]);
-    const images = (p: number) => data.pixels([at(indices[p])]);
-    if (shard && !o.out)
-      throw new InputError('a sharded run needs --out DIR, the same for every shard (each writes DIR/shard-I-of-N; rdc merge DIR joins them)');
-    const base = o.out ?? join('runs', `attack-${o.defense}-${o.protocol}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    const out = shard ? join(base, shardFolder(shard)) : base;
+    const images = openImages(o, model);
     const sweepRadii = o.sweep ? [...new Set([...o.sweep, eps])].sort((a, b) => a - b) : undefined;
     const settings = {
       model: model.dir,
@@ -151,41 +125,14 @@ export function attackCommand() {
       threat: { norm, eps },
       sweep: sweepRadii,
       split: o.split,
-      selection,
+      selection: images.selection,
       seed: o.seed,
       classifier: classifier.settings,
     };
     // What rdc merge checks: every shard of a run shares these (the model by checksum, not path).
-    prepareRunFolder(out, 'attack', settings, shard);
-
-    const run = async (e: number, file: string, label: string, keep = 0): Promise<RobustSummary> => {
-      const bar = progressBar(label, indices.length, { unit: 'images', fields: ['robust'] });
-      let robust = 0;
-      try {
-        return await evaluateRobustness({
-          classifier,
-          attacks: buildAttacks(protocol),
-          threat: { norm, eps: e },
-          images,
-          labels,
-          indices,
-          eot: protocol.eot,
-          recheck: protocol.recheck,
-          confirm: protocol.confirm,
-          squareDraws: protocol.squareDraws,
-          seed: o.seed,
-          log: new JsonlLog<ImageRecord>(join(out, file)),
-          keepAdversarial: keep,
-          onImage: (done, _total, rec) => {
-            robust += isRobust(rec, protocol.attacks, protocol.rule) ? 1 : 0;
-            bar.update(done, { robust: `${robust}/${done}` });
-          },
-        });
-      } finally {
-        bar.stop();
-      }
-    };
-
+    const out = runFolder(o, `attack-${o.defense}-${o.protocol}`, 'attack', settings, images.shard);
+    const run = (e: number, file: string, label: string, keep = 0) =>
+      attackImages({ classifier, protocol, threat: { norm, eps: e }, images, seed: o.seed, log: new JsonlLog<ImageRecord>(join(out, file)), keep, label });
     const summary = await run(eps, 'images.jsonl', `attack ε=${eps.toFixed(4)}`, 4);
     let sweep: SweepPoint[] | undefined;
     if (sweepRadii) {
@@ -195,41 +142,20 @@ export function attackCommand() {
         sweep.push(sweepPoint(e, s.rules[protocol.rule]));
       }
     }
-    let sanity;
-    if (o.sanity) {
-      const k = Math.min(o.sanityImages, indices.length);
-      const sub = summary.records.slice(0, k);
-      const gradientNames = protocol.attacks.filter((a) => attackNeeds(a) === 'gradients');
-      const gradRobust = sub.filter((r) => isClean(r, 'single') && gradientNames.every((a) => survives(r, a, 'single'))).length / k;
-      const bar = progressBar('sanity', 5, { unit: 'checks' });
-      let step = 0;
-      sanity = await runSanityChecks({
-        classifier,
-        exactGradient,
-        threat: { norm, eps },
-        attack: { iterations: protocol.iterations, restarts: 1, loss: protocol.attacks.includes('apgd-ce') ? 'ce' : 'dlr' },
-        images,
-        labels: labels.slice(0, k),
-        indices: indices.slice(0, k),
-        seed: o.seed + 1,
-        gradientRobust: gradientNames.length ? gradRobust : undefined,
-        sweep: k === indices.length ? sweep?.map((s) => ({ eps: s.eps, robust: s.robust })) : undefined,
-        eot: protocol.eot,
-        recheck: protocol.recheck,
-        squareQueries: protocol.queries,
-        onProgress: () => bar.update(++step),
-      });
-      bar.stop();
-    }
+    const exactGradient = () => (classifier.defense === 'rdc' ? factory.get({ defense: 'dc', dc: { levels: protocol.levels } }) : classifier);
+    const sanity = o.sanity
+      ? await sanityChecks(o, { classifier, exactGradient: exactGradient(), protocol, threat: { norm, eps }, images, summary, sweep })
+      : undefined;
     const command = commandLine();
     const { title, defenseLabel, threatLabel, protocolNote } = attackLabels(settings);
+    const where = provenance({ engine: engine.info, seeds: { seed: o.seed } });
     await writeAttackReport(out, {
       title,
       summary,
       rule: protocol.rule,
-      settings: { ...settings, shard, ...provenance({ engine: engine.info, seeds: { seed: o.seed } }) },
+      settings: { ...settings, shard: images.shard, ...where },
       threatLabel,
-      imagesLabel: imagesWords,
+      imagesLabel: images.words,
       protocolNote,
       sweep,
       sanity,
@@ -237,30 +163,98 @@ export function attackCommand() {
       commandLine: command,
     });
     const { records: _records, adversarial: _adv, ...brief } = summary;
-    const result = {
-      ...brief,
-      guard: guardStatus(model.config),
-      rule: protocol.rule,
-      sweep,
-      sanity,
-      settings,
-      shard,
-      ...provenance({ engine: engine.info, seeds: { seed: o.seed } }),
-    };
-    writeJson(join(out, 'report.json'), result);
-    if (o.json) writeJson(o.json, result);
-    const words = { defense: defenseLabel, threat: threatLabel, images: imagesWords };
+    const words = { defense: defenseLabel, threat: threatLabel, images: images.words };
     if (o.record) recordHeadline(model, o, protocol, summary, words, method, command);
-    const modelLabel = guardLabel(model.config);
-    humanOutput(o.json).write(
-      [
-        ...(modelLabel ? [`${o.model}: ${modelLabel}`] : []),
-        ...summaryLines(o, summary, words, [
-          ...(sanity ?? []).map((c) => `  ${c.passed ? 'ok  ' : 'WARN'} ${c.name}: ${c.detail}`),
-          `report: ${join(out, 'report.md')}`,
-        ]),
-        '',
-      ].join('\n'),
+    finish(
+      o,
+      model,
+      { ...brief, guard: guardStatus(model.config), rule: protocol.rule, sweep, sanity, settings, shard: images.shard, ...where },
+      summaryLines(o, summary, words, [
+        ...(sanity ?? []).map((c) => `  ${c.passed ? 'ok  ' : 'WARN'} ${c.name}: ${c.detail}`),
+        `report: ${join(out, 'report.md')}`,
+      ]),
+      out,
     );
   });
+}
+
+/** Attacks every image of a run at one radius (resuming its log), with a progress bar. */
+async function attackImages(o: {
+  classifier: Classifier;
+  protocol: Protocol;
+  threat: ThreatModel;
+  images: Images;
+  seed: number;
+  log: JsonlLog<ImageRecord>;
+  keep: number;
+  label: string;
+}): Promise<RobustSummary> {
+  const { protocol, images } = o;
+  const bar = progressBar(o.label, images.indices.length, { unit: 'images', fields: ['robust'] });
+  let robust = 0;
+  try {
+    return await evaluateRobustness({
+      classifier: o.classifier,
+      attacks: buildAttacks(protocol),
+      threat: o.threat,
+      images: (p) => images.pixels(images.indices[p]),
+      labels: images.indices.map(images.label),
+      indices: images.indices,
+      eot: protocol.eot,
+      recheck: protocol.recheck,
+      confirm: protocol.confirm,
+      squareDraws: protocol.squareDraws,
+      seed: o.seed,
+      log: o.log,
+      keepAdversarial: o.keep,
+      onImage: (done, _total, rec) => {
+        robust += isRobust(rec, protocol.attacks, protocol.rule) ? 1 : 0;
+        bar.update(done, { robust: `${robust}/${done}` });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The adaptive-attack sanity checks on the first `--sanity-images` images. */
+async function sanityChecks(
+  o: Options,
+  r: {
+    classifier: Classifier;
+    exactGradient: Classifier;
+    protocol: Protocol;
+    threat: ThreatModel;
+    images: Images;
+    summary: RobustSummary;
+    sweep?: SweepPoint[];
+  },
+): Promise<SanityCheck[]> {
+  const { protocol, images } = r;
+  const k = Math.min(o.sanityImages, images.indices.length);
+  const sub = r.summary.records.slice(0, k);
+  const gradientNames = protocol.attacks.filter((a) => attackNeeds(a) === 'gradients');
+  const gradRobust = sub.filter((x) => isClean(x, 'single') && gradientNames.every((a) => survives(x, a, 'single'))).length / k;
+  const bar = progressBar('sanity', 5, { unit: 'checks' });
+  let step = 0;
+  try {
+    return await runSanityChecks({
+      classifier: r.classifier,
+      exactGradient: r.exactGradient,
+      threat: r.threat,
+      attack: { iterations: protocol.iterations, restarts: 1, loss: protocol.attacks.includes('apgd-ce') ? 'ce' : 'dlr' },
+      images: (p) => images.pixels(images.indices[p]),
+      labels: images.indices.slice(0, k).map(images.label),
+      indices: images.indices.slice(0, k),
+      seed: o.seed + 1,
+      gradientRobust: gradientNames.length ? gradRobust : undefined,
+      sweep: k === images.indices.length ? r.sweep?.map((s) => ({ eps: s.eps, robust: s.robust })) : undefined,
+      eot: protocol.eot,
+      recheck: protocol.recheck,
+      squareQueries: protocol.queries,
+      onProgress: () => bar.update(++step),
+    });
+  } finally {
+    bar.stop();
+  }
 }

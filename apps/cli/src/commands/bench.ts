@@ -1,7 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { readModelFolder, paperNetwork, resolveDeviceChoice, selectDevice, unetPreset, InputError, type UNetConfig } from '@rdc/core';
+import { readModelFolder, paperNetwork, resolveDeviceChoice, RuntimeOptions, selectDevice, unetPreset, InputError, type UNetConfig } from '@rdc/core';
 import { benchDevice } from '../bench/device.js';
-import { DEVICE_HELP } from '../util/device.js';
 import { benchBackbone } from '../bench/backbone.js';
 import { benchAttacks } from '../bench/attacks.js';
 import { benchGradients } from '../bench/gradients.js';
@@ -45,7 +44,7 @@ export function benchCommand() {
     .option('--requests <n>', 'serve suite: sequential requests per defense', parseIntArg, 10)
     .option('--concurrency <n>', 'serve suite: concurrent requests per defense', parseIntArg, 8)
     .option('--threads <n>', 'ONNX Runtime threads: of the server (serve suite), of the CPU baseline (device suite; default 1)', parseIntArg)
-    .option('--device <device>', `${DEVICE_HELP}; the device suite (default when given and not cpu) measures it beside the CPU`)
+    .option('--device <device>', `${RuntimeOptions.shape.device.description}; the device suite (default when given and not cpu) measures it beside the CPU`)
     .option('--precision <p>', 'device suite: with fp16, also measure inference in half precision (and its error) beside float32')
     .option(
       '--pytorch <script>',

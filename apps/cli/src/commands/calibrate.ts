@@ -7,24 +7,14 @@
  */
 import { resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import {
-  argmax,
-  calibrationText,
-  ClassifierFactory,
-  createEngine,
-  fitTemperature,
-  meanNll,
-  Random,
-  readModelFolder,
-  resolveEngineChoice,
-  updateModelCardSection,
-} from '@rdc/core';
+import { argmax, calibrationText, fitTemperature, meanNll, Random, updateModelCardSection } from '@rdc/core';
 import { imageSeed, JsonlLog } from '@rdc/attacks';
-import { modelValidationSplit, resolveDataDir } from '@rdc/train';
+import { openOnValidation } from '../util/command-steps.js';
 import { parseIntArg } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine } from '../util/provenance.js';
-import { readShared, sharedOptions } from '../util/schema-options.js';
+import { ModelOption, SeedOption } from '../util/measure-options.js';
+import { schemaOptions, sharedOptions } from '../util/schema-options.js';
 
 interface LogitsRecord {
   index: number;
@@ -36,22 +26,18 @@ interface LogitsRecord {
 export function calibrateCommand() {
   const cmd = new Command('calibrate')
     .description("fit a model's softmax temperature on its validation split (resumable: each image's logits are logged as they come)")
-    .requiredOption('--model <dir>', 'model folder')
     .option('--images <n>', 'validation images', parseIntArg, 256)
     .option('--levels <n>', "σ levels (default: the model's)", parseIntArg)
-    .option('--seed <n>', 'seed of the noise', parseIntArg, 0)
     .option('--log <file>', 'per-image logits, for resuming (default: DIR.calibration.jsonl beside the folder)');
+  for (const schema of [ModelOption, SeedOption]) schemaOptions(cmd, schema);
   sharedOptions(cmd, ['runtime', 'data']);
   return cmd.action(async (o) => {
-    const shared = readShared(o);
-    const model = readModelFolder(o.model);
+    const { dir, seed, model, factory, data, indices } = await openOnValidation(o);
     const net = model.config.network;
     const levels = net.arch === 'cnn' ? 1 : (o.levels ?? model.config.dc.levels);
-    const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
-    const clf = new ClassifierFactory(model, engine).get(net.arch === 'cnn' ? { defense: 'none' } : { defense: 'dc', dc: { levels } });
-    const { data, indices } = modelValidationSplit(model.config, resolveDataDir(shared.dataDir));
+    const clf = factory.get(net.arch === 'cnn' ? { defense: 'none' } : { defense: 'dc', dc: { levels } });
     const take = indices.subarray(0, Math.min(o.images, indices.length));
-    const log = new JsonlLog<LogitsRecord>(o.log ?? `${resolve(o.model)}.calibration.jsonl`);
+    const log = new JsonlLog<LogitsRecord>(o.log ?? `${resolve(dir)}.calibration.jsonl`);
     const done = log.read();
     const k = clf.numClasses;
     const logits = new Float32Array(take.length * k);
@@ -61,7 +47,7 @@ export function calibrateCommand() {
       let rec = done.get(index);
       if (rec && rec.levels !== levels) rec = undefined;
       if (!rec) {
-        const z = (await clf.logits(data.pixels([index]), new Random(imageSeed(o.seed, index)))).data;
+        const z = (await clf.logits(data.pixels([index]), new Random(imageSeed(seed, index)))).data;
         rec = { index, label: data.labels[index], logits: Array.from(z), levels };
         log.append(rec);
       }
@@ -80,12 +66,12 @@ export function calibrateCommand() {
       nllAfter: meanNll(logits, labels, k, 1 / temperature),
       accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / take.length,
     };
-    updateModelCardSection(o.model, 'calibration', `${calibrationText(temperature, calibration, 'unet')} Command: \`${commandLine()}\``, {
+    updateModelCardSection(dir, 'calibration', `${calibrationText(temperature, calibration, 'unet')} Command: \`${commandLine()}\``, {
       temperature,
       calibration,
     });
     process.stdout.write(
-      `${o.model}: temperature ${temperature.toPrecision(3)} on ${take.length} validation images (accuracy ${(100 * calibration.accuracy).toFixed(1)} %)\n`,
+      `${dir}: temperature ${temperature.toPrecision(3)} on ${take.length} validation images (accuracy ${(100 * calibration.accuracy).toFixed(1)} %)\n`,
     );
   });
 }

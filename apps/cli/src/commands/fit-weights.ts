@@ -11,53 +11,44 @@ import { basename, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import {
   chooseSmoothness,
-  ClassifierFactory,
-  createEngine,
   crossEntropy,
-  type DiffusionClassifier,
   fitLevelWeights,
   InputError,
   type LearnedWeights,
   type LevelData,
-  readModelFolder,
   releasedScale,
-  resolveEngineChoice,
   subset,
   updateModelCardSection,
   weightedLogits,
 } from '@rdc/core';
-import { modelValidationSplit, resolveDataDir } from '@rdc/train';
+import { openOnValidation } from '../util/command-steps.js';
 import { LevelDump } from '../util/level-dump.js';
 import { parseIntArg, parseIntList } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { commandLine } from '../util/provenance.js';
-import { readShared, sharedOptions } from '../util/schema-options.js';
+import { ModelOption, SeedOption } from '../util/measure-options.js';
+import { schemaOptions, sharedOptions } from '../util/schema-options.js';
 
 export function fitWeightsCommand() {
   const cmd = new Command('fit-weights')
     .description("learn the DC's σ weights (one per level, ≥ 0) on the model's validation split; recorded in config.json for --weighting learned")
-    .requiredOption('--model <dir>', 'model folder (a diffusion model)')
     .option('--levels <list>', 'level counts to fit, each on its own grid', parseIntList, [10, 25, 125])
     .option('--images <n>', 'validation images used in all (the first ones of the split)', parseIntArg, 1000)
     .option('--fit <n>', 'of them, the first n fit the weights; the rest check them', parseIntArg, 800)
-    .option('--seed <n>', 'seed of the noise (each image draws from its own seed)', parseIntArg, 0)
     .option('--dumps <dir>', 'where the per-level errors are kept (default runs/fit-weights/MODEL)');
+  for (const schema of [ModelOption, SeedOption]) schemaOptions(cmd, schema);
   sharedOptions(cmd, ['runtime', 'data']);
   return cmd.action(async (o) => {
-    const shared = readShared(o);
-    const model = readModelFolder(o.model);
-    if (model.config.network.arch === 'cnn') throw new InputError(`${o.model} is a CNN classifier: σ weights belong to a diffusion model`, 'bad_defense');
-    const { data, indices } = modelValidationSplit(model.config, resolveDataDir(shared.dataDir));
+    const { dir, seed, model, factory, data, indices } = await openOnValidation(o);
+    if (model.config.network.arch === 'cnn') throw new InputError(`${dir} is a CNN classifier: σ weights belong to a diffusion model`, 'bad_defense');
     if (o.images > indices.length) throw new InputError(`--images ${o.images}: the validation split has ${indices.length} images`, 'bad_option');
     if (!(o.fit >= 2 && o.fit < o.images)) throw new InputError(`--fit ${o.fit} must leave images to check on: 2 ≤ fit < ${o.images}`, 'bad_option');
-    const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
-    const factory = new ClassifierFactory(model, engine);
-    const dumps = o.dumps ?? join('runs', 'fit-weights', basename(resolve(o.model)));
+    const dumps = o.dumps ?? join('runs', 'fit-weights', basename(resolve(dir)));
     const entries: LearnedWeights[] = [];
     for (const levels of o.levels) {
       if (!(levels >= 2 && levels <= 1000)) throw new InputError(`--levels ${levels}: between 2 and 1000`, 'bad_option');
-      const dc = (factory.get({ defense: 'dc', dc: { levels, weighting: 'released', adaptive: null } }) as unknown as { dc: DiffusionClassifier }).dc;
-      const dump = new LevelDump(join(dumps, `levels-${levels}.jsonl`), dc, o.seed);
+      const dc = factory.get({ defense: 'dc', dc: { levels, weighting: 'released', adaptive: null } }).dc!;
+      const dump = new LevelDump(join(dumps, `levels-${levels}.jsonl`), dc, seed);
       const k = dc.numClasses;
       const all: LevelData = { errors: new Float32Array(o.images * k * levels), labels: new Int32Array(o.images), classes: k, levels };
       const bar = progressBar(`levels ${levels}`, o.images, { unit: 'images' });
@@ -89,7 +80,7 @@ export function fitWeightsCommand() {
         accuracyAfter: va.accuracy,
         fit: { images: fitSet.labels.length, nllBefore: fb.nll, nllAfter: fa.nll },
         smoothness,
-        seed: o.seed,
+        seed: seed,
       });
       process.stderr.write(
         `${levels} levels: validation NLL ${vb.nll.toFixed(4)} → ${va.nll.toFixed(4)}, accuracy ${(100 * vb.accuracy).toFixed(1)} → ${(100 * va.accuracy).toFixed(1)} % (λ = ${smoothness})\n`,
@@ -97,13 +88,13 @@ export function fitWeightsCommand() {
     }
     const dcConfig = model.config.dc;
     const learnedWeights = [...dcConfig.learnedWeights.filter((e) => !o.levels.includes(e.levels)), ...entries].sort((a, b) => a.levels - b.levels);
-    updateModelCardSection(o.model, 'learned-weights', learnedWeightsText(learnedWeights, commandLine()), { dc: { ...dcConfig, learnedWeights } });
-    process.stdout.write(`${o.model}: learned σ weights for ${learnedWeights.map((e) => e.levels).join(', ')} levels (select them with --weighting learned)\n`);
+    updateModelCardSection(dir, 'learned-weights', learnedWeightsText(learnedWeights, commandLine()), { dc: { ...dcConfig, learnedWeights } });
+    process.stdout.write(`${dir}: learned σ weights for ${learnedWeights.map((e) => e.levels).join(', ')} levels (select them with --weighting learned)\n`);
   });
 }
 
 /** The model card's section on learned weights: one row per level count. */
-export function learnedWeightsText(entries: readonly LearnedWeights[], command: string): string {
+function learnedWeightsText(entries: readonly LearnedWeights[], command: string): string {
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   const rows = entries.map(
     (e) =>

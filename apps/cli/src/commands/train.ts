@@ -6,6 +6,7 @@ import {
   createEngine,
   DataOptions,
   guardTable,
+  InputError,
   JsonOutput,
   modelDenoisers,
   NOT_A_DIFFUSION_CLASSIFIER,
@@ -15,9 +16,13 @@ import {
   TrainConfig,
   UNetConfig,
   unetPreset,
+  type Denoiser,
+  type Engine,
   type NetworkConfig,
+  type Weights,
 } from '@rdc/core';
 import { adaptWeights, loadCifar10, readRunConfig, resolveDataDir, Trainer, trainValSplit } from '@rdc/train';
+import type { Logger } from 'pino';
 import { createLogger } from '../util/log.js';
 import { writeJson } from '../util/output.js';
 import { parseOptions, schemaOptions, schemaValues } from '../util/schema-options.js';
@@ -63,30 +68,7 @@ export function trainCommand() {
     const engine = await createEngine(resolveEngineChoice(runtime.engine), { threads: runtime.threads ?? 1, device: runtime.device });
     const forward = engine.info.engine === 'ort' ? engine : await createEngine('ort', { threads: runtime.threads ?? 1, device: 'cpu' });
 
-    let network: NetworkConfig;
-    let init;
-    let teacher;
-    if (previous) {
-      network = previous.network;
-    } else if (config.from) {
-      const src = readModelFolder(config.from);
-      network = { ...(src.config.network as NetworkConfig), ...net, numClasses: data.classes.length } as NetworkConfig;
-      const adapted = adaptWeights(src.weights, src.config.network, network, config.seed);
-      init = adapted.weights;
-      log.info({ from: config.from, copied: adapted.copied, reinitialised: adapted.adapted }, 'fine-tuning');
-    } else {
-      network =
-        config.arch === 'cnn'
-          ? cnnPreset(config.size, { numClasses: data.classes.length, ...net })
-          : unetPreset(config.size, { numClasses: data.classes.length, ...net });
-    }
-    if (config.teacher) {
-      const t = readModelFolder(config.teacher);
-      if (t.config.network.arch === 'cnn') throw new Error('the teacher must be a diffusion model');
-      // A label-conditional teacher (EDM's) with its unconditional network: every class head regresses
-      // the teacher's D for its class, the unconditional head the unconditional network's.
-      teacher = modelDenoisers(t, forward).main;
-    }
+    const { network, init, teacher } = await startingPoint(config, previous?.network ?? null, net, data.classes.length, forward, log);
 
     const bar = progressBar('train', config.steps, { unit: 'steps', fields: ['loss', 'img_s', 'val'] });
     const trainer = new Trainer({
@@ -131,28 +113,63 @@ export function trainCommand() {
       process.off('SIGINT', onSigint);
       bar.stop();
     }
-    const summary = {
-      runDir,
-      step: result.step,
-      imagesSeen: result.imagesSeen,
-      stoppedBy: result.stoppedBy,
-      elapsedSeconds: result.elapsedSeconds,
-      lastLoss: result.lastLoss,
-      valAccuracy: result.valAccuracy,
-      guard: result.valGuard && { images: result.valGuard.images, rows: result.valGuard.rows, denoises: result.valGuard.denoises },
-      ...provenance({ engine: engine.info, seeds: { seed: config.seed } }),
-    };
-    log.info(summary, 'done');
-    const acc = result.valAccuracy === null ? '-' : `${(100 * result.valAccuracy).toFixed(1)} %`;
-    process.stdout.write(`trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${acc}\n`);
-    if (result.valGuard) {
-      const g = result.valGuard;
-      process.stdout.write(
-        `generative guard (${g.images} validation images): ${g.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g)}\n`,
-      );
-    }
-    process.stdout.write(`run folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`);
-    if (json) writeJson(json, summary);
+    report(result, runDir, json, provenance({ engine: engine.info, seeds: { seed: config.seed } }), log);
     if (result.stoppedBy === 'interrupt') process.exitCode = 130;
   });
+}
+
+/**
+ * What training starts from: a resumed run's network, a fine-tuned model's weights adapted to the
+ * new network (`--from`), or a preset network; and the teacher's denoiser for distillation.
+ */
+async function startingPoint(
+  config: TrainConfig,
+  resumed: NetworkConfig | null,
+  net: Record<string, unknown>,
+  classes: number,
+  forward: Engine,
+  log: Logger,
+): Promise<{ network: NetworkConfig; init?: Weights; teacher?: Denoiser }> {
+  let network: NetworkConfig;
+  let init: Weights | undefined;
+  if (resumed) network = resumed;
+  else if (config.from) {
+    const src = readModelFolder(config.from);
+    network = { ...(src.config.network as NetworkConfig), ...net, numClasses: classes } as NetworkConfig;
+    const adapted = adaptWeights(src.weights, src.config.network, network, config.seed);
+    init = adapted.weights;
+    log.info({ from: config.from, copied: adapted.copied, reinitialised: adapted.adapted }, 'fine-tuning');
+  } else network = config.arch === 'cnn' ? cnnPreset(config.size, { numClasses: classes, ...net }) : unetPreset(config.size, { numClasses: classes, ...net });
+  if (!config.teacher) return { network, init };
+  const t = readModelFolder(config.teacher);
+  if (t.config.network.arch === 'cnn') throw new InputError('the teacher must be a diffusion model');
+  // A label-conditional teacher (EDM's) with its unconditional network: every class head regresses
+  // the teacher's D for its class, the unconditional head the unconditional network's.
+  return { network, init, teacher: modelDenoisers(t, forward).main };
+}
+
+/** The end of a run: the summary logged and written (--json), the lines a user reads, the guard's table. */
+function report(result: Awaited<ReturnType<Trainer['run']>>, runDir: string, json: string | undefined, where: Record<string, unknown>, log: Logger): void {
+  const summary = {
+    runDir,
+    step: result.step,
+    imagesSeen: result.imagesSeen,
+    stoppedBy: result.stoppedBy,
+    elapsedSeconds: result.elapsedSeconds,
+    lastLoss: result.lastLoss,
+    valAccuracy: result.valAccuracy,
+    guard: result.valGuard && { images: result.valGuard.images, rows: result.valGuard.rows, denoises: result.valGuard.denoises },
+    ...where,
+  };
+  log.info(summary, 'done');
+  const acc = result.valAccuracy === null ? '-' : `${(100 * result.valAccuracy).toFixed(1)} %`;
+  process.stdout.write(`trained ${result.step} steps (${result.imagesSeen} images, stopped by ${result.stoppedBy}); validation accuracy ${acc}\n`);
+  if (result.valGuard) {
+    const g = result.valGuard;
+    process.stdout.write(
+      `generative guard (${g.images} validation images): ${g.denoises ? 'the class heads denoise' : NOT_A_DIFFUSION_CLASSIFIER}\n${guardTable(g)}\n`,
+    );
+  }
+  process.stdout.write(`run folder: ${runDir}  (export with: pnpm rdc export --run ${runDir} --model DIR)\n`);
+  if (json) writeJson(json, summary);
 }

@@ -16,7 +16,6 @@ import {
   ClassifierFactory,
   CnnConfig,
   dcChunkGraph,
-  Denoiser,
   edmLossGraph,
   gradientGraph,
   initWeights,

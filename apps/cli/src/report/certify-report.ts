@@ -14,7 +14,7 @@ import { writeJson } from '../util/output.js';
 import { readNamedReport } from './sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
 
-export const CERTIFY_RADII = [0, 0.25, 0.5, 0.75, 1.0] as const;
+const CERTIFY_RADII = [0, 0.25, 0.5, 0.75, 1.0] as const;
 
 export interface CertifyRecord {
   index: number;
@@ -31,7 +31,7 @@ export interface CertifyRecord {
   seconds: number;
 }
 
-export interface CertifiedPoint {
+interface CertifiedPoint {
   radius: number;
   accuracy: number;
   ci95: [number, number];
@@ -46,7 +46,7 @@ export interface CertifySummary {
   secondsPerImage: number;
 }
 
-export function certifySummary(records: readonly CertifyRecord[], radii: readonly number[] = CERTIFY_RADII): CertifySummary {
+function certifySummary(records: readonly CertifyRecord[], radii: readonly number[] = CERTIFY_RADII): CertifySummary {
   const n = records.length;
   const certified = radii.map((radius) => {
     const correct = records.filter((r) => r.correct && r.prediction >= 0 && r.radius >= radius).length;

@@ -24,7 +24,7 @@ export function sweepPoint(eps: number, r: RuleSummary): SweepPoint {
 }
 
 /** What `rdc attack --sweep` writes into report.json that the table needs. */
-export interface SweepReport {
+interface SweepReport {
   images: number;
   recheck: number;
   rule: string;

@@ -37,7 +37,7 @@ export function engineLabel(info: EngineInfo): string {
  * The git commit of the checkout (with '-dirty' when it has uncommitted changes), else $RDC_COMMIT
  * (set where there is no checkout, e.g. by the container image's build), else 'unknown'.
  */
-export function gitCommit(): string {
+function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()

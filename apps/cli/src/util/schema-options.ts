@@ -166,7 +166,7 @@ export function schemaValues(
 }
 
 /** zod issues as one message naming each flag (`--limit: must be at least 1`). */
-export function optionError(error: z.ZodError, schema: z.ZodObject): InputError {
+function optionError(error: z.ZodError, schema: z.ZodObject): InputError {
   const flags = new Map(fields(schema).map((f) => [f.key, f.flag.split(' ')[0]]));
   const text = error.issues
     .slice(0, 4)

@@ -1,6 +1,5 @@
 import { resolveShard, selectImages, shardIndices, type Selection, type Shard } from '@rdc/attacks';
 import { loadCifar10, modelValidationSplit, type Cifar10 } from '@rdc/train';
-import { parseIntArg } from './parse.js';
 
 /**
  * The images of `--split`: the test batch (only its first `--limit` read when no --range is given)

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Random, type Classifier, type Tensor } from '@rdc/core/runtime';
+import { Random, type Tensor } from '@rdc/core/runtime';
 import { sharedFixture } from '@rdc/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { AttackContext } from '../attack.js';
-import { lossAndGrad } from '../losses.js';
 import { StubClassifier } from '../testing.js';
 import { Apgd, type ApgdTrace } from './apgd.js';
 

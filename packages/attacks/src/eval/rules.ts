@@ -105,11 +105,6 @@ export function isRobust(r: ImageRecord, attacks: readonly string[], rule: Reche
   return robustScore(r, attacks, rule) === 1;
 }
 
-/** Survives the null attack: clean and every re-check of the clean image correct. */
-export function survivesNull(r: ImageRecord, rule: RecheckRule): boolean {
-  return nullScore(r, rule) === 1;
-}
-
 /** An image's score after one attack: the clean score and the adversarial one, the smaller (0 when not attacked). */
 function survivalScore(r: ImageRecord, attack: string, rule: RecheckRule): number {
   const a = r.attacks[attack];

@@ -48,7 +48,9 @@ export const MeasuredModel = z.object({
     .string()
     .describe('model folder')
     .meta(cli({ flag: '--model <dir>' })),
-  defense: DefenseName.default('dc').describe('what to evaluate: the plain network (a CNN), the DC or the RDC'),
+  defense: DefenseName.optional().describe(
+    "what to evaluate: the plain network (a CNN), the DC or the RDC (default: the model's own: none for a CNN or an imported classifier, rdc for a diffusion model with LM, else dc)",
+  ),
   method: MethodName.optional().describe("LM preset of the RDC (default: the model's)"),
   seed: z.number().int().nonnegative().default(0).describe('seed of the noise'),
 });

@@ -50,6 +50,8 @@ export interface Classifier {
   gradient(pixels: Tensor, cotangent: (logits: Float32Array) => Float32Array, rng: Random): Promise<{ logits: Float32Array; grad: Tensor }>;
   /** The settings that determine the outputs (for reports). */
   readonly settings: Record<string, unknown>;
+  /** The diffusion classifier inside (the DC and the RDC; absent for a plain network). */
+  readonly dc?: DiffusionClassifier;
 }
 
 /** Milliseconds since `t0`. */

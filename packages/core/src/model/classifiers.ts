@@ -128,6 +128,11 @@ export class ClassifierFactory {
     return this.model.config.network.arch !== 'cnn' && this.denoisers().lm !== null;
   }
 
+  /** The defense a command or request that names none runs: a CNN's plain network, else the RDC where the model has LM, else the DC. */
+  get defaultDefense(): DefenseName {
+    return this.model.config.network.arch === 'cnn' ? 'none' : this.hasLm ? 'rdc' : 'dc';
+  }
+
   /** Network passes per σ level of the DC: 1 for a multi-head network, K for a label-conditional one (1 for a CNN: its one pass). */
   get passesPerLevel(): number {
     return this.model.config.network.arch === 'cnn' ? 1 : this.denoisers().main.passesPerLevel;

@@ -19,7 +19,6 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { DcConfig, type DenoiserNetworkConfig, type MethodName, type NetworkConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import type { Graph } from '../nn/graph/index.js';
 import { graphToOnnx } from '../nn/onnx/writer.js';
 import { checkWeights } from '../nn/weights.js';
 import type { Weights } from '../tensor.js';

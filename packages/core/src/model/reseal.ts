@@ -7,7 +7,7 @@ import { InputError } from '../errors.js';
 import { sha256 } from './checksum.js';
 import { ModelConfig } from './config.js';
 import { writeModelFolder } from './folder.js';
-import { isLegacyUNet, LEGACY_LAYOUT, legacyParamName } from './migrate.js';
+import { isLegacyUNet, legacyNetwork, legacyWeights } from './migrate.js';
 import { decodeSafetensors } from './safetensors.js';
 
 /**
@@ -32,7 +32,7 @@ export function resealModelFolder(dir: string): ModelConfig {
   }
   const { configSha256: _, ...unsealed } = raw;
   const legacy = isLegacyUNet(unsealed.network);
-  if (legacy) unsealed.network = { ...(unsealed.network as object), ...LEGACY_LAYOUT };
+  if (legacy) unsealed.network = legacyNetwork(unsealed.network as object);
   const config = ModelConfig.omit({ configSha256: true }).safeParse(unsealed);
   if (!config.success)
     throw new InputError(`${cfgPath}: ${config.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, 'bad_model');
@@ -45,7 +45,6 @@ export function resealModelFolder(dir: string): ModelConfig {
       throw new InputError(`model folder ${root}: ${name} is missing or does not match config.json; re-export the model instead`, 'bad_model');
   }
   const { tensors } = decodeSafetensors(readFileSync(join(root, 'model.safetensors')), join(root, 'model.safetensors'));
-  const res = c.network.image.height;
   const lmPath = join(root, 'lm.safetensors');
   if (c.lmNetwork && (!c.files['lm.safetensors'] || !existsSync(lmPath) || sha256(readFileSync(lmPath)) !== c.files['lm.safetensors'].sha256))
     throw new InputError(`model folder ${root}: lm.safetensors is missing or does not match config.json; re-export the model instead`, 'bad_model');
@@ -54,7 +53,7 @@ export function resealModelFolder(dir: string): ModelConfig {
     lmNetwork: c.lmNetwork,
     lmWeights: c.lmNetwork ? decodeSafetensors(readFileSync(lmPath), lmPath).tensors : undefined,
     // Old names to EDM's; the values as they are.
-    weights: legacy ? Object.fromEntries(Object.entries(tensors).map(([k, w]) => [legacyParamName(k, res), w])) : tensors,
+    weights: legacy ? legacyWeights(tensors, c.network.image.height) : tensors,
     classes: c.classes,
     dc: c.dc,
     temperature: c.temperature,

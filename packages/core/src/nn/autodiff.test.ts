@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OrtEngine } from '../engines/ort.js';
 import { Random } from '../rng/random.js';
 import type { Tensor } from '../tensor.js';
-import { gradientGraph } from './autodiff.js';
 import { GraphBuilder, type Graph, type V } from './graph/index.js';
 
 /**

@@ -202,7 +202,7 @@ function headBranches(L: Layers, prefix: string, features: V, cfg: UNetConfig): 
 }
 
 /** Checks a UNet config against its image size. */
-export function validateUNet(cfg: UNetConfig): void {
+function validateUNet(cfg: UNetConfig): void {
   const levels = cfg.channelMult.length;
   const div = 2 ** (levels - 1);
   if (cfg.image.height % div || cfg.image.width % div) {

@@ -18,9 +18,9 @@ export type Options = RouteOptions;
 /** One image of a request, not yet decoded. */
 export type ImageSource = { bytes: Uint8Array; declared?: string } | { pixels: Pixels };
 
-export const ACCEPTED = 'send image/png, image/jpeg, image/webp (or application/octet-stream), multipart/form-data or application/json';
+const ACCEPTED = 'send image/png, image/jpeg, image/webp (or application/octet-stream), multipart/form-data or application/json';
 
-export function mediaType(c: Context): string {
+function mediaType(c: Context): string {
   return (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
 }
 

@@ -12,13 +12,13 @@ import type { MiddlewareHandler } from 'hono';
 import { brief, errorBody } from '../http/errors.js';
 
 /** Whether an interface address is loopback. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 /** The host name of a Host header value (without its port; IPv6 without brackets). */
-export function hostName(hostHeader: string): string {
+function hostName(hostHeader: string): string {
   const m = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
   if (m) return m[1].toLowerCase();
   return hostHeader.replace(/:\d+$/, '').toLowerCase();

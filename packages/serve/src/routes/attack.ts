@@ -11,7 +11,7 @@ import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { ONE_IMAGE_LIMITS } from '@rdc/attacks';
 import { AttackBody, AttackQuery, ImageContent, type AttackFields } from '../contract/requests.js';
-import { AttackProgress, AttackResult, ERRORS, jsonResponse } from '../contract/responses.js';
+import { AttackProgress, AttackResult, ERRORS } from '../contract/responses.js';
 import { errorAnswer } from '../middleware/errors.js';
 import { attackImage, attackWork } from '../service/attack.js';
 import { queueWork, readImageRequest, type RouteContext } from './context.js';

@@ -1,11 +1,11 @@
 /** The OpenAPI document (generated from the routes' schemas) and the interactive docs. */
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import swaggerUiPath from 'swagger-ui-dist/absolute-path.js';
 
-export const OPENAPI_INFO = {
+const OPENAPI_INFO = {
   title: 'Robust Diffusion Classifier API',
   version: '2.0.0',
   description:
@@ -14,7 +14,7 @@ export const OPENAPI_INFO = {
 
 export function docsRoutes(app: OpenAPIHono): void {
   app.doc31('/openapi.json', { openapi: '3.1.0', info: OPENAPI_INFO });
-  const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  const swaggerDir = swaggerUiPath();
   const asset = (file: string, type: string) => (c: Context) =>
     c.body(readFileSync(join(swaggerDir, file)), 200, { 'content-type': type, 'cache-control': 'max-age=86400' });
   app.get('/docs/swagger-ui.css', asset('swagger-ui.css', 'text/css'));

@@ -20,7 +20,7 @@ const markdown = new MarkdownIt({ html: false, linkify: false, typographer: fals
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A model card as an HTML page (its section markers dropped). */
-export function cardPage(name: string, card: string): string {
+function cardPage(name: string, card: string): string {
   const body = markdown.render(card.replace(/<!--[\s\S]*?-->/g, ''));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

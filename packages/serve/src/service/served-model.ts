@@ -89,7 +89,7 @@ export class ServedModel {
   }
   /** The defense of a request that names none. */
   get defaultDefense(): DefenseName {
-    return this.isCnn ? 'none' : this.hasLm ? 'rdc' : 'dc';
+    return this.factory.defaultDefense;
   }
   /** Network passes per σ level of the DC (1 for a CNN's one pass). */
   get passesPerLevel(): number {

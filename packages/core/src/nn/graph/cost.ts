@@ -6,11 +6,6 @@
  */
 import type { Graph, Node, Shape } from './types.js';
 
-/** Names of the values a graph needs at run time, in order: inputs then params. */
-export function graphInputNames(g: Graph): string[] {
-  return [...g.inputs.map((i) => i.name), ...g.params.map((p) => p.name)];
-}
-
 /** Number of trainable scalars. */
 export function parameterCount(g: Graph): number {
   return g.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);

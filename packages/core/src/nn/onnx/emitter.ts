@@ -7,7 +7,6 @@
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
-import type { Tensor } from '../../tensor.js';
 import type { Dim } from '../graph/types.js';
 
 // onnx-proto is CommonJS: its exports object is the default import (static, so bundlers see it).
@@ -17,7 +16,7 @@ export type { OnnxNs };
 export const ONNX_OPSET = 17;
 export const IR_VERSION = 8;
 export const FLOAT = 1;
-export const INT64 = 7;
+const INT64 = 7;
 export const FLOAT16 = 10;
 
 export type NodeProto = OnnxNs.INodeProto;

@@ -18,4 +18,4 @@ import type { OpTable } from './types.js';
 
 export const OPS: OpTable = { ...ELEMENTWISE, ...RESAMPLE, ...CONV, ...NORM, ...LINALG, ...LAYOUT, ...REDUCE };
 
-export type { OpDef, OpTable, TfjsContext, TfVal, VjpContext } from './types.js';
+export type { OpTable, TfjsContext, TfVal, VjpContext } from './types.js';
