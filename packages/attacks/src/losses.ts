@@ -9,6 +9,8 @@
  * @example
  * const { value, grad } = lossAndGrad('dlr', logits, label);
  */
+import { argmax, logSumExp } from '@rdc/core/runtime';
+
 export type LossName = 'ce' | 'dlr' | 'dlr-t';
 
 export interface LossOptions {
@@ -26,12 +28,9 @@ export function lossAndGrad(name: LossName, z: Float32Array, y: number, o: LossO
   const grad = new Float32Array(k);
   if (name === 'ce') {
     const T = o.temperature ?? 1;
-    let max = -Infinity;
-    for (const v of z) max = Math.max(max, v / T);
-    let s = 0;
-    for (const v of z) s += Math.exp(v / T - max);
-    const value = max + Math.log(s) - z[y] / T;
-    for (let i = 0; i < k; i++) grad[i] = (Math.exp(z[i] / T - max) / s - (i === y ? 1 : 0)) / T;
+    const lse = logSumExp(z, 0, k, 1 / T);
+    const value = lse - z[y] / T;
+    for (let i = 0; i < k; i++) grad[i] = (Math.exp(z[i] / T - lse) - (i === y ? 1 : 0)) / T;
     return { value, grad };
   }
   const pi = order(z);
@@ -66,9 +65,7 @@ export function lossAndGrad(name: LossName, z: Float32Array, y: number, o: LossO
 
 /** The predicted class. */
 export function predicted(z: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < z.length; i++) if (z[i] > z[best]) best = i;
-  return best;
+  return argmax(z, z.length)[0];
 }
 
 /** The margin z_y − max_{i≠y} z_i: negative exactly when misclassified (Square's and FAB's loss is its negative). */

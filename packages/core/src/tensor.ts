@@ -66,6 +66,14 @@ export function pixelsToModel(pixels: ArrayLike<number>): Float32Array {
   return out;
 }
 
+/**
+ * A length in pixel units (a radius, a noise level τ) in model units: twice as long, as
+ * x = 2·pixel − 1 (the smoothing noise τ is 2τ to the network; LM's ball radius likewise).
+ */
+export function pixelLengthToModel(length: number): number {
+  return 2 * length;
+}
+
 /** Converts model units in [−1, 1] back to pixels in [0, 1] (a new buffer; clamped to [0, 1] with `clamp`). */
 export function modelToPixels(x: ArrayLike<number>, opts: { clamp?: boolean } = {}): Float32Array {
   const out = new Float32Array(x.length);

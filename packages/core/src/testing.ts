@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GmmConfig, UNetConfig } from './config/schema.js';
+import { logSumExp } from './math/logits.js';
 import { buildDenoiserGraph } from './nn/denoiser-graph.js';
 import { initWeights } from './nn/weights.js';
 import { Random } from './rng/random.js';
@@ -96,9 +97,7 @@ export function mixtureLogDensity(pixels: Float32Array, i: number, means: Float3
   const d = means.length / classes;
   const dist = distancesToMeans(pixels, i, means, classes);
   const terms = Array.from(dist, (s) => -s / (2 * std * std));
-  const m = Math.max(...terms);
-  const lse = m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0));
-  return lse - Math.log(classes) - (d / 2) * Math.log(2 * Math.PI * std * std);
+  return logSumExp(terms) - Math.log(classes) - (d / 2) * Math.log(2 * Math.PI * std * std);
 }
 
 /**

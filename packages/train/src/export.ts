@@ -9,10 +9,9 @@ import { arch as cpuArch, cpus, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  argmax,
+  calibrationRecord,
   calibrationText,
   Denoiser,
-  fitTemperature,
   generativeGuard,
   guardTable,
   InputError,
@@ -20,7 +19,6 @@ import {
   type GuardReport,
   type ModelGuard,
   forwardFlops,
-  meanNll,
   parameterCount,
   type Calibration,
   type DcConfig,
@@ -117,19 +115,10 @@ export async function calibrateOnValidation(o: {
   const labels = data.labelsAt(idx);
   const k = o.network.numClasses;
   const logits = (await networkLogits(o.network, o.weights, o.engine, data.pixels(idx), o.dc.levels, o.seed, o.dc, o.onProgress)).data;
-  const temperature = fitTemperature(logits, labels, k);
-  const pred = argmax(logits, k);
-  return {
-    temperature,
-    calibration: {
-      images: n,
-      split: `validation (${o.valSize} images held out of the training batches, seed ${o.seed})`,
-      levels: o.network.arch === 'cnn' ? 1 : o.dc.levels,
-      nllBefore: meanNll(logits, labels, k),
-      nllAfter: meanNll(logits, labels, k, 1 / temperature),
-      accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / n,
-    },
-  };
+  return calibrationRecord(logits, labels, k, {
+    levels: o.network.arch === 'cnn' ? 1 : o.dc.levels,
+    split: `validation (${o.valSize} images held out of the training batches, seed ${o.seed})`,
+  });
 }
 
 /**

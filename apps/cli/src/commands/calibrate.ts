@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { argmax, calibrationText, fitTemperature, meanNll, Random, updateModelCardSection } from '@rdc/core';
+import { calibrationRecord, calibrationText, Random, updateModelCardSection } from '@rdc/core';
 import { imageSeed, JsonlLog } from '@rdc/attacks';
 import { openOnValidation } from '../util/command-steps.js';
 import { parseIntArg } from '../util/parse.js';
@@ -56,16 +56,7 @@ export function calibrateCommand() {
       bar.update(i + 1);
     }
     bar.stop();
-    const temperature = fitTemperature(logits, labels, k);
-    const pred = argmax(logits, k);
-    const calibration = {
-      images: take.length,
-      split: 'validation (held out of the training batches)',
-      levels,
-      nllBefore: meanNll(logits, labels, k),
-      nllAfter: meanNll(logits, labels, k, 1 / temperature),
-      accuracy: pred.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / take.length,
-    };
+    const { temperature, calibration } = calibrationRecord(logits, labels, k, { levels, split: 'validation (held out of the training batches)' });
     updateModelCardSection(dir, 'calibration', `${calibrationText(temperature, calibration, 'unet')} Command: \`${commandLine()}\``, {
       temperature,
       calibration,

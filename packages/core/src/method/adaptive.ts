@@ -19,6 +19,7 @@
  * for (const unit of order) { t.add(await unitSums(unit)); if (t.decided()) break; }
  */
 import quantile from '@stdlib/stats-base-dists-normal-quantile';
+import { argmax } from '../math/logits.js';
 import { Random } from '../rng/random.js';
 
 export interface AdaptiveOptions {
@@ -67,9 +68,7 @@ export class SequentialLeader {
   }
 
   get leader(): number {
-    let best = 0;
-    for (let k = 1; k < this.sums.length; k++) if (this.sums[k] > this.sums[best]) best = k;
-    return best;
+    return argmax(this.sums, this.sums.length)[0];
   }
 
   /** Whether the leader is safe (or every unit has been seen). */

@@ -8,18 +8,47 @@
  * const p = softmax(scaleLogits(logits, 1 / T), 10);
  */
 
+import { argmax, logSumExp } from '../math/logits.js';
+
 /** Mean negative log-likelihood of softmax(a·logits). */
 export function meanNll(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number, a = 1): number {
   const n = labels.length;
   let total = 0;
-  for (let r = 0; r < n; r++) {
-    let max = -Infinity;
-    for (let j = 0; j < k; j++) max = Math.max(max, a * logits[r * k + j]);
-    let s = 0;
-    for (let j = 0; j < k; j++) s += Math.exp(a * logits[r * k + j] - max);
-    total += max + Math.log(s) - a * logits[r * k + labels[r]];
-  }
+  for (let r = 0; r < n; r++) total += logSumExp(logits, r * k, (r + 1) * k, a) - a * logits[r * k + labels[r]];
   return total / n;
+}
+
+/** Mean cross-entropy and accuracy of logits [N, K] against labels. */
+export function crossEntropy(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): { nll: number; accuracy: number } {
+  const correct = argmax(logits, k).filter((p, i) => p === labels[i]).length;
+  return { nll: meanNll(logits, labels, k), accuracy: correct / labels.length };
+}
+
+/**
+ * The temperature fitted on validation logits and its record (config.json's `calibration`, the
+ * card's sentence): NLL before and after, accuracy. `rdc export` and `rdc calibrate` write it.
+ *
+ * @example
+ * const { temperature, calibration } = calibrationRecord(logits, labels, 10, { levels: 125, split: 'validation' });
+ */
+export function calibrationRecord(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  k: number,
+  o: { levels: number; split: string },
+): { temperature: number; calibration: { images: number; split: string; levels: number; nllBefore: number; nllAfter: number; accuracy: number } } {
+  const temperature = fitTemperature(logits, labels, k);
+  return {
+    temperature,
+    calibration: {
+      images: labels.length,
+      split: o.split,
+      levels: o.levels,
+      nllBefore: meanNll(logits, labels, k),
+      nllAfter: meanNll(logits, labels, k, 1 / temperature),
+      accuracy: crossEntropy(logits, labels, k).accuracy,
+    },
+  };
 }
 
 /**

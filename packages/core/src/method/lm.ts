@@ -3,7 +3,7 @@ import type { Denoiser } from '../engines/denoiser.js';
 import { Random } from '../rng/random.js';
 import { adamUpdate } from '../math/adam.js';
 import { projectBall } from '../math/ball.js';
-import { assertShape, modelToPixels, pixelsToModel, type Tensor } from '../tensor.js';
+import { assertShape, modelToPixels, pixelLengthToModel, pixelsToModel, type Tensor } from '../tensor.js';
 import { checkPixels } from './pixels.js';
 
 /**
@@ -75,7 +75,7 @@ export class LikelihoodMaximizer {
     const x = Float32Array.from(x0);
     const m = new Float32Array(x.length);
     const v = new Float32Array(x.length);
-    const ball = { norm: cfg.ball, radius: 2 * cfg.radius }; // model units
+    const ball = { norm: cfg.ball, radius: pixelLengthToModel(cfg.radius) }; // model units
     const draws = this.draws(b, rng);
 
     for (let t = 1; t <= cfg.steps; t++) {

@@ -16,7 +16,7 @@ import { argmax } from '../math/logits.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import type { Random } from '../rng/random.js';
 import { dcTerms, type LevelTerms } from '../sigma/terms.js';
-import type { Tensor, Weights } from '../tensor.js';
+import { pixelLengthToModel, type Tensor, type Weights } from '../tensor.js';
 import type { DiffusionClassifier } from './dc.js';
 import type { SmoothingBase, SmoothingBaseName } from './smoothing.js';
 
@@ -133,7 +133,7 @@ export class ApndcBase extends DcBase {
     const b = x.dims[0];
     const u = this.unconditional;
     const head = u.heads === 1 ? 0 : u.numClasses;
-    const denoised = await u.denoiseHead(x, new Float32Array(b).fill(2 * this.tau), head);
+    const denoised = await u.denoiseHead(x, new Float32Array(b).fill(pixelLengthToModel(this.tau)), head);
     return super.predict({ data: denoised, dims: x.dims }, rng);
   }
 }

@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { cli } from '../config/options.js';
 import { SigmaLevels } from '../config/schema.js';
 import type { Random } from '../rng/random.js';
-import { pixelsToModel, type Tensor } from '../tensor.js';
+import { pixelLengthToModel, pixelsToModel, type Tensor } from '../tensor.js';
 import { checkPixels } from './pixels.js';
 
 /** The base classifiers of `rdc certify --base`. */
@@ -120,7 +120,7 @@ export async function drawCounts(
   if (pixels.data.length !== d) throw new Error(`smoothing: expected one image of ${c}×${h}×${w}`);
   const x = pixelsToModel(pixels.data);
   const counts = new Array<number>(base.numClasses).fill(0);
-  const noiseScale = 2 * o.sigma; // pixel noise τ is 2τ in model units
+  const noiseScale = pixelLengthToModel(o.sigma);
   for (let done = 0; done < draws;) {
     signal?.throwIfAborted();
     const b = Math.min(o.batch, draws - done);

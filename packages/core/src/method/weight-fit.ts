@@ -15,8 +15,8 @@
  * fit.weights; // Float64Array(25), all ≥ 0
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-import { argmax } from '../math/logits.js';
-import { fitTemperature, meanNll } from './calibration.js';
+import { logSumExp } from '../math/logits.js';
+import { crossEntropy, fitTemperature } from './calibration.js';
 
 /** Per-level errors of N images: `errors` [N, K, S] (row-major), `labels` [N]. */
 export interface LevelData {
@@ -37,13 +37,6 @@ export function weightedLogits(data: LevelData, w: ArrayLike<number>): Float64Ar
     out[r] = z;
   }
   return out;
-}
-
-/** Mean cross-entropy and accuracy of logits [N, K] against labels. */
-export function crossEntropy(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): { nll: number; accuracy: number } {
-  const predicted = argmax(logits, k);
-  const correct = predicted.filter((p, i) => p === labels[i]).length;
-  return { nll: meanNll(logits, labels, k), accuracy: correct / labels.length };
 }
 
 /** The images of `data` at `rows`. */
@@ -90,22 +83,19 @@ export function fitLevelWeights(
     const mean = new Float64Array(s);
     let total = 0;
     for (let row = 0; row < n; row++) {
-      let max = -Infinity;
       for (let j = 0; j < k; j++) {
         let z = 0;
         const at = (row * k + j) * s;
         for (let l = 0; l < s; l++) z -= m[at + l] * v[l];
         p[j] = z;
-        if (z > max) max = z;
       }
-      let sum = 0;
-      for (let j = 0; j < k; j++) sum += Math.exp(p[j] - max);
-      total += max + Math.log(sum) - p[data.labels[row]];
+      const lse = logSumExp(p);
+      total += lse - p[data.labels[row]];
       if (!derivatives) continue;
       // d/dv of the row's cross-entropy: Σ_j (p_j − δ_jy)·(−M_j); Hessian Σ_j p_j M_j M_jᵀ − m̄ m̄ᵀ with m̄ = Σ_j p_j M_j.
       mean.fill(0);
       for (let j = 0; j < k; j++) {
-        const pj = Math.exp(p[j] - max) / sum;
+        const pj = Math.exp(p[j] - lse);
         const at = (row * k + j) * s;
         for (let l = 0; l < s; l++) {
           mean[l] += pj * m[at + l];

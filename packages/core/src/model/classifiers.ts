@@ -22,7 +22,7 @@ import type { SmoothingBase, SmoothingBaseName } from '../method/smoothing.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
 import { forwardMacs } from '../nn/graph/index.js';
-import type { Weights } from '../tensor.js';
+import { pixelLengthToModel, type Weights } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import type { ModelFolder } from './folder.js';
 
@@ -188,7 +188,7 @@ export class ClassifierFactory {
       if (name === 'none') throw new InputError(`${dir} is a diffusion model: certify it with --base dc, apndc or epndc`, 'bad_defense');
       const { main, lm } = this.denoisers();
       const dc = this.model.config.dc;
-      const from = 2 * opts.sigma;
+      const from = pixelLengthToModel(opts.sigma);
       if (name !== 'dc' && !(from < dc.sigmaMax))
         throw new InputError(`--sigma ${opts.sigma}: 2τ = ${from} is not below the grid's σ_max ${dc.sigmaMax}`, 'bad_option');
       const levels = opts.levels ?? 10;

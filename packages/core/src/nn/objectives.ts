@@ -10,6 +10,7 @@ import { adamGraphStep } from './optimizer.js';
 import { SIGMA_DATA } from '../edm/coefficients.js';
 import { denoiserBuilder, denoiserHeads, takesLabels, unconditionalHead } from './denoiser-graph.js';
 import { GraphBuilder, type Graph, type V } from './graph/index.js';
+import { pixelLengthToModel } from '../tensor.js';
 
 /**
  * Partial DC logits of one image over a chunk of S noise levels (docs/method.md §2):
@@ -209,7 +210,7 @@ export function lmUnrolledGraph(cfg: DenoiserNetworkConfig, lm: LmConfig): Graph
   const x0 = g.input('x', [1, c, h, w]);
   const noise = g.input('noise', [n, c, h, w]);
   const sigma = g.input('sigma', [n]);
-  const radius = 2 * lm.radius;
+  const radius = pixelLengthToModel(lm.radius);
   let x = x0;
   let m: V | null = null;
   let v: V | null = null;
