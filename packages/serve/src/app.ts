@@ -23,6 +23,7 @@ import { errorHandler, notFound } from './middleware/errors.js';
 import { hostCheck } from './middleware/host-check.js';
 import { originCheck } from './middleware/origin-check.js';
 import { requestMetrics } from './middleware/request-metrics.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { WorkQueue } from './queue.js';
 import { attackRoutes } from './routes/attack.js';
 import { certifyRoutes } from './routes/certify.js';
@@ -58,6 +59,7 @@ export function createApp(models: ServedModel | ModelRegistry, config: Partial<S
   const app = new OpenAPIHono();
 
   app.use('*', requestMetrics(metrics));
+  app.use('*', securityHeaders());
   app.use('*', hostCheck(cfg));
   for (const m of originCheck(cfg.cors)) app.use('*', m);
   app.onError(errorHandler);

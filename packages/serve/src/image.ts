@@ -18,6 +18,10 @@ import { InputError, type Tensor } from '@rdc/core/runtime';
 import { checkImageBytes } from './http/sniff.js';
 import type { Pixels } from './contract/requests.js';
 
+// libvips keeps up to 50 MB of recent operations by default: every upload is new, so a cache only
+// grows the server's memory with what clients send.
+sharp.cache(false);
+
 /** Refuse images larger than this many pixels before decoding them (decompression bombs). */
 export const MAX_INPUT_PIXELS = 40_000_000;
 

@@ -1,14 +1,18 @@
 /**
  * A bounded work queue: at most `concurrency` jobs run at once (inference is CPU-bound), at most
- * `capacity` wait. A full queue refuses at once (the API answers 503 with Retry-After). A job that
- * has not finished within its timeout is answered with a timeout error: a waiting job is dropped,
- * a running one is cancelled through its `AbortSignal` (the DC and LM stop at their next σ chunk or
- * step), so it does not go on starving the queue.
+ * `capacity` wait. A full queue refuses at once (the API answers 503 with Retry-After: the estimated
+ * seconds of the work ahead — each job's own estimate, from its model's measured speed — spread over
+ * `concurrency`). A job that has not finished within its timeout is answered with a timeout error,
+ * and one whose client went away with `ClientGoneError`: a waiting job is dropped, a running one is
+ * cancelled through its `AbortSignal` (the DC and LM stop at their next σ chunk or step, a
+ * certification at its next batch of draws), so it does not go on starving the queue.
  *
  * @example
  * const q = new WorkQueue({ capacity: 16, concurrency: 1 });
- * const r = await q.run((signal) => classify(x, signal), 30_000);
+ * const r = await q.run((signal) => classify(x, signal), 30_000, { seconds: 2.5 });
  */
+import { ClientGoneError } from './http/errors.js';
+
 export class QueueFullError extends Error {
   constructor(readonly retryAfterSeconds: number) {
     super('the server is busy: the work queue is full');
@@ -29,6 +33,9 @@ export class TimeoutError extends Error {
 }
 
 interface Job {
+  /** Estimated seconds of work; when it started (ms), once running. */
+  seconds: number;
+  startedAt: number;
   start: () => void;
   /** Answers the job with an error now; a running job is also told to stop. */
   cancel: (reason: Error) => void;
@@ -41,8 +48,6 @@ export class WorkQueue {
   private readonly waiting: Job[] = [];
   private readonly active = new Set<Job>();
   private idle: (() => void)[] = [];
-  /** Recent job durations (seconds) for Retry-After estimates. */
-  private avgSeconds = 1;
 
   constructor(private readonly opts: { capacity: number; concurrency: number }) {}
 
@@ -54,16 +59,28 @@ export class WorkQueue {
     return this.running;
   }
 
-  /** Runs `fn` in turn; `cancelled` (e.g. the client's connection closing) cancels it like a timeout. */
-  run<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancelled?: AbortSignal): Promise<T> {
-    if (this.waiting.length >= this.opts.capacity && this.running >= this.opts.concurrency) {
-      const ahead = this.waiting.length + this.running;
-      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil((ahead * this.avgSeconds) / this.opts.concurrency))));
-    }
+  /** Estimated seconds until the work queued and running now has finished, spread over the workers. */
+  secondsAhead(): number {
+    const now = performance.now();
+    let total = 0;
+    for (const job of this.waiting) total += job.seconds;
+    for (const job of this.active) total += Math.max(0, job.seconds - (now - job.startedAt) / 1000);
+    return total / this.opts.concurrency;
+  }
+
+  /**
+   * Runs `fn` in turn. `cancelled` (the client's connection closing) cancels it like a timeout;
+   * `seconds` is its estimated work (for the Retry-After of those refused behind it).
+   */
+  run<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number, o: { cancelled?: AbortSignal; seconds?: number } = {}): Promise<T> {
+    if (this.waiting.length >= this.opts.capacity && this.running >= this.opts.concurrency)
+      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(this.secondsAhead()))));
     return new Promise<T>((resolve, reject) => {
       let done = false;
       const timer = setTimeout(() => job.cancel(new TimeoutError(timeoutMs)), timeoutMs);
       const job: Job = {
+        seconds: o.seconds ?? 1,
+        startedAt: 0,
         cancelled: false,
         controller: new AbortController(),
         cancel: (reason) => {
@@ -80,7 +97,7 @@ export class WorkQueue {
         start: () => {
           this.running++;
           this.active.add(job);
-          const t0 = performance.now();
+          job.startedAt = performance.now();
           fn(job.controller.signal)
             .then(
               (v) => {
@@ -93,14 +110,14 @@ export class WorkQueue {
             .finally(() => {
               done = true;
               clearTimeout(timer);
-              this.avgSeconds = 0.8 * this.avgSeconds + 0.2 * ((performance.now() - t0) / 1000);
               this.running--;
               this.active.delete(job);
               this.next();
             });
         },
       };
-      cancelled?.addEventListener('abort', () => job.cancel(new Error('the client closed the connection')), { once: true });
+      if (o.cancelled?.aborted) return job.cancel(new ClientGoneError());
+      o.cancelled?.addEventListener('abort', () => job.cancel(new ClientGoneError()), { once: true });
       this.waiting.push(job);
       this.next();
     });

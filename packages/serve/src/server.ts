@@ -43,11 +43,13 @@ function refuseRaw(err: Error & { code?: string }, socket: Socket): void {
   const [status, code, message] =
     err.code === 'CONNECT'
       ? [405, 'method_not_allowed', 'CONNECT is not served here: this is an HTTP API (GET and POST)']
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'headers_too_large', 'the request headers are too large']
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'request_timeout', 'the request was not received in time']
-          : [400, 'bad_request', 'the request is not valid HTTP (a bad method, URL or header)'];
+      : err.code === 'HPE_INVALID_VERSION'
+        ? [505, 'http_version', 'this HTTP version is not served here: use HTTP/1.1']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'headers_too_large', 'the request headers are too large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request_timeout', 'the request was not received in time']
+            : [400, 'bad_request', 'the request is not valid HTTP (a bad method, URL or header)'];
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -90,7 +92,18 @@ export async function startServer(
       // A request without Host reaches the listener, which answers it in the API's error shape.
       requireHostHeader: false,
     },
-    listener,
+    (req, res) => {
+      // HTTP/1.0 and 1.1 only: Node's parser takes any 'HTTP/x.y' request line.
+      if (req.httpVersion === '1.1' || req.httpVersion === '1.0') return void listener(req, res);
+      const body = JSON.stringify({ error: { code: 'http_version', message: `HTTP/${req.httpVersion.slice(0, 8)} is not served here: use HTTP/1.1` } });
+      res.writeHead(505, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-content-type-options': 'nosniff',
+        connection: 'close',
+      });
+      res.end(body);
+    },
   );
   // CONNECT is not an HTTP API method: answer it (Node would close the socket without a word).
   http.on('connect', (_req, socket: Socket) => refuseRaw(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket));

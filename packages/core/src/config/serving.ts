@@ -76,6 +76,18 @@ export const ServeConfig = z.object({
     .default(30_000)
     .describe('after SIGTERM, how long in-flight requests may take before connections are closed')
     .meta(cli({ flag: '--drain-timeout <duration>', parse: 'duration-ms' })),
+  /**
+   * The memory one certification's noisy draws may take (MB): the draws per network batch are this
+   * divided by the activations of one draw (every value the network computes, an upper bound:
+   * ONNX Runtime reuses most buffers). docs/serving.md gives what one request costs.
+   */
+  certifyMemoryMb: z
+    .number()
+    .int()
+    .positive()
+    .default(() => Number(process.env.RDC_CERTIFY_MEMORY) || 512)
+    .describe('memory budget of one certification in MB, env RDC_CERTIFY_MEMORY (default 512: the pod limit of deploy/ holds it)')
+    .meta(cli({ flag: '--certify-memory <mb>' })),
   /** Origins allowed to call the API from a browser ('*': any). Empty: cross-origin requests are refused. */
   cors: z
     .array(z.string())

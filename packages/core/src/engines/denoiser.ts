@@ -7,6 +7,7 @@ import type { LmConfig } from '../config/schema.js';
 import type { LevelTerms } from '../sigma/terms.js';
 import { assertShape, type Tensor, type Weights } from '../tensor.js';
 import type { Engine, EngineInfo, GradientFunction, GraphFunction } from './engine.js';
+import { GraphCache } from './graph-cache.js';
 
 /**
  * A denoiser on an engine: the network config, its weights, and the compiled graphs the method
@@ -26,7 +27,8 @@ import type { Engine, EngineInfo, GradientFunction, GraphFunction } from './engi
  * const D = await den.denoise(x, Float32Array.of(0.5));
  */
 export class Denoiser {
-  private readonly cache = new Map<string, Promise<GraphFunction | GradientFunction>>();
+  /** The compiled graphs (`GraphCache`: the batch graphs of request-chosen level counts are bounded). */
+  readonly graphs = new GraphCache();
 
   /**
    * @param files ONNX files to load instead of compiling a graph (a model folder's exports), by
@@ -67,28 +69,26 @@ export class Denoiser {
     return c * h * w;
   }
 
-  private forward(kind: 'denoiser' | 'dcChunk', graph: () => Graph): Promise<GraphFunction> {
-    let f = this.cache.get(kind) as Promise<GraphFunction> | undefined;
-    if (!f) {
+  /** Runs a forward graph of one of the fixed kinds: the exported file where there is one, else compiled from the weights. */
+  private forward<R>(kind: 'denoiser' | 'dcChunk', graph: () => Graph, use: (f: GraphFunction) => Promise<R>): Promise<R> {
+    const build = () => {
       // An fp16 engine compiles from the weights: the exported graphs are float32.
       const file = this.engine.info.precision ? undefined : this.files[kind];
       const load = this.engine as Engine & { load?: (path: string, graph: Graph) => Promise<GraphFunction> };
-      f = file && load.load ? load.load(file, graph()) : this.engine.compile(graph(), { weights: this.weights });
-      this.cache.set(kind, f);
-    }
-    return f;
+      return file && load.load ? load.load(file, graph()) : this.engine.compile(graph(), { weights: this.weights });
+    };
+    return this.graphs.with(kind, build, use);
   }
 
-  private gradient(kind: 'dcVjp' | 'lmGrad', graph: () => Graph, of: string): Promise<GradientFunction> {
-    let f = this.cache.get(kind) as Promise<GradientFunction> | undefined;
-    if (!f) {
+  /** Runs a gradient graph of one of the fixed kinds (its input gradient with respect to x). */
+  private gradient<R>(kind: 'dcVjp' | 'lmGrad', graph: () => Graph, of: string, use: (f: GradientFunction) => Promise<R>): Promise<R> {
+    const build = () => {
       const file = this.engine.info.precision ? undefined : this.files[kind];
       const request = { of, wrt: ['x'] };
       const load = this.engine as Engine & { loadGradient?: (path: string, graph: Graph, request: { of: string; wrt: string[] }) => Promise<GradientFunction> };
-      f = file && load.loadGradient ? load.loadGradient(file, graph(), request) : this.engine.compileGradient(graph(), request, { weights: this.weights });
-      this.cache.set(kind, f);
-    }
-    return f;
+      return file && load.loadGradient ? load.loadGradient(file, graph(), request) : this.engine.compileGradient(graph(), request, { weights: this.weights });
+    };
+    return this.graphs.with(kind, build, use);
   }
 
   /** D [B, heads, C, H, W] of x_σ [B, C, H, W] at σ [B]; `labels` (one-hot [B, K]) for a label-conditional network. */
@@ -102,8 +102,11 @@ export class Denoiser {
       assertShape('denoise: labels', labels, [x.dims[0], this.numClasses]);
       feeds.labels = labels;
     }
-    const f = await this.forward('denoiser', () => buildDenoiserGraph(this.config));
-    return (await f.run(feeds)).D;
+    return this.forward(
+      'denoiser',
+      () => buildDenoiserGraph(this.config),
+      async (f) => (await f.run(feeds)).D,
+    );
   }
 
   /** One head, D [B, C, H, W]: a class 0..K−1, or K for the unconditional head. */
@@ -162,8 +165,12 @@ export class Denoiser {
   /** Partial DC logits [K] of one image x [1, C, H, W] over the σ levels of this chunk. */
   async dcChunk(x: Tensor, noise: Tensor, sigma: Float32Array, weights: Float32Array, guidance = 0): Promise<Float32Array> {
     this.checkGuidance(guidance);
-    const f = await this.forward('dcChunk', () => dcChunkGraph(this.config));
-    return (await f.run(this.dcFeeds(x, noise, sigma, weights, guidance))).logits.data;
+    const feeds = this.dcFeeds(x, noise, sigma, weights, guidance);
+    return this.forward(
+      'dcChunk',
+      () => dcChunkGraph(this.config),
+      async (f) => (await f.run(feeds)).logits.data,
+    );
   }
 
   /** Partial DC logits [K] and ⟨cotangent, logits⟩'s gradient with respect to x (model units). */
@@ -178,8 +185,13 @@ export class Denoiser {
     const k = this.numClasses;
     if (cotangent.length !== k) throw new Error(`dc: cotangent has ${cotangent.length} entries, expected ${k}`);
     this.checkGuidance(guidance);
-    const f = await this.gradient('dcVjp', () => dcChunkGraph(this.config), 'logits');
-    const r = await f.run(this.dcFeeds(x, noise, sigma, weights, guidance), { cotangent: { data: cotangent, dims: [1, k] } });
+    const feeds = this.dcFeeds(x, noise, sigma, weights, guidance);
+    const r = await this.gradient(
+      'dcVjp',
+      () => dcChunkGraph(this.config),
+      'logits',
+      (f) => f.run(feeds, { cotangent: { data: cotangent, dims: [1, k] } }),
+    );
     return { logits: r.value.data, grad: r.grads.x };
   }
 
@@ -194,21 +206,13 @@ export class Denoiser {
     const b = x.dims[0];
     assertShape('dc batch: x', x, [-1, c, h, w]);
     if (noise.length !== b * s * c * h * w) throw new Error(`dc batch: noise must hold ${b}·${s} images`);
-    const key = `dcBatch:${s}`;
-    let f = this.cache.get(key) as Promise<GraphFunction> | undefined;
-    if (!f) {
-      f = this.engine.compile(dcBatchGraph(this.config, s), { weights: this.weights });
-      this.cache.set(key, f);
-    }
     const perImage = (v: Float32Array): Tensor => {
       const out = new Float32Array(b * s);
       for (let i = 0; i < b; i++) out.set(v, i * s);
       return { data: out, dims: [b, s] };
     };
     const level = (v: Float32Array): Tensor => ({ data: v, dims: [s] });
-    const r = await (
-      await f
-    ).run({
+    const feeds = {
       x,
       noise: { data: noise, dims: [b, s, c, h, w] },
       sigma: perImage(terms.sigmas),
@@ -217,8 +221,9 @@ export class Denoiser {
       beta: level(terms.beta),
       gamma: level(terms.gamma),
       weights: level(terms.weights),
-    });
-    return r.logits;
+    };
+    const build = () => this.engine.compile(dcBatchGraph(this.config, s), { weights: this.weights });
+    return this.graphs.with(`dcBatch:${s}`, build, async (f) => (await f.run(feeds)).logits, { bounded: true });
   }
 
   private checkGuidance(guidance: number): void {
@@ -236,8 +241,12 @@ export class Denoiser {
     const [c, h, w] = this.imageDims;
     assertShape('lm: x', x, [-1, c, h, w]);
     assertShape('lm: noise', noise, [x.dims[0], c, h, w]);
-    const f = await this.gradient('lmGrad', () => lmObjectiveGraph(this.config), 'loss');
-    const r = await f.run({ x, noise, sigma: { data: sigma, dims: [sigma.length] } });
+    const r = await this.gradient(
+      'lmGrad',
+      () => lmObjectiveGraph(this.config),
+      'loss',
+      (f) => f.run({ x, noise, sigma: { data: sigma, dims: [sigma.length] } }),
+    );
     return { loss: r.value.data, grad: r.grads.x };
   }
 
@@ -249,25 +258,16 @@ export class Denoiser {
     const key = `lmUnrolled:${JSON.stringify(lm)}`;
     const feeds = { x, noise, sigma: { data: sigma, dims: [sigma.length] } };
     if (!cotangent) {
-      let f = this.cache.get(key) as Promise<GraphFunction> | undefined;
-      if (!f) {
-        f = this.engine.compile(lmUnrolledGraph(this.config, lm), { weights: this.weights });
-        this.cache.set(key, f);
-      }
-      return { out: (await (await f).run(feeds)).out };
+      const build = () => this.engine.compile(lmUnrolledGraph(this.config, lm), { weights: this.weights });
+      return { out: await this.graphs.with(key, build, async (f) => (await f.run(feeds)).out, { bounded: true }) };
     }
-    let f = this.cache.get(`${key}:vjp`) as Promise<GradientFunction> | undefined;
-    if (!f) {
-      f = this.engine.compileGradient(lmUnrolledGraph(this.config, lm), { of: 'out', wrt: ['x'] }, { weights: this.weights });
-      this.cache.set(`${key}:vjp`, f);
-    }
-    const r = await (await f).run(feeds, { cotangent });
+    const build = () => this.engine.compileGradient(lmUnrolledGraph(this.config, lm), { of: 'out', wrt: ['x'] }, { weights: this.weights });
+    const r = await this.graphs.with(`${key}:vjp`, build, (f) => f.run(feeds, { cotangent }), { bounded: true });
     return { out: r.value, grad: r.grads.x };
   }
 
   /** Releases the compiled graphs. */
-  async dispose(): Promise<void> {
-    for (const f of this.cache.values()) (await f).dispose();
-    this.cache.clear();
+  dispose(): Promise<void> {
+    return this.graphs.dispose();
   }
 }

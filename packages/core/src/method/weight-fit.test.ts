@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../rng/random.js';
-import { chooseSmoothness, crossEntropy, fitLevelWeights, releasedScale, weightedLogits, type LevelData } from './weight-fit.js';
+import { crossEntropy } from './calibration.js';
+import { chooseSmoothness, fitLevelWeights, releasedScale, weightedLogits, type LevelData } from './weight-fit.js';
 
 /** N images whose labels are drawn from softmax(−L·w) for known weights w (errors L positive, as denoising errors are). */
 function synthetic(n: number, trueWeights: number[], seed: number, classes = 4): LevelData {

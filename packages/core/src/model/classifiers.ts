@@ -9,6 +9,7 @@
  * const rdc = factory.get({ defense: 'rdc', method: 'paper' });
  * const logits = await rdc.logits(pixels, new Random(0));
  */
+import { LRUCache } from 'lru-cache';
 import { DcConfig, lmPreset, type DefenseName, type GradientMode, type LmConfig, type MethodName, type NetworkConfig } from '../config/schema.js';
 import { Denoiser } from '../engines/denoiser.js';
 import type { Engine } from '../engines/engine.js';
@@ -21,7 +22,7 @@ import { epndcTerms } from '../sigma/terms.js';
 import type { SmoothingBase, SmoothingBaseName } from '../method/smoothing.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph } from '../nn/denoiser-graph.js';
-import { forwardMacs } from '../nn/graph/index.js';
+import { activationBytes, forwardMacs } from '../nn/graph/index.js';
 import { pixelLengthToModel, type Weights } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import type { ModelFolder } from './folder.js';
@@ -103,9 +104,16 @@ function optionsKey(o: ClassifierOptions): string {
   return JSON.stringify(sort(o));
 }
 
+/**
+ * How many classifiers and smoothing bases a factory keeps, least recently used first out: their
+ * keys come from requests (levels, weighting, σ of the smoothing), each holds a few kB of grids and
+ * weights; the compiled graphs they share are bounded by the denoiser's `GraphCache`.
+ */
+export const CACHED_CLASSIFIERS = 64;
+
 export class ClassifierFactory {
-  private readonly cache = new Map<string, Classifier>();
-  private readonly bases = new Map<string, SmoothingBase>();
+  private readonly cache = new LRUCache<string, Classifier>({ max: CACHED_CLASSIFIERS });
+  private readonly bases = new LRUCache<string, SmoothingBase>({ max: CACHED_CLASSIFIERS });
   private shared: { main: Denoiser; lm: Denoiser | null } | null = null;
 
   constructor(
@@ -118,7 +126,7 @@ export class ClassifierFactory {
   }
 
   /** The denoisers every classifier of this model shares (compiled graphs are cached in them). */
-  private denoisers(): { main: Denoiser; lm: Denoiser | null } {
+  denoisers(): { main: Denoiser; lm: Denoiser | null } {
     this.shared ??= modelDenoisers(this.model, this.engine);
     return this.shared;
   }
@@ -176,7 +184,8 @@ export class ClassifierFactory {
    * its first interval skipped). Cached like the classifiers.
    */
   smoothingBase(name: SmoothingBaseName, opts: { sigma: number; levels?: number }): SmoothingBase {
-    const key = `smoothing:${name}:${opts.sigma}:${opts.levels ?? ''}`;
+    // The plain network smooths any τ with the same compiled graph.
+    const key = name === 'none' ? 'smoothing:none' : `smoothing:${name}:${opts.sigma}:${opts.levels ?? ''}`;
     let base = this.bases.get(key);
     if (base) return base;
     const { network } = this.model.config;
@@ -206,12 +215,23 @@ export class ClassifierFactory {
     return base;
   }
 
-  /** Multiply–accumulates of one pass per image of the DC's network (or the CNN), and of LM's. */
+  /** Multiply–accumulates of one pass per image of the DC's network (or the CNN), and of LM's (computed once). */
   macsPerPass(): { main: number; lm: number } {
+    return (this.passCosts ??= this.measurePasses()).macs;
+  }
+
+  /** Bytes of the values one pass per image of the model's network computes (`activationBytes`; computed once). */
+  activationBytesPerPass(): number {
+    return (this.passCosts ??= this.measurePasses()).activationBytes;
+  }
+
+  private passCosts: { macs: { main: number; lm: number }; activationBytes: number } | null = null;
+
+  private measurePasses() {
     const { network, lmNetwork } = this.model.config;
-    if (network.arch === 'cnn') return { main: forwardMacs(buildClassifierGraph(network)), lm: 0 };
-    const lm = lmNetwork ?? (this.hasLm ? network : null);
-    return { main: forwardMacs(buildDenoiserGraph(network)), lm: lm ? forwardMacs(buildDenoiserGraph(lm)) : 0 };
+    const main = network.arch === 'cnn' ? buildClassifierGraph(network) : buildDenoiserGraph(network);
+    const lm = network.arch === 'cnn' ? null : (lmNetwork ?? (this.hasLm ? network : null));
+    return { macs: { main: forwardMacs(main), lm: lm ? forwardMacs(buildDenoiserGraph(lm)) : 0 }, activationBytes: activationBytes(main) };
   }
 
   /**

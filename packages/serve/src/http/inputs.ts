@@ -56,12 +56,32 @@ function fieldsOf(schema: z.ZodType, fields: Record<string, string[]>, where: st
 }
 
 async function readForm(c: Context): Promise<Record<string, (string | File)[]>> {
-  const form = await readBody(
-    c,
-    () => c.req.parseBody({ all: true }),
-    new RequestError(400, 'bad_multipart', 'the multipart/form-data body cannot be parsed (a missing or wrong boundary, or a truncated body)'),
-  );
-  return Object.fromEntries(Object.entries(form).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+  const unparsable = new RequestError(400, 'bad_multipart', 'the multipart/form-data body cannot be parsed (a missing or wrong boundary, or a truncated body)');
+  const bytes = await readBody(c, () => c.req.arrayBuffer(), unparsable);
+  refuseEncodedParts(new Uint8Array(bytes));
+  // Parsed from the bytes read (and checked) above.
+  const form = await readBody(c, () => new Response(bytes, { headers: { 'content-type': c.req.header('content-type') ?? '' } }).formData(), unparsable);
+  const out: Record<string, (string | File)[]> = {};
+  for (const [k, v] of form.entries()) (out[k] ??= []).push(v);
+  return out;
+}
+
+/**
+ * Parts are taken as declared: raw bytes are bytes. A part header `Content-Transfer-Encoding` other
+ * than binary, 8bit or 7bit (base64, quoted-printable: RFC 7578 retired them) would have the parser
+ * decode the part, so a body could carry base64 where raw bytes are expected: refused.
+ */
+function refuseEncodedParts(bytes: Uint8Array): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  const lower = text.toLowerCase();
+  for (let at = lower.indexOf('content-transfer-encoding'); at >= 0; at = lower.indexOf('content-transfer-encoding', at + 1)) {
+    // Only a header line counts: at the start of a line, inside a part's header block.
+    if (at < 2 || text.slice(at - 2, at) !== '\r\n') continue;
+    const end = lower.indexOf('\r\n', at);
+    const value = lower.slice(lower.indexOf(':', at) + 1, end < 0 ? undefined : end).trim();
+    if (!['binary', '8bit', '7bit'].includes(value))
+      throw new RequestError(400, 'bad_multipart', `a part declares Content-Transfer-Encoding ${brief(value, 20)}: send its bytes as they are (binary)`);
+  }
 }
 
 /** A form's text fields apart from its file fields. */

@@ -42,15 +42,11 @@ export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middlew
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options: req, model, pixels } = await readImageRequest<AttackFields>(c, ctx, SCHEMAS, attackWork);
+      const { options: req, model, pixels, macs } = await readImageRequest<AttackFields>(c, ctx, SCHEMAS, attackWork);
       const decodeMs = performance.now() - t0;
       const stream = (c.req.header('accept') ?? '').includes('text/event-stream');
       const events = new ProgressEvents();
-      const { job, timings } = queueWork(
-        ctx,
-        (signal) => attackImage(model, pixels, req, signal, stream ? (p) => events.push(p) : undefined),
-        c.req.raw.signal,
-      );
+      const { job, timings } = queueWork(ctx, c, model, macs, (signal) => attackImage(model, pixels, req, signal, stream ? (p) => events.push(p) : undefined));
       const answer = (r: Awaited<typeof job>): AttackResult => {
         const { queueMs, workMs } = timings();
         return { ...r, timings: { decodeMs, queueMs, attackMs: workMs, totalMs: performance.now() - t0 } };

@@ -28,9 +28,9 @@ export function certifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middle
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options: req, model, pixels } = await readImageRequest<CertifyFields>(c, ctx, SCHEMAS, certifyWork);
+      const { options: req, model, pixels, macs } = await readImageRequest<CertifyFields>(c, ctx, SCHEMAS, certifyWork);
       const decodeMs = performance.now() - t0;
-      const { job, timings } = queueWork(ctx, (signal) => certifyImage(model, pixels, req, signal));
+      const { job, timings } = queueWork(ctx, c, model, macs, (signal) => certifyImage(model, pixels, req, signal, cfg.certifyMemoryMb));
       const r = await job;
       const { queueMs, workMs } = timings();
       return c.json({ ...r, timings: { decodeMs, queueMs, certifyMs: workMs, totalMs: performance.now() - t0 } });

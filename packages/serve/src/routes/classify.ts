@@ -15,7 +15,7 @@ import { checkWork, decodeFor, modelOf, queueWork, readImageRequest, type RouteC
 import { defineRoute } from './define.js';
 
 export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: MiddlewareHandler): void {
-  const { cfg, queue } = ctx;
+  const { cfg } = ctx;
   defineRoute(
     app,
     createRoute({
@@ -28,9 +28,9 @@ export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middl
     }),
     async (c) => {
       const t0 = performance.now();
-      const { options, model, pixels } = await readImageRequest<Options>(c, ctx, {}, (model, o) => classifyWork(model, o, 1));
+      const { options, model, pixels, macs } = await readImageRequest<Options>(c, ctx, {}, (model, o) => classifyWork(model, o, 1));
       const decodeMs = performance.now() - t0;
-      const { job, timings } = queueWork(ctx, (signal) => classifyImage(model, pixels, options, signal));
+      const { job, timings } = queueWork(ctx, c, model, macs, (signal) => classifyImage(model, pixels, options, signal));
       const r = await job;
       return c.json({ ...r, timings: { decodeMs, queueMs: timings().queueMs, ...r.timings, totalMs: performance.now() - t0 } });
     },
@@ -57,16 +57,18 @@ export function classifyRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middl
           'bad_options',
           `seed: image i uses seed + i, and ${options.seed} + ${sources.length - 1} passes the largest seed ${MAX_SEED}`,
         );
-      checkWork(ctx, model, ...classifyWork(model, options, sources.length));
+      const [macs, what] = classifyWork(model, options, sources.length);
+      checkWork(ctx, model, macs, what);
       const images = await decodeFor(model, sources);
       const decodeMs = performance.now() - t0;
       // One time limit for the whole batch; one seed for it: image i uses seed + i.
-      const results = await queue.run(async (signal) => {
+      const { job } = queueWork(ctx, c, model, macs, async (signal) => {
         const out = [];
         for (let i = 0; i < images.length; i++)
           out.push(await classifyImage(model, images[i], { ...options, seed: options.seed === undefined ? undefined : options.seed + i }, signal));
         return out;
-      }, cfg.timeoutMs);
+      });
+      const results = await job;
       return c.json({ results, timings: { decodeMs, totalMs: performance.now() - t0 } });
     },
     limit,

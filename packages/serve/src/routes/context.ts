@@ -52,19 +52,23 @@ export function checkWork(ctx: RouteContext, model: ServedModel, macs: number, w
 }
 
 /**
- * Work put in the queue under the server's time limit (cancelled as well if `cancelled` aborts: the
- * client went away), with its timings: how long it waited, how long it ran.
+ * A request's work (`macs` multiply–accumulates on `model`) put in the queue under the server's time
+ * limit, cancelled as well when the client goes away (`c`'s connection closes), with its estimated
+ * seconds from the model's measured speed; once done, its time teaches the model's speed. With its
+ * timings: how long it waited, how long it ran.
  */
-export function queueWork<T>(ctx: RouteContext, work: (signal: AbortSignal) => Promise<T>, cancelled?: AbortSignal) {
+export function queueWork<T>(ctx: RouteContext, c: Context, model: ServedModel, macs: number, work: (signal: AbortSignal) => Promise<T>) {
   const queued = performance.now();
   let started = 0;
   const job = ctx.queue.run(
-    (signal) => {
+    async (signal) => {
       started = performance.now();
-      return work(signal);
+      const r = await work(signal);
+      model.observe(macs, (performance.now() - started) / 1000);
+      return r;
     },
     ctx.cfg.timeoutMs,
-    cancelled,
+    { cancelled: c.req.raw.signal, seconds: model.estimateSeconds(macs) },
   );
   return { job, timings: () => ({ queueMs: started - queued, workMs: performance.now() - started }) };
 }
@@ -79,10 +83,11 @@ export async function readImageRequest<O>(
   ctx: RouteContext,
   schemas: { query?: z.ZodType; body?: z.ZodType },
   work: (model: ServedModel, options: O) => [macs: number, what: string],
-): Promise<{ options: O; model: ServedModel; pixels: Tensor }> {
+): Promise<{ options: O; model: ServedModel; pixels: Tensor; macs: number }> {
   const { options, images } = await readRequest(c, { batch: false, maxImages: 1, bounds: ctx.bounds, querySchema: schemas.query, bodySchema: schemas.body });
   const model = modelOf(ctx, options);
-  checkWork(ctx, model, ...work(model, options as O));
+  const [macs, what] = work(model, options as O);
+  checkWork(ctx, model, macs, what);
   const [pixels] = await decodeFor(model, images);
-  return { options: options as O, model, pixels };
+  return { options: options as O, model, pixels, macs };
 }

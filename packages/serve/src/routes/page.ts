@@ -25,8 +25,7 @@ function cardPage(name: string, card: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(name)}: model card</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/page.css">
-<style>table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #ddd; padding: 2px 6px; } code { font-size: 12px; word-break: break-all; }</style>
-</head><body><p><a href="/">← back to the page</a> · <a href="/v1/model?model=${encodeURIComponent(name)}">this model as JSON</a></p>
+</head><body class="card-page"><p><a href="/">← back to the page</a> · <a href="/v1/model?model=${encodeURIComponent(name)}">this model as JSON</a></p>
 <p class="model-name">Model <strong>${escape(name)}</strong></p>
 ${body}</body></html>`;
 }

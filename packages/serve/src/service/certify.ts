@@ -6,13 +6,16 @@
  * const c = await certifyImage(model, pixels, { sigma: 0.25, n: 100 });
  */
 import { randomInt } from 'node:crypto';
-import { certify, CERTIFY_REQUEST_DEFAULTS, CertifyOptions, InputError, MAX_SEED, Random, type Tensor } from '@rdc/core/runtime';
+import { certify, CERTIFY_REQUEST_DEFAULTS, CertifyOptions, InputError, MAX_SEED, Random, ServeConfig, type Tensor } from '@rdc/core/runtime';
 import type { CertifyFields } from '../contract/requests.js';
 import type { CertifyResult } from '../contract/responses.js';
 import type { ServedModel } from './served-model.js';
 
-/** Certification settings of a request, with the API's defaults (they fit the default work cap). */
-export function certifyOptions(m: ServedModel, o: CertifyFields): CertifyOptions {
+/**
+ * Certification settings of a request, with the API's defaults (they fit the default work cap);
+ * the draws per network batch fit `memoryMb` (`ServeConfig.certifyMemoryMb`).
+ */
+export function certifyOptions(m: ServedModel, o: CertifyFields, memoryMb = ServeConfig.shape.certifyMemoryMb.parse(undefined)): CertifyOptions {
   const base = o.base ?? (m.isCnn ? 'none' : m.hasLm ? 'apndc' : 'dc');
   if (m.isCnn !== (base === 'none'))
     throw new InputError(
@@ -22,6 +25,8 @@ export function certifyOptions(m: ServedModel, o: CertifyFields): CertifyOptions
   if (m.isCnn && o.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');
   const { model: _, seed: __, ...given } = o;
   const settings = CertifyOptions.parse({ ...CERTIFY_REQUEST_DEFAULTS, ...given, base });
+  const passes = m.factory.smoothingBase(base, { sigma: settings.sigma, levels: base === 'none' ? undefined : settings.levels }).passesPerDraw;
+  settings.batch = Math.max(1, Math.min(settings.batch, Math.floor((memoryMb * 2 ** 20) / (passes * m.activationBytes))));
   if (settings.n0 > settings.n)
     throw new InputError(`n0 ${settings.n0} is more than n ${settings.n}: the estimation draws should outnumber the selection draws`, 'bad_options');
   return base === 'none' ? { ...settings, levels: undefined } : settings;
@@ -40,8 +45,14 @@ export function certifyWork(m: ServedModel, req: CertifyFields): [number, string
 }
 
 /** Certifies one image [1, C, H, W]; an aborted `signal` stops it at the next batch of draws. */
-export async function certifyImage(m: ServedModel, pixels: Tensor, req: CertifyFields, signal?: AbortSignal): Promise<Omit<CertifyResult, 'timings'>> {
-  const o = certifyOptions(m, req);
+export async function certifyImage(
+  m: ServedModel,
+  pixels: Tensor,
+  req: CertifyFields,
+  signal?: AbortSignal,
+  memoryMb?: number,
+): Promise<Omit<CertifyResult, 'timings'>> {
+  const o = certifyOptions(m, req, memoryMb);
   const seed = req.seed ?? randomInt(MAX_SEED);
   const base = m.factory.smoothingBase(o.base, { sigma: o.sigma, levels: o.levels });
   const c = await certify(base, pixels, o, new Random(seed), signal);

@@ -61,7 +61,9 @@ export class ServedModel {
     readonly engine: OrtEngine,
     name?: string,
   ) {
-    this.factory = new ClassifierFactory(model, engine);
+    // Every graph is compiled from the weights verified at start-up and held in memory, never read
+    // again from the folder: an edit of the files after start changes nothing served.
+    this.factory = new ClassifierFactory({ ...model, onnx: {} }, engine);
     this.card = readFileSync(join(model.dir, 'MODEL_CARD.md'), 'utf8');
     this.name = name ?? basename(model.dir);
   }
@@ -99,6 +101,10 @@ export class ServedModel {
   get macsPerPass(): number {
     return this.factory.macsPerPass().main;
   }
+  /** Bytes of the values one pass per image computes (`activationBytes`): what a batch's memory budget divides by. */
+  get activationBytes(): number {
+    return this.factory.activationBytesPerPass();
+  }
   get classes(): string[] {
     return this.model.config.classes;
   }
@@ -132,11 +138,31 @@ export class ServedModel {
     return { defense, method: opts.method ?? this.model.config.lmMethod, dc };
   }
 
-  /** Loads every graph once so the first request is not slow (readiness). */
+  /** Measured seconds per multiply–accumulate of this model's work (warm-up measures it first). */
+  private secondsPerMac: number | null = null;
+
+  /** Learns the model's speed from a job of `macs` that took `seconds`. */
+  observe(macs: number, seconds: number): void {
+    if (!(macs > 0 && seconds > 0)) return;
+    const rate = seconds / macs;
+    this.secondsPerMac = this.secondsPerMac === null ? rate : 0.7 * this.secondsPerMac + 0.3 * rate;
+  }
+
+  /** The estimated seconds of `macs` of this model's work (10 GMAC/s until measured). */
+  estimateSeconds(macs: number): number {
+    return macs * (this.secondsPerMac ?? 1e-10);
+  }
+
+  /** Loads every graph once so the first request is not slow (readiness), then measures the model's speed. */
   async warmUp(): Promise<void> {
     const [c, h, w] = this.imageDims;
     const x = { data: new Float32Array(c * h * w).fill(0.5), dims: [1, c, h, w] };
-    await classification(this.factory.get(this.options({ levels: this.isCnn ? undefined : 2 })), x, new Random(0));
+    const options = this.options({ levels: this.isCnn ? undefined : 2 });
+    const clf = this.factory.get(options);
+    await classification(clf, x, new Random(0));
+    const t0 = performance.now();
+    await classification(clf, x, new Random(1));
+    this.observe(this.factory.cost(options, 1), (performance.now() - t0) / 1000);
   }
 
   /** The top class of logits, with its probability at the classifier's temperature. */

@@ -62,3 +62,16 @@ export function forwardMacs(g: Graph, symbols: Record<string, number> = {}): num
   const size = sizer(symbols);
   return g.nodes.reduce((a, n) => a + nodeMacs(g, n, size), 0);
 }
+
+/**
+ * Bytes of every value a forward pass computes, per image (float32, every symbolic dimension 1):
+ * an upper bound of the activation memory one image of a batch needs (ONNX Runtime reuses buffers,
+ * so it needs less). Memory budgets divide by it (`rdc serve --certify-memory`).
+ *
+ * @example
+ * activationBytes(buildDenoiserGraph(cfg)); // ≈ 10 MB for the default model
+ */
+export function activationBytes(g: Graph, symbols: Record<string, number> = {}): number {
+  const size = sizer(symbols);
+  return 4 * g.nodes.reduce((a, n) => a + size(g.shapes[n.output]), 0);
+}
