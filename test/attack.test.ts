@@ -4,13 +4,14 @@ import { writeModelFolder } from '@rdc/core';
 import { tinyUNet } from '@rdc/core/testing';
 import { CIFAR10_CLASSES } from '@rdc/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rdc, tmp } from './helpers.js';
+import { data, rdc, tmp } from './helpers.js';
 
 const dir = tmp('rdc-attack-it-');
 const unet = join(dir, 'unet');
 const cnn = join(dir, 'cnn');
 
 beforeAll(async () => {
+  if (!data) return;
   const { config, weights } = tinyUNet({ size: 32, classes: 10, seed: 2, attention: false });
   writeModelFolder(unet, { network: config, weights, classes: CIFAR10_CLASSES, temperature: 0.5, dc: { levels: 3 }, card: '# tiny' });
   // A small CNN trained for a few seconds: better than chance, so that attacks have something to break.
@@ -23,7 +24,7 @@ beforeAll(async () => {
 
 const report = (out: string) => JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
 
-describe('rdc attack', () => {
+describe.skipIf(!data)('rdc attack', () => {
   it('attacks the undefended CNN: clean, per-attack and worst-case accuracy with CIs, and a report', async () => {
     const out = join(dir, 'cnn-run');
     expect(

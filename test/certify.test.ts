@@ -4,7 +4,7 @@ import { buildClassifierGraph, CnnConfig, initWeights, writeModelFolder } from '
 import { tinyUNet } from '@rdc/core/testing';
 import { CIFAR10_CLASSES } from '@rdc/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rdc, rdcCapture, tmp } from './helpers.js';
+import { data, rdc, rdcCapture, tmp } from './helpers.js';
 
 /** rdc certify through the CLI on tiny networks: the report, shards merged into one run, a killed run resumed. */
 const dir = tmp('rdc-certify-it-');
@@ -12,6 +12,7 @@ const unet = join(dir, 'unet');
 const cnn = join(dir, 'cnn');
 
 beforeAll(() => {
+  if (!data) return;
   const { config, weights } = tinyUNet({ size: 32, classes: 10, seed: 3, attention: false });
   writeModelFolder(unet, { network: config, weights, classes: CIFAR10_CLASSES, dc: { levels: 3 }, card: '# tiny' });
   const net = CnnConfig.parse({ arch: 'cnn', widths: [4, 8], numClasses: 10 });
@@ -27,7 +28,7 @@ const records = (folder: string): Rec[] =>
     .sort((a, b) => a.index - b.index);
 const noTime = (r: Rec) => ({ ...r, seconds: 0 });
 
-describe('rdc certify', () => {
+describe.skipIf(!data)('rdc certify', () => {
   const ARGS = ['--base', 'apndc', '--levels', '2', '--n0', '4', '--n', '12', '--sigma', '0.25', '--alpha', '0.01', '--limit', '5', '--threads', '1'];
 
   it('writes per-image certificates and certified accuracy at radii 0–1 with intervals, a plot and report.json', async () => {

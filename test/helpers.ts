@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@rdc/cli/program';
 import { vi } from 'vitest';
-import { testDataDir } from '@rdc/train/testing';
+import { cifarForTests } from '@rdc/train/testing';
 
-// The CLI reads CIFAR-10 from RDC_DATA_DIR: point it at the copy the tests use.
-process.env.RDC_DATA_DIR ??= testDataDir();
+/** The CIFAR-10 copy the tests use (null: absent, and the tests that need it skip; in CI an error). */
+export const data = cifarForTests();
+// The CLI reads CIFAR-10 from RDC_DATA_DIR: point it at that copy.
+if (data) process.env.RDC_DATA_DIR ??= data;
 
 /** Runs the `rdc` CLI in-process and returns its exit code. */
 export const rdc = (...args: string[]): Promise<number> => run(['node', 'rdc', ...args]);

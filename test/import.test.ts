@@ -4,7 +4,7 @@ import { encodeSafetensors, loadEdmWeights, modelDenoisers, OrtEngine, readEdmCh
 import { sharedFixture } from '@rdc/core/testing';
 import { classifyImage, ServedModel } from '@rdc/serve';
 import { describe, expect, it, vi } from 'vitest';
-import { rdc, tmp } from './helpers.js';
+import { data, rdc, tmp } from './helpers.js';
 
 const fixtures = sharedFixture('edm');
 /** `import edm` of the fixtures' class-conditional .pkl and unconditional .pt. */
@@ -25,7 +25,7 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
   const dir = tmp('rdc-import-');
   const model = join(dir, 'edm');
 
-  it('imports the class-conditional .pkl and the unconditional .pt as a model folder: DC and RDC on ONNX Runtime alone', async () => {
+  it.skipIf(!data)('imports the class-conditional .pkl and the unconditional .pt as a model folder: DC and RDC on ONNX Runtime alone', async () => {
     const code = await rdc(...importArgs(), '--model', model, '--calibration-images', '4', '--levels', '3', '--guard-images', '4', '--allow-discriminative');
     expect(code).toBe(0);
     // Randomly initialised networks are not denoisers: the guard says so, in the config and the card.
@@ -75,7 +75,7 @@ describe.skipIf(!fixtures)('rdc import edm', () => {
     expect(await rdc('eval', '--model', model, '--defense', 'rdc', '--limit', '2', '--levels', '2')).toBe(0);
   });
 
-  it('distils a multi-head student from the imported label-conditional teacher and its unconditional network', async () => {
+  it.skipIf(!data)('distils a multi-head student from the imported label-conditional teacher and its unconditional network', async () => {
     const run = join(dir, 'distill');
     const args = ['--model-channels', '8', '--channel-mult', '1,2', '--num-blocks', '1', '--attn', '', '--teacher', model, '--run', run];
     expect(await rdc('train', ...args, '--steps', '2', '--batch', '2', '--val-every', '1000', '--val-size', '20', '--warmup', '1')).toBe(0);

@@ -3,11 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { rdc, tmp, TINY_UNET } from './helpers.js';
+import { TINY_UNET, data, rdc, tmp } from './helpers.js';
 
 const main = resolve(dirname(fileURLToPath(import.meta.url)), '../apps/cli/dist/main.js');
 
-describe('Ctrl-C during training', () => {
+describe.skipIf(!data)('Ctrl-C during training', () => {
   it('saves a checkpoint, exits with 130, and the run resumes from it', async () => {
     const run = join(tmp(), 'run');
     const child = spawn(

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelCardSections, readModelFolder } from '@rdc/core';
 import { describe, expect, it } from 'vitest';
-import { rdc, rdcCapture, tmp, TINY_UNET } from './helpers.js';
+import { TINY_UNET, data, rdc, rdcCapture, tmp } from './helpers.js';
 
 /** train → resume → export → eval → sample → info, through the CLI, on a tiny network. */
-describe('the backbone pipeline through the CLI', () => {
+describe.skipIf(!data)('the backbone pipeline through the CLI', () => {
   const dir = tmp();
   const run = join(dir, 'run');
   const model = join(dir, 'model');

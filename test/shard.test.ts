@@ -7,7 +7,7 @@ import { writeModelFolder } from '@rdc/core';
 import { tinyUNet } from '@rdc/core/testing';
 import { CIFAR10_CLASSES } from '@rdc/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { rdc, tmp } from './helpers.js';
+import { data, rdc, tmp } from './helpers.js';
 
 /**
  * Sharded attacks and evaluations: three shard processes (one per way of naming the shard: --shard,
@@ -22,6 +22,7 @@ const model = resolve(dirname(fileURLToPath(import.meta.url)), '../models/defaul
 const other = join(dir, 'other-model');
 
 beforeAll(() => {
+  if (!data) return;
   const { config, weights } = tinyUNet({ size: 32, classes: 10, seed: 3, attention: false });
   writeModelFolder(other, { network: config, weights, classes: CIFAR10_CLASSES, temperature: 0.5, dc: { levels: 3 }, card: '# tiny' });
 });
@@ -52,7 +53,7 @@ const stripped = (r: ReturnType<typeof lines>[number]) => ({
 });
 const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
-describe('sharded runs', () => {
+describe.skipIf(!data)('sharded runs', () => {
   it('three attack shards (--shard, JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID) merge into the records of one run; merge refuses other ε and other models, and labels a partial merge', async () => {
     const whole = join(dir, 'whole');
     expect(await rdc('attack', '--model', model, ...ATTACK, '--out', whole)).toBe(0);

@@ -10,6 +10,7 @@ export * from './attacks/square.js';
 export * from './eval/log.js';
 export * from './eval/rules.js';
 export * from './eval/draws.js';
+export * from './eval/verdicts.js';
 export * from './eval/robust.js';
 export * from './protocol.js';
 export * from './options.js';

@@ -245,7 +245,8 @@ describe('model, health, metrics and documentation routes', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/classify', '/v1/classify/batch', '/v1/model', '/healthz', '/readyz', '/metrics']));
     expect(doc.paths['/v1/classify'].post.requestBody.content['image/png']).toBeDefined();
     const html = await (await handle.app.request('/docs')).text();
-    expect(html).toMatch(/SwaggerUIBundle/);
+    expect(html).toMatch(/<script src="\/docs\/init.js"><\/script>/);
+    expect(await (await handle.app.request('/docs/init.js')).text()).toMatch(/SwaggerUIBundle\(\{ url: '\/openapi.json'/);
     expect((await handle.app.request('/docs/swagger-ui-bundle.js')).status).toBe(200);
     expect(await (await handle.app.request('/')).text()).toMatch(/Drop a picture here/);
   });

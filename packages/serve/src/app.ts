@@ -32,6 +32,7 @@ import type { RouteContext } from './routes/context.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
+import { optionsRoutes } from './routes/options.js';
 import { pageRoutes } from './routes/page.js';
 import { workLimit } from './service/limits.js';
 import { ModelRegistry } from './service/registry.js';
@@ -73,6 +74,7 @@ export function createApp(models: ServedModel | ModelRegistry, config: Partial<S
   certifyRoutes(app, ctx, limit);
   attackRoutes(app, ctx, limit);
   modelRoutes(app, ctx);
+  optionsRoutes(app);
   healthRoutes(app, metrics, () => ready);
   docsRoutes(app);
   pageRoutes(app, ctx);

@@ -9,13 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from './server.js';
 
 /**
- * The page in headless Chromium, against a server with a tiny diffusion model (`default`, fast) and
- * the shipped baseline CNN (`models/cnn`, a real classifier that an 8/255 attack fools).
+ * The page in headless Chromium, against a server with a tiny diffusion model (`default`, fast), the
+ * shipped baseline CNN (`models/cnn`, a real, deterministic classifier that an 8/255 attack fools)
+ * and its noise-trained twin (`models/cnn-noise`, whose smoothed answers certify).
  */
 // Functions passed to page.waitForFunction / evaluate run in the browser.
 declare const document: {
   querySelectorAll(s: string): { length: number };
-  querySelector(s: string): { textContent: string | null } | null;
+  querySelector(s: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
+  activeElement: { id: string; closest(s: string): unknown } | null;
 };
 declare const window: { labResults: Record<string, Json>; labProgress: Record<string, number> };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,6 +25,20 @@ type Json = any;
 
 const root = mkdtempSync(join(tmpdir(), 'rdc-page-'));
 const CNN_DIR = resolve(import.meta.dirname, '../../../models/cnn');
+const CNN_NOISE_DIR = resolve(import.meta.dirname, '../../../models/cnn-noise');
+/** A robust figure of the tiny model as its card would record it (the page's claims are built from such data). */
+const figure = (accuracy: number) => ({
+  section: 'robust-vs-eps',
+  defense: 'dc' as const,
+  eps: 2 / 255,
+  norm: 'linf' as const,
+  accuracy,
+  ci95: [Math.max(0, accuracy - 0.1), Math.min(1, accuracy + 0.1)] as [number, number],
+  nullAttack: 0.5,
+  rule: 'single',
+  protocol: 'quick',
+  images: 32,
+});
 const EXAMPLES = resolve(import.meta.dirname, '../assets/examples');
 let server: RunningServer;
 let base: string;
@@ -33,8 +49,16 @@ beforeAll(async () => {
   const card =
     '# tiny\n\nA tiny test model.\n\n<!-- rdc:eval-dc -->\n- **DC**: clean accuracy 12.5 % [1.0, 2.0] (95 % CI) on the first 8 test images. Command: `rdc eval`\n<!-- /rdc:eval-dc -->\n\n<script>alert(1)</script>\n';
   const classes = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-  writeModelFolder(join(root, 'default'), { network: config, weights, classes, temperature: 1, dc: { levels: 4 }, card });
-  server = await startServer([join(root, 'default'), CNN_DIR], { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
+  writeModelFolder(join(root, 'default'), {
+    network: config,
+    weights,
+    classes,
+    temperature: 1,
+    dc: { levels: 4 },
+    card,
+    measured: { robust: [figure(0.375)], certified: [] },
+  });
+  server = await startServer([join(root, 'default'), CNN_DIR, CNN_NOISE_DIR], { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
   base = `http://127.0.0.1:${server.port}`;
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   expect(existsSync(executablePath), `Chromium is needed at ${executablePath} (Debian: apt-get install chromium)`).toBe(true);
@@ -64,7 +88,7 @@ async function open(width = 1000): Promise<{ page: Page; missing: string[] }> {
   const missing: string[] = [];
   page.on('response', (r) => r.status() === 404 && missing.push(r.url()));
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10 && document.querySelectorAll('.model').length === 2, null, {
+  await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10 && document.querySelectorAll('.model').length === 3, null, {
     timeout: 30_000,
   });
   return { page, missing };
@@ -86,8 +110,17 @@ describe('the page in headless Chromium', () => {
       expect(await tiny.locator('.measured').textContent()).not.toMatch(/Command|\*\*/);
       expect(await page.locator('.model[data-model=cnn]').textContent()).toContain('ordinary convolutional network');
       expect(await page.locator('#glossary').textContent()).toMatch(/Null attack.*baseline/s);
-      // Beside them, the paper's figures, so a CPU-scale model is not mistaken for the paper's.
-      expect(await page.locator('#paper-note').textContent()).toContain('75.67 %');
+      // The paper is named, its figures not: no robustness figure on the page but the measured ones.
+      expect(await page.locator('#paper-note').textContent()).not.toMatch(/\d %/);
+      // The opening's claim is built from the figures the cards record: the tiny model's 37.5 % at 2/255, the CNN's sweep.
+      const claims = (await page.locator('#claims').textContent())!;
+      expect(claims).toContain('2/255: DC (default) 37.5 %');
+      expect(claims).toContain('CNN (cnn) 18.8 %');
+      expect(claims).toMatch(/From 4\/255 on, every classifier measured is at 0 %/);
+      expect(await tiny.locator('.measured').textContent()).toContain('2/255 37.5 % [27.5, 47.5], null attack 50.0 %');
+      // The ε preset: where the measured classifiers differ most (2/255: 37.5 % against 18.8 %).
+      expect(await page.locator('#eps').inputValue()).toBe('2');
+      expect(await page.locator('#eps-text').textContent()).toBe('2/255');
       // The card as a page: Markdown rendered, raw HTML shown as text (never run), no section markers.
       const card = await browser.newPage();
       await card.goto(`${base}/models/default/card`);
@@ -120,6 +153,112 @@ describe('the page in headless Chromium', () => {
     }
   });
 
+  it('the keyboard path: Tab and Shift+Tab move through the drop zone (Enter and Space open the picker); hidden is hidden', async () => {
+    const { page } = await open();
+    try {
+      await page.locator('#drop').focus();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).not.toBe('drop');
+      expect(await page.evaluate(() => Boolean(document.activeElement?.closest('#drop')))).toBe(false);
+      await page.keyboard.press('Shift+Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('drop');
+      // Space opens the file chooser (and does not scroll the page).
+      const chooser = page.waitForEvent('filechooser', { timeout: 5000 });
+      await page.keyboard.press(' ');
+      await chooser;
+      // Elements marked hidden take no room, whatever the style sheet gives them.
+      for (const id of ['#lab-views', '#view-input', '#view-lm', '#file']) expect(await page.locator(id).isVisible(), id).toBe(false);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('verdicts that know the label: held, fooled, wrong-before and made-right on bundled pictures (the deterministic CNN); certified-right, certified-wrong and abstained (the noise-trained CNN)', async () => {
+    const { page } = await open();
+    try {
+      const attack = async (nth: number, key: string, eps: number, iterations: number) => {
+        await page.locator('#examples button').nth(nth).click();
+        await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
+        await page.locator('#seed').fill('1');
+        await page.locator('#iterations').fill(String(iterations));
+        await page.locator('#eps').fill(String(eps));
+        for (const t of ['cnn', 'cnn-noise', 'default:dc', 'default:rdc']) await page.locator(`#targets input[value="${t}"]`).setChecked(t === key);
+        await page.locator('#attack-all').click();
+        await page.waitForFunction((k) => Boolean(window.labResults[k]), key, { timeout: 60_000 });
+        const row = page.locator(`.row[data-target="${key}"]`);
+        const verdict = await row.getAttribute('data-verdict');
+        const api: Json = await page.evaluate((k) => window.labResults[k], key);
+        expect(verdict).toBe(api.verdict);
+        expect(await row.locator(`.verdict[data-verdict="${verdict}"]`).count()).toBe(1);
+        return { verdict, text: await row.locator('.verdict').textContent(), row };
+      };
+      // The truth is the example's label, set when it is picked.
+      const held = await attack(1, 'cnn', 1, 1);
+      expect(await page.locator('#truth').inputValue()).toBe('automobile');
+      expect(held.verdict).toBe('held');
+      expect(held.text).toMatch(/^Held: right before the attack and right after it/);
+      const fooled = await attack(3, 'cnn', 16, 10);
+      expect(fooled.verdict).toBe('fooled');
+      expect(fooled.text).toMatch(/^Fooled: right before the attack, wrong after it/);
+      const wrong = await attack(4, 'cnn', 1, 1);
+      expect(wrong.verdict).toBe('wrong-before');
+      expect(wrong.text).toMatch(/proves nothing/);
+      const made = await attack(4, 'cnn', 16, 10);
+      expect(made.verdict).toBe('made-right');
+      // Unknown truth: only changed or unchanged.
+      await page.locator('#truth').selectOption('');
+      await page.locator('#attack-all').click();
+      await page.waitForFunction(() => Boolean(window.labResults.cnn), null, { timeout: 60_000 });
+      expect(['changed', 'unchanged']).toContain(await page.locator('.row[data-target="cnn"]').getAttribute('data-verdict'));
+      // Certificates of the noise-trained CNN (σ from its card), streamed, the status cleared when done.
+      const certify = async (nth: number, flag: string) => {
+        const { row } = await attack(nth, 'cnn-noise', 1, 1);
+        await row.locator('button.certify').click();
+        await page.waitForFunction(() => Boolean(document.querySelector('.row[data-target="cnn-noise"] .cert')?.getAttribute('data-certified')), null, {
+          timeout: 60_000,
+        });
+        expect(await row.locator('.cert').getAttribute('data-certified')).toBe(flag);
+        expect(await row.locator('.cert-status').count()).toBe(0);
+        const api: Json = await page.evaluate(() => window.labResults['cnn-noise:certificate']);
+        expect(api.certified).toBe(flag);
+        expect(api.sigma).toBe(0.25);
+        return (await row.locator('.radius').textContent())!;
+      };
+      expect(await certify(1, 'certified-right')).toMatch(/^Certified and right/);
+      expect(await certify(4, 'certified-wrong')).toMatch(/^Certified, but wrong: .* an error, not a success/);
+      expect(await certify(0, 'abstained')).toMatch(/abstained/);
+    } finally {
+      await page.close();
+    }
+  }, 300_000);
+
+  it('the claims follow the cards: a changed figure changes the page', async () => {
+    const { config, weights } = tinyUNet({ seed: 4, classes: 10 });
+    const classes = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+    const dir = join(root, 'changed', 'default');
+    writeModelFolder(dir, {
+      network: config,
+      weights,
+      classes,
+      temperature: 1,
+      dc: { levels: 4 },
+      card: '# tiny',
+      measured: { robust: [figure(0.0625)], certified: [] },
+    });
+    const other = await startServer([dir, CNN_DIR, CNN_NOISE_DIR], { port: 0, host: '127.0.0.1', threads: 1 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${other.port}/`);
+      await page.waitForFunction(() => !(document.querySelector('#claims')?.textContent ?? '').startsWith('(loading'), null, { timeout: 30_000 });
+      const claims = (await page.locator('#claims').textContent())!;
+      expect(claims).toContain('2/255: DC (default) 6.3 %');
+      expect(claims).not.toContain('37.5 %');
+    } finally {
+      await page.close();
+      await other.close();
+    }
+  });
+
   it('keeps each radio button beside its label on a 390-pixel-wide screen', async () => {
     const { page } = await open(390);
     try {
@@ -141,6 +280,7 @@ describe('the page in headless Chromium', () => {
       await page.locator('#examples button').nth(3).click();
       await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
       await page.locator('#seed').fill('7');
+      await page.locator('#eps').fill('8');
       await page.locator('#iterations').fill('2');
       await page.locator('#attack-levels').fill('2');
       for (const key of ['cnn', 'default:dc', 'default:rdc']) await page.locator(`#targets input[value="${key}"]`).setChecked(key !== 'default:rdc');

@@ -151,11 +151,20 @@ export async function guardOnCifar10(
   };
 }
 
-/** The refusal of a model whose class heads do not denoise (unless allowed). */
-export function refuseDiscriminative(guard: ModelGuard, what: string, allow = false): void {
+/**
+ * The refusal of a model whose class heads do not denoise (unless allowed), with what to do: train
+ * longer where the run is short, train with EDM's loss alone where it mixed in a cross-entropy
+ * (`ceWeight` > 0), else see the guard's figures.
+ */
+export function refuseDiscriminative(guard: ModelGuard, what: string, allow = false, run?: { ceWeight: number; imagesSeen: number }): void {
   if (guard.validation.denoises || allow) return;
+  const cause = !run
+    ? 'A network whose heads do not denoise is not a diffusion classifier'
+    : run.ceWeight > 0
+      ? `This run mixed a cross-entropy into EDM's loss (--ce-weight ${run.ceWeight}): train with EDM's loss alone (--ce-weight 0)`
+      : `This run saw ${run.imagesSeen} images: its heads have not learned to denoise yet; train longer (the default model saw 144 000)`;
   throw new InputError(
-    `refusing to write ${what}: ${NOT_A_DIFFUSION_CLASSIFIER} (generative guard on ${guard.validation.images} validation images: ${guard.validation.failures.join('; ')}). Train with EDM's loss (a smaller --ce-weight), or pass --allow-discriminative to write it labelled as such.`,
+    `refusing to write ${what}: ${NOT_A_DIFFUSION_CLASSIFIER} (generative guard on ${guard.validation.images} validation images: ${guard.validation.failures.join('; ')}). ${cause}, or pass --allow-discriminative to write it labelled as such.`,
     'not_a_diffusion_classifier',
   );
 }
@@ -185,7 +194,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
       await den.dispose();
     }
     opts.onGuard?.(guard);
-    refuseDiscriminative(guard, `a model folder from ${opts.runDir}`, opts.allowDiscriminative);
+    refuseDiscriminative(guard, `a model folder from ${opts.runDir}`, opts.allowDiscriminative, { ceWeight: train.ceWeight, imagesSeen: summary.imagesSeen });
   }
 
   // Temperature on the run's own validation split.

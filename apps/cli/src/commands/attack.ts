@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { formatRate, guardStatus, InputError, updateModelCardSection, type Classifier, type DefenseName, type ModelFolder } from '@rdc/core';
+import { formatRate, guardStatus, InputError, updateModelCardSection, type Classifier, type DefenseName, type MethodName, type ModelFolder } from '@rdc/core';
 import {
   AttackOptions,
   attackNeeds,
@@ -92,6 +92,23 @@ function recordHeadline(
     model.dir,
     `attack-${o.defense}${o.defense === 'rdc' ? `-${method}` : ''}`,
     `- **${labels.defense}** under attack (${labels.threat}, protocol ${o.protocol}: ${protocol.attacks.join(', ')}, ${protocol.iterations} iterations, EOT ${protocol.eot}, ${protocol.levels} σ levels; ${labels.images}; re-check rule ${ruleLabel(protocol.rule, summary.recheck)}): clean ${f(w.clean)}, **worst case ${f(w.worstCase)}**, null attack ${f(w.nullAttack)} (95 % CIs). Command: \`${command}\``,
+    {},
+    {
+      robust: [
+        {
+          defense: o.defense,
+          ...(o.defense === 'rdc' ? { method: method as MethodName } : {}),
+          eps: o.eps ?? DEFAULT_EPS[o.norm],
+          norm: o.norm,
+          accuracy: w.worstCase.rate,
+          ci95: w.worstCase.ci95,
+          nullAttack: w.nullAttack.rate,
+          rule: protocol.rule,
+          protocol: o.protocol,
+          images: summary.images,
+        },
+      ],
+    },
   );
 }
 
@@ -190,8 +207,9 @@ async function attackImages(o: {
   label: string;
 }): Promise<RobustSummary> {
   const { protocol, images } = o;
-  const bar = progressBar(o.label, images.indices.length, { unit: 'images', fields: ['robust'] });
+  const bar = progressBar(o.label, images.indices.length, { unit: 'images', fields: ['robust', 'now'] });
   let robust = 0;
+  let done = 0;
   try {
     return await evaluateRobustness({
       classifier: o.classifier,
@@ -207,10 +225,13 @@ async function attackImages(o: {
       seed: o.seed,
       log: o.log,
       keepAdversarial: o.keep,
-      onImage: (done, _total, rec) => {
+      onImage: (n, _total, rec) => {
+        done = n;
         robust += isRobust(rec, protocol.attacks, protocol.rule) ? 1 : 0;
-        bar.update(done, { robust: `${robust}/${done}` });
+        bar.update(done, { robust: `${robust}/${done}`, now: '-' });
       },
+      // A line at least every few seconds within an image too (a protocol like rand takes minutes per image).
+      onIteration: (attack, i) => bar.update(done, { robust: `${robust}/${done}`, now: `${attack} iteration ${i}` }),
     });
   } finally {
     bar.stop();

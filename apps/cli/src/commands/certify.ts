@@ -6,9 +6,19 @@
  */
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { CertifyOptions, certify, formatRate, guardLabel, InputError, Random, updateModelCardSection, type SmoothingBase } from '@rdc/core';
+import {
+  CertifyOptions,
+  certify,
+  formatRate,
+  guardLabel,
+  InputError,
+  Random,
+  updateModelCardSection,
+  type CertifyProgress,
+  type SmoothingBase,
+} from '@rdc/core';
 import { imageSeed, JsonlLog } from '@rdc/attacks';
-import { certifyLabel, writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
+import { certifiedFigures, certifyLabel, writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
 import { checkRecord, finish, openImages, openModel, runFolder, type Images } from '../util/command-steps.js';
 import { measureOptions, readMeasureOptions } from '../util/measure-options.js';
 import { progressBar } from '../util/progress.js';
@@ -78,6 +88,8 @@ export function certifyCommand() {
         o.model,
         `certify-${o.base}`,
         `- **Certified ℓ2 robustness** (randomized smoothing of ${label}; ${images.words}): certified accuracy ${rows.join(', ')} (95 % CIs); abstained ${(100 * summary.abstentionRate).toFixed(1)} %; ${summary.secondsPerImage.toPrecision(3)} s/image on ${engineLabel(engine.info)}. Command: \`${command}\``,
+        {},
+        { certified: certifiedFigures(settings, summary) },
       );
     finish(o, model, report, [
       `certified (${label}; ${images.words}):`,
@@ -92,7 +104,7 @@ export function certifyCommand() {
 async function certifyImages(o: Options, base: SmoothingBase, images: Images, log: JsonlLog<CertifyRecord>): Promise<CertifyRecord[]> {
   const done = log.read();
   const records: CertifyRecord[] = [];
-  const bar = progressBar(`certify ${o.base}`, images.indices.length, { unit: 'images', fields: ['certified'] });
+  const bar = progressBar(`certify ${o.base}`, images.indices.length, { unit: 'images', fields: ['certified', 'draws'] });
   let certified = 0;
   try {
     for (const [p, index] of images.indices.entries()) {
@@ -100,7 +112,9 @@ async function certifyImages(o: Options, base: SmoothingBase, images: Images, lo
       if (!rec) {
         const t0 = performance.now();
         const label = images.label(index);
-        const c = await certify(base, images.pixels(index), o, new Random(imageSeed(o.seed, index)));
+        // A line at least every few seconds within an image too: each batch of draws reports.
+        const onProgress = (d: CertifyProgress) => bar.update(p, { certified: `${certified}/${p}`, draws: `${d.stage} ${d.done}/${d.total}` });
+        const c = await certify(base, images.pixels(index), o, new Random(imageSeed(o.seed, index)), undefined, onProgress);
         rec = {
           index,
           label,
@@ -116,7 +130,7 @@ async function certifyImages(o: Options, base: SmoothingBase, images: Images, lo
       }
       records.push(rec);
       if (rec.correct) certified++;
-      bar.update(p + 1, { certified: `${certified}/${p + 1}` });
+      bar.update(p + 1, { certified: `${certified}/${p + 1}`, draws: '-' });
     }
   } finally {
     bar.stop();

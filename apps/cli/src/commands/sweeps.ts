@@ -1,8 +1,8 @@
 import { relative, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { InputError, updateModelCardSection } from '@rdc/core';
-import { CERTIFIED_CHART, certifiedRows, certifiedTable, readCertification } from '../report/certify-report.js';
-import { readNamedReport, readSweep, sweepRows, sweepTable } from '../report/sweep-table.js';
+import { InputError, readModelFolder, updateModelCardSection } from '@rdc/core';
+import { CERTIFIED_CHART, certifiedFigures, certifiedRows, certifiedTable, readCertification } from '../report/certify-report.js';
+import { readNamedReport, readSweep, sweepFigures, sweepRows, sweepTable } from '../report/sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
 import { shellWord } from '../util/provenance.js';
 
@@ -42,6 +42,7 @@ export function sweepsCommand() {
             'certified-vs-radius',
             `Certified accuracy against ℓ2 radius (\`${command}\`):\n\n${table}`,
             'certified accuracy against radius',
+            (sha) => ({ certified: runs.filter((r) => r.report.settings.modelSha256 === sha).flatMap((r) => certifiedFigures(r.report.settings, r.report)) }),
           );
         print(table);
         return;
@@ -57,14 +58,28 @@ export function sweepsCommand() {
           xTitle: runs[0].report.settings.threat.norm === 'linf' ? 'ε (×1/255, ℓ∞)' : 'ε (ℓ2)',
           yTitle: 'accuracy (%)',
         });
-      if (o.card) recordInCard(o.card, o.svg, 'robust-vs-eps', `Robust accuracy against ε (\`${command}\`):\n\n${table}`, 'robust accuracy against ε');
+      if (o.card)
+        recordInCard(o.card, o.svg, 'robust-vs-eps', `Robust accuracy against ε (\`${command}\`):\n\n${table}`, 'robust accuracy against ε', (sha) => ({
+          robust: runs.filter((r) => r.report.settings.modelSha256 === sha).flatMap((r) => sweepFigures(r.report)),
+        }));
       print(table);
     });
 }
 
-/** Writes a table (and the plot, when it lies inside the model folder) into a card section. */
-function recordInCard(card: string, svg: string | undefined, section: string, text: string, alt: string): void {
+/**
+ * Writes a table (and the plot, when it lies inside the model folder) into a card section, with the
+ * figures of the runs on that model (`figures` of its weights' sha256) as data.
+ */
+function recordInCard(
+  card: string,
+  svg: string | undefined,
+  section: string,
+  text: string,
+  alt: string,
+  figures: (sha256: string) => Parameters<typeof updateModelCardSection>[4],
+): void {
   const plot = svg ? relative(resolve(card), resolve(svg)) : null;
   if (plot !== null && plot.startsWith('..')) throw new InputError(`--svg ${svg} is outside the model folder ${card}: the card can only link files inside it`);
-  updateModelCardSection(card, section, `${text}${plot ? `\n\n![${alt}](${plot})` : ''}`);
+  const sha = readModelFolder(card).config.files['model.safetensors'].sha256;
+  updateModelCardSection(card, section, `${text}${plot ? `\n\n![${alt}](${plot})` : ''}`, {}, figures(sha));
 }

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatRate, InputError, smoothingBaseLabel, wilson, type SmoothingBaseName } from '@rdc/core';
+import { formatRate, InputError, smoothingBaseLabel, wilson, type CertifiedFigure, type SmoothingBaseName } from '@rdc/core';
 import { writeJson } from '../util/output.js';
 import { readNamedReport } from './sweep-table.js';
 import { writeLineChart } from '../util/plot.js';
@@ -55,6 +55,19 @@ function certifySummary(records: readonly CertifyRecord[], radii: readonly numbe
   });
   const abstained = records.filter((r) => r.prediction < 0).length;
   return { images: n, certified, abstained, abstentionRate: n ? abstained / n : 0, secondsPerImage: n ? records.reduce((a, r) => a + r.seconds, 0) / n : 0 };
+}
+
+/** A certification's figures as a card records them (config.json's `measured.certified`). */
+export function certifiedFigures(settings: { base: string; sigma: number }, s: CertifySummary): Omit<CertifiedFigure, 'section'>[] {
+  return s.certified.map((p) => ({
+    base: settings.base as SmoothingBaseName,
+    sigma: settings.sigma,
+    radius: p.radius,
+    accuracy: p.accuracy,
+    ci95: p.ci95,
+    abstained: s.abstentionRate,
+    images: s.images,
+  }));
 }
 
 /** Rows of a certified-accuracy-against-radius chart (several runs, one line each). */
@@ -119,7 +132,7 @@ export async function writeCertifyReport(
 /** A certification run named NAME=DIR (its --out folder). */
 export interface NamedCertification {
   name: string;
-  report: CertifySummary & { kind: string; settings: Parameters<typeof certifyLabel>[0] };
+  report: CertifySummary & { kind: string; settings: Parameters<typeof certifyLabel>[0] & { modelSha256?: string } };
 }
 
 export function readCertification(arg: string): NamedCertification {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '@rdc/core';
+import { InputError, type RobustFigure } from '@rdc/core';
 import { differences, type Rate, type RuleSummary } from '@rdc/attacks';
 
 /** One radius of a sweep: the worst case with its interval, clean accuracy and the null attack under one rule. */
@@ -36,6 +36,9 @@ interface SweepReport {
     split?: string;
     threat: { norm: string };
     selection?: { begin: number; end: number };
+    modelSha256?: string;
+    defense?: string;
+    method?: string;
   };
 }
 
@@ -121,6 +124,23 @@ export function sweepTable(runs: NamedSweep[]): string {
   const sel = first.settings.selection;
   const where = sel ? ` (${sel.begin}–${sel.end - 1} of the CIFAR-10 ${first.settings.split === 'val' ? 'validation split' : 'test batch'})` : '';
   return `${lines.join('\n')}\n\n${first.images} images${where}, protocol ${p.name} (${p.attacks.join(', ')}, ${p.iterations} iterations, ${p.levels} σ levels), ${first.recheck} fresh re-checks, rule ${first.rule}.`;
+}
+
+/** A sweep's robust figures (ε > 0) as a card records them (config.json's `measured.robust`). */
+export function sweepFigures(report: SweepReport): Omit<RobustFigure, 'section'>[] {
+  const s = report.settings;
+  return report.sweep.map((p) => ({
+    defense: s.defense as RobustFigure['defense'],
+    ...(s.method ? { method: s.method as RobustFigure['method'] } : {}),
+    eps: p.eps,
+    norm: s.threat.norm as RobustFigure['norm'],
+    accuracy: p.robust,
+    ci95: [p.low, p.high] as [number, number],
+    nullAttack: p.nullAttack ?? 0,
+    rule: report.rule,
+    protocol: s.protocol.name,
+    images: report.images,
+  }));
 }
 
 /** The plot's rows: clean accuracy at ε = 0 and the worst case at every radius, per run (ℓ∞ radii in 1/255). */

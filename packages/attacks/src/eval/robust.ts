@@ -50,6 +50,8 @@ export interface RobustOptions {
   /** Called when an image is attacked (not for images read back from the log). */
   onAttack?: (index: number) => void;
   onImage?: (done: number, total: number, rec: ImageRecord) => void;
+  /** Within an image: each attack's iterations as they go (a long protocol's sign of life). */
+  onIteration?: (attack: string, iteration: number) => void;
 }
 
 export interface RobustSummary {
@@ -148,7 +150,14 @@ async function attackImage(
         : o.eot && o.eot > 1
           ? new EotClassifier(clf, o.eot)
           : clf;
-    const r = await attack.run(x0, label, { classifier: seen, judge: clf, confirm: o.confirm, threat: o.threat, rng: attackRng });
+    const r = await attack.run(x0, label, {
+      classifier: seen,
+      judge: clf,
+      confirm: o.confirm,
+      threat: o.threat,
+      rng: attackRng,
+      onIteration: o.onIteration && ((i) => o.onIteration!(attack.name, i)),
+    });
     if (!inThreat(o.threat, r.adv, x0)) throw new Error(`${attack.name} left the threat model (a bug): refusing to report it`);
     const predictions = await recheck(clf, r.adv, k, rng);
     const size = perturbation(r.adv, x0);

@@ -105,7 +105,19 @@ export function binomialTestHalf(k: number, n: number): number {
   return Math.min(1, 2 * lower);
 }
 
-/** Class counts of `draws` noisy copies x + τε of one image (pixels [1, C, H, W] in [0, 1]). */
+/** The two stages of CERTIFY: the N0 draws that select the class, the N that bound its probability. */
+export const CertifyStage = z.enum(['select', 'estimate']);
+
+/** Where a certification stands: after each batch of draws, of the selection (N0) or the estimation (N) draws. */
+export interface CertifyProgress {
+  stage: z.infer<typeof CertifyStage>;
+  done: number;
+  total: number;
+  /** Class counts of this stage's draws so far. */
+  counts: number[];
+}
+
+/** Class counts of `draws` noisy copies x + τε of one image (pixels [1, C, H, W] in [0, 1]); `onBatch` after each batch. */
 export async function drawCounts(
   base: SmoothingBase,
   pixels: Tensor,
@@ -113,6 +125,7 @@ export async function drawCounts(
   o: { sigma: number; batch: number },
   rng: Random,
   signal?: AbortSignal,
+  onBatch?: (done: number, counts: number[]) => void,
 ): Promise<number[]> {
   checkPixels(pixels.data);
   const [c, h, w] = base.imageDims;
@@ -129,6 +142,7 @@ export async function drawCounts(
     for (let i = 0; i < b; i++) for (let j = 0; j < d; j++) xs[i * d + j] = x[j] + noiseScale * eps[i * d + j];
     for (const p of await base.predict({ data: xs, dims: [b, c, h, w] }, rng)) counts[p]++;
     done += b;
+    onBatch?.(done, counts);
   }
   return counts;
 }
@@ -142,9 +156,12 @@ export async function certify(
   o: Pick<CertifyOptions, 'sigma' | 'n0' | 'n' | 'alpha' | 'batch'>,
   rng: Random,
   signal?: AbortSignal,
+  onProgress?: (p: CertifyProgress) => void,
 ): Promise<Certificate> {
-  const selected = argmaxOf(await drawCounts(base, pixels, o.n0, o, rng, signal));
-  const counts = await drawCounts(base, pixels, o.n, o, rng, signal);
+  const report = (stage: CertifyProgress['stage'], total: number) => (done: number, counts: number[]) =>
+    onProgress?.({ stage, done, total, counts: [...counts] });
+  const selected = argmaxOf(await drawCounts(base, pixels, o.n0, o, rng, signal, report('select', o.n0)));
+  const counts = await drawCounts(base, pixels, o.n, o, rng, signal, report('estimate', o.n));
   const nA = counts[selected];
   const pALower = clopperPearsonLower(nA, o.n, o.alpha);
   const radius = certifiedRadius(pALower, o.sigma);

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configChecksum, relativePaths, sha256 } from './checksum.js';
-import type { Calibration, ModelConfig } from './config.js';
+import type { Calibration, CertifiedFigure, ModelConfig, RobustFigure } from './config.js';
 import { readModelFolder, writeConfigAndCard } from './folder.js';
 
 /**
@@ -34,6 +34,8 @@ export function updateModelCardSection(
   name: string,
   markdown: string,
   configChanges: Partial<Pick<ModelConfig, 'temperature' | 'calibration' | 'dc'>> = {},
+  /** The section's figures as data: they replace the figures of this section in config.json's `measured`. */
+  figures?: { robust?: Omit<RobustFigure, 'section'>[]; certified?: Omit<CertifiedFigure, 'section'>[] },
 ): void {
   const root = resolve(dir);
   const model = readModelFolder(root);
@@ -47,7 +49,14 @@ export function updateModelCardSection(
   const next = a >= 0 && b > a ? `${card.slice(0, a)}${block}${card.slice(b + close.length)}` : `${card.trimEnd()}\n\n${block}\n`;
   const bytes = Buffer.from(relativePaths(next));
   const files = { ...model.config.files, 'MODEL_CARD.md': { sha256: sha256(bytes), bytes: bytes.length } };
-  const config = { ...model.config, ...configChanges, files };
+  const own = <T extends { section: string }>(list: T[]) => list.filter((f) => f.section !== name);
+  const measured = figures
+    ? {
+        robust: [...own(model.config.measured.robust), ...(figures.robust ?? []).map((f) => ({ ...f, section: name }))],
+        certified: [...own(model.config.measured.certified), ...(figures.certified ?? []).map((f) => ({ ...f, section: name }))],
+      }
+    : model.config.measured;
+  const config = { ...model.config, ...configChanges, measured, files };
   writeConfigAndCard(root, { ...config, configSha256: configChecksum(config) }, bytes);
 }
 

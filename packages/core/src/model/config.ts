@@ -8,8 +8,10 @@
  * guardLabel(config); // 'not a diffusion classifier: …' or null
  */
 import { z } from 'zod';
-import { DcConfig, GmmConfig, MethodName, NetworkConfig, UNetConfig } from '../config/schema.js';
+import { DcConfig, DefenseName, GmmConfig, MethodName, NetworkConfig, UNetConfig } from '../config/schema.js';
+import { NormName } from '../math/ball.js';
 import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
+import { SmoothingBaseName } from '../method/smoothing.js';
 
 export const MODEL_FORMAT = 'rdc-model';
 
@@ -29,6 +31,46 @@ export const Calibration = z.object({
 export type Calibration = z.infer<typeof Calibration>;
 
 export const ModelGuard = z.object({ validation: GuardReport, test: GuardReport.nullable() });
+
+const Interval = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
+
+/**
+ * A robust accuracy a card records (`rdc attack --record`, `rdc sweeps --record`): the worst case
+ * over the attacks at one ε under the re-check rule, beside the null attack under the same rule;
+ * fractions, `eps` in pixel units (1/255 = 0.00392). Clean accuracy (ε 0) is not one.
+ */
+export const RobustFigure = z.object({
+  /** The card section that states it. */
+  section: z.string(),
+  defense: DefenseName,
+  method: MethodName.optional(),
+  eps: z.number().positive(),
+  norm: NormName,
+  accuracy: z.number().min(0).max(1),
+  ci95: Interval,
+  nullAttack: z.number().min(0).max(1),
+  rule: z.string(),
+  protocol: z.string(),
+  images: z.number().int().positive(),
+});
+export type RobustFigure = z.infer<typeof RobustFigure>;
+
+/** A certified accuracy a card records (`rdc certify --record`): at one ℓ2 radius of randomized smoothing with noise σ (τ); fractions. */
+export const CertifiedFigure = z.object({
+  section: z.string(),
+  base: SmoothingBaseName,
+  sigma: z.number().positive(),
+  radius: z.number().nonnegative(),
+  accuracy: z.number().min(0).max(1),
+  ci95: Interval,
+  abstained: z.number().min(0).max(1),
+  images: z.number().int().positive(),
+});
+export type CertifiedFigure = z.infer<typeof CertifiedFigure>;
+
+/** The figures a card states, as data beside its prose (what the API and the page show). */
+export const MeasuredFigures = z.object({ robust: z.array(RobustFigure).default([]), certified: z.array(CertifiedFigure).default([]) });
+export type MeasuredFigures = z.infer<typeof MeasuredFigures>;
 export type ModelGuard = z.infer<typeof ModelGuard>;
 
 /**
@@ -72,6 +114,8 @@ export const ModelConfig = z.object({
    * written before the guard existed.
    */
   guard: ModelGuard.optional(),
+  /** The robust and certified figures the card states (written with the card's sections). */
+  measured: MeasuredFigures.default({ robust: [], certified: [] }),
   /** How the weights were made: command, data, steps, wall time, machine, commit (paths relative or omitted). */
   training: z.record(z.string(), z.unknown()).default({}),
   createdAt: z.string(),

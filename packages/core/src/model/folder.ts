@@ -23,7 +23,7 @@ import { graphToOnnx } from '../nn/onnx/writer.js';
 import { checkWeights } from '../nn/weights.js';
 import type { Weights } from '../tensor.js';
 import { configChecksum, relativePaths, sha256 } from './checksum.js';
-import { FILE_NAME, MODEL_FORMAT, ModelConfig, type Calibration, type ModelGuard } from './config.js';
+import { FILE_NAME, MODEL_FORMAT, ModelConfig, type Calibration, type MeasuredFigures, type ModelGuard } from './config.js';
 import { buildNetworkGraphs, type FolderGraph, type GraphKind } from './graphs.js';
 import { isLegacyUNet } from './migrate.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -70,6 +70,8 @@ export interface WriteModelOptions {
   lmMethod?: MethodName;
   calibration?: Calibration | null;
   guard?: ModelGuard;
+  /** The figures the card states (`MeasuredFigures`; a re-exported model starts with none). */
+  measured?: MeasuredFigures;
   training?: Record<string, unknown>;
   /** Kept by `resealModelFolder`; default now. */
   createdAt?: string;
@@ -154,6 +156,7 @@ export function writeModelFolder(dir: string, opts: WriteModelOptions): ModelCon
     lmMethod: opts.lmMethod ?? 'released',
     calibration: opts.calibration ?? null,
     ...(opts.guard ? { guard: opts.guard } : {}),
+    measured: opts.measured ?? { robust: [], certified: [] },
     training: relativePaths(opts.training ?? {}),
     createdAt: opts.createdAt ?? new Date().toISOString(),
     files: Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, { sha256: sha256(bytes), bytes: bytes.length }])),
@@ -188,6 +191,9 @@ export function readModelFolder(dir: string, opts: { warn?: (message: string) =>
   } catch (err) {
     throw new InputError(`${cfgPath}: not valid JSON (${(err as Error).message})`, 'bad_model');
   }
+  // A training run's folder (checkpoints, latest.json) is not a model: it is exported into one.
+  if (existsSync(join(root, 'latest.json')) || existsSync(join(root, 'checkpoints')))
+    throw new InputError(`'${root}' is a training run, not a model folder: export it with 'rdc export --run ${dir} --model DIR'`, 'bad_model');
   const reseal = `run 'rdc reseal --model ${dir}' if you made or trust this folder`;
   if (raw && typeof raw === 'object' && !('configSha256' in raw))
     throw new InputError(`${cfgPath} has no checksum of its own (written before config.json was sealed): ${reseal}`, 'bad_model');

@@ -60,6 +60,7 @@ export function resealModelFolder(dir: string): ModelConfig {
     lmMethod: c.lmMethod,
     calibration: c.calibration,
     guard: c.guard,
+    measured: c.measured,
     training: c.training,
     createdAt: c.createdAt,
     card: readFileSync(join(root, 'MODEL_CARD.md'), 'utf8'),

@@ -9,7 +9,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { CERTIFY_REQUEST_DEFAULTS, CertifyOptions, ClassifyFields } from '@rdc/core/runtime';
-import { OneImageFields } from '@rdc/attacks';
+import { OneImageFields, TrueLabel } from '@rdc/attacks';
 import { requestFields, textFields } from './text-fields.js';
 
 /** A model's name: its folder's name under models/ (default: `default`). */
@@ -50,6 +50,7 @@ export const CertifyFields = z.strictObject({
     levels: `a request's default ${d.levels}`,
   }),
   seed: ClassifyFields.shape.seed,
+  label: TrueLabel.optional(),
 });
 export type CertifyFields = z.infer<typeof CertifyFields>;
 export const CertifyQuery = textFields(CertifyFields).openapi('CertifyQuery');
@@ -64,6 +65,7 @@ export const AttackFields = z.strictObject({
     levels: "default 10; at most the model's own",
   }),
   seed: ClassifyFields.shape.seed,
+  label: TrueLabel.optional(),
 });
 export type AttackFields = z.infer<typeof AttackFields>;
 export const AttackQuery = textFields(AttackFields).openapi('AttackQuery');

@@ -7,8 +7,20 @@
  * responses: { 200: jsonResponse(ClassifyResult, 'the prediction'), ...ERRORS }
  */
 import { z } from '@hono/zod-openapi';
-import { DefenseName, GuardStatus, MAX_SEED, MethodName, NetworkArch, NormName, SmoothingBaseName, WeightingName } from '@rdc/core/runtime';
-import { OneImageAttack, OneImageRule } from '@rdc/attacks';
+import {
+  CertifiedFigure,
+  CertifyStage,
+  DefenseName,
+  GuardStatus,
+  MAX_SEED,
+  MethodName,
+  NetworkArch,
+  NormName,
+  RobustFigure,
+  SmoothingBaseName,
+  WeightingName,
+} from '@rdc/core/runtime';
+import { AttackVerdict, CertifiedVerdict, OneImageAttack, OneImageRule } from '@rdc/attacks';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).openapi('Error');
 
@@ -29,10 +41,25 @@ export const CertifyResult = z
     base: SmoothingBaseName,
     levels: z.number().int().nullable(),
     seed: z.number().int(),
+    trueLabel: z.string().nullable().openapi({ description: 'the true class the request gave (null: none)' }),
+    certified: CertifiedVerdict.describe(
+      'certified-right, certified-wrong (an error: a wrong answer certified), abstained; without a true label: certified or abstained',
+    ),
     timings: z.object({ decodeMs: z.number(), queueMs: z.number(), certifyMs: z.number(), totalMs: z.number() }),
   })
   .openapi('CertifyResult');
 export type CertifyResult = z.infer<typeof CertifyResult>;
+
+/** One server-sent `progress` event of `POST /v1/certify`: after each batch of noisy draws. */
+export const CertifyProgress = z
+  .object({
+    stage: CertifyStage.describe('select: the N0 draws that pick the class; estimate: the N draws that bound its probability'),
+    done: z.number().int(),
+    total: z.number().int(),
+    counts: z.array(z.number().int()).openapi({ description: "this stage's draws so far, per class" }),
+  })
+  .openapi('CertifyProgress');
+export type CertifyProgress = z.infer<typeof CertifyProgress>;
 
 /** An answer from k fresh draws: the most frequent class with its mean probability, and each draw's class. */
 export const DrawnTop = z
@@ -71,6 +98,10 @@ export const AttackResult = z
     clean: DrawnTop,
     attacked: DrawnTop.openapi({ description: 'computed on exactly the returned PNG' }),
     changed: z.boolean().openapi({ description: 'whether the adversarial draws do not count as the clean answer under the rule' }),
+    trueLabel: z.string().nullable().openapi({ description: 'the true class the request gave (null: none)' }),
+    verdict: AttackVerdict.describe(
+      'with a true label: held (right before and after), fooled (right before, wrong after), wrong-before (wrong before: the attack proves nothing), made-right (wrong before, right after), each under the re-check rule; without: changed or unchanged',
+    ),
     iterations: z.number().int(),
     queries: z.number().int().openapi({ description: 'classifier calls, re-checks included' }),
     found: z.boolean().openapi({ description: "whether the attack's own (possibly noisy) evaluation saw a change; not counted" }),
@@ -159,7 +190,15 @@ export const ModelSummary = z
       .object({ status: GuardStatus, label: z.string().nullable() })
       .openapi({ description: 'the generative guard: whether the class heads denoise (a diffusion classifier), and the label shown if they do not' }),
     description: z.string().openapi({ description: "what the model is: its card's first paragraph (Markdown)" }),
-    measured: z.record(z.string(), z.string()).openapi({ description: 'the figures `rdc eval/attack --record` wrote into the model card, by section' }),
+    measured: z
+      .object({
+        robust: z.array(RobustFigure.omit({ section: true })).openapi({ description: 'robust accuracies the card states: fractions, eps in pixel units' }),
+        certified: z
+          .array(CertifiedFigure.omit({ section: true }))
+          .openapi({ description: 'certified accuracies the card states: fractions, radius in pixel units' }),
+        sections: z.record(z.string(), z.string()).openapi({ description: 'the card sections `rdc eval/attack/certify/sweeps --record` wrote, as Markdown' }),
+      })
+      .openapi({ description: "the card's measured figures as data, and its sections" }),
   })
   .openapi('ModelSummary');
 
@@ -176,6 +215,24 @@ export const Examples = z
   .openapi({ description: 'bundled CIFAR-10 test images for the page' });
 
 export const Status = z.object({ status: z.string() }).openapi('Status');
+
+const Bounded = z.object({ default: z.number(), max: z.number() });
+/** `GET /v1/options`: the defaults and bounds of the request options, read off their declarations. */
+export const FormOptions = z
+  .object({
+    levels: z.object({ min: z.number().int(), max: z.number().int() }),
+    attack: z.object({
+      attacks: z.array(OneImageAttack),
+      attack: OneImageAttack,
+      iterations: Bounded,
+      eps: z.object({ linf: Bounded, l2: Bounded }),
+      levels: z.number().int(),
+      recheck: z.number().int(),
+      rule: OneImageRule,
+    }),
+    certify: z.object({ sigma: z.number(), n0: z.number().int(), n: z.number().int(), levels: z.number().int() }),
+  })
+  .openapi('FormOptions');
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
 

@@ -8,14 +8,13 @@
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { ONE_IMAGE_LIMITS } from '@rdc/attacks';
 import { AttackBody, AttackQuery, ImageContent, type AttackFields } from '../contract/requests.js';
 import { AttackProgress, AttackResult, ERRORS } from '../contract/responses.js';
-import { errorAnswer } from '../middleware/errors.js';
 import { attackImage, attackWork } from '../service/attack.js';
 import { queueWork, readImageRequest, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
+import { answerWithProgress } from './events.js';
 
 const SCHEMAS = { query: AttackQuery, body: AttackBody };
 
@@ -44,54 +43,20 @@ export function attackRoutes(app: OpenAPIHono, ctx: RouteContext, limit: Middlew
       const t0 = performance.now();
       const { options: req, model, pixels, macs } = await readImageRequest<AttackFields>(c, ctx, SCHEMAS, attackWork);
       const decodeMs = performance.now() - t0;
-      const stream = (c.req.header('accept') ?? '').includes('text/event-stream');
-      const events = new ProgressEvents();
-      const { job, timings } = queueWork(ctx, c, model, macs, (signal) => attackImage(model, pixels, req, signal, stream ? (p) => events.push(p) : undefined));
-      const answer = (r: Awaited<typeof job>): AttackResult => {
-        const { queueMs, workMs } = timings();
-        return { ...r, timings: { decodeMs, queueMs, attackMs: workMs, totalMs: performance.now() - t0 } };
-      };
-      if (!stream) return c.json(answer(await job));
-      // A full queue is refused at once: answer it with its status before the stream starts.
-      await Promise.race([job, Promise.resolve()]);
-      return streamSSE(c, async (sse) => {
-        const outcome = job.then(
-          (r) => ({ ok: true as const, r }),
-          (err: unknown) => ({ ok: false as const, err }),
-        );
-        void outcome.then(() => events.close());
-        for await (const p of events) await sse.writeSSE({ event: 'progress', data: JSON.stringify(p) });
-        const o = await outcome;
-        if (o.ok) await sse.writeSSE({ event: 'result', data: JSON.stringify(answer(o.r)) });
-        else {
-          const a = errorAnswer(o.err);
-          await sse.writeSSE({ event: 'error', data: JSON.stringify({ status: a.status, error: { code: a.code, message: a.message } }) });
-        }
-      });
+      let timings = () => ({ queueMs: 0, workMs: 0 });
+      return answerWithProgress<z.infer<typeof AttackProgress>, Omit<AttackResult, 'timings'>>(
+        c,
+        (onProgress) => {
+          const q = queueWork(ctx, c, model, macs, (signal) => attackImage(model, pixels, req, signal, onProgress));
+          timings = q.timings;
+          return q.job;
+        },
+        (r): AttackResult => {
+          const { queueMs, workMs } = timings();
+          return { ...r, timings: { decodeMs, queueMs, attackMs: workMs, totalMs: performance.now() - t0 } };
+        },
+      );
     },
     limit,
   );
-}
-
-/** Progress events from a running job, read in order by the stream until the job ends. */
-class ProgressEvents implements AsyncIterable<z.infer<typeof AttackProgress>> {
-  private readonly items: z.infer<typeof AttackProgress>[] = [];
-  private closed = false;
-  private wake: (() => void) | null = null;
-  push(p: z.infer<typeof AttackProgress>): void {
-    this.items.push(p);
-    this.wake?.();
-  }
-  close(): void {
-    this.closed = true;
-    this.wake?.();
-  }
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      while (this.items.length) yield this.items.shift()!;
-      if (this.closed) return;
-      await new Promise<void>((r) => (this.wake = r));
-      this.wake = null;
-    }
-  }
 }

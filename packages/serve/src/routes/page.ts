@@ -1,7 +1,9 @@
 /**
  * The page: `/` (classify, attack and certify a picture against every model; assets/page/), its
- * script, style and icon, and each model's card rendered as a page (`/models/{name}/card`; the card
- * as verified at start-up, Markdown without raw HTML).
+ * script, style and icon, each model's card rendered as a page (`/models/{name}/card`; the card as
+ * verified at start-up, Markdown without raw HTML), and the files the card links
+ * (`/models/{name}/samples/samples.png`, read at start-up); any other path under `/models/{name}/`
+ * (config.json, the weights), or one with `..` or an encoded `.` or `/`, is a 404.
  */
 import { readFileSync } from 'node:fs';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
@@ -10,6 +12,7 @@ import { ModelName } from '../contract/requests.js';
 import { ERRORS } from '../contract/responses.js';
 import { modelOf, type RouteContext } from './context.js';
 import { defineRoute } from './define.js';
+import { errorBody } from '../http/errors.js';
 
 const PAGE_DIR = new URL('../../assets/page/', import.meta.url);
 const asset = (file: string) => readFileSync(new URL(file, PAGE_DIR));
@@ -56,4 +59,16 @@ export function pageRoutes(app: OpenAPIHono, ctx: RouteContext): void {
       return c.html(cardPage(model.name, model.card));
     },
   );
+  app.get('/models/:name/*', (c) => {
+    const raw = new URL(c.req.url).pathname;
+    const missing = () => c.json(errorBody('not_found', 'no such file: a model folder serves the images its card links, nothing else'), 404);
+    if (/%2e|%2f|%5c|\.\./i.test(raw)) return missing();
+    const [, , name, ...rest] = raw.split('/');
+    const file = ctx.models
+      .list()
+      .find((m) => m.name === name)
+      ?.cardFiles.get(rest.join('/'));
+    if (!file) return missing();
+    return c.body(new Uint8Array(file.bytes), 200, { 'content-type': file.type, 'cache-control': 'max-age=3600' });
+  });
 }

@@ -8,7 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { InputError, MAX_SEED, Random, type Tensor } from '@rdc/core/runtime';
-import { attackOneImage, CancellableClassifier, DEFAULT_EPS, OneImageFields } from '@rdc/attacks';
+import { attackOneImage, attackVerdict, CancellableClassifier, DEFAULT_EPS, OneImageFields } from '@rdc/attacks';
 import type { z } from 'zod';
 import type { AttackFields } from '../contract/requests.js';
 import type { AttackProgress, AttackResult } from '../contract/responses.js';
@@ -25,7 +25,8 @@ export type AttackSettings = ReturnType<typeof attackSettings>;
 export function attackSettings(m: ServedModel, o: AttackFields) {
   const own = m.model.config.dc.levels;
   if (!m.isCnn && o.levels !== undefined && o.levels > own) throw new InputError(`levels ${o.levels}: at most the model's own ${own}`, 'bad_options');
-  const { model: _, defense, method, seed: __, ...fields } = o;
+  m.labelIndex(o.label);
+  const { model: _, defense, method, seed: __, label: ___, ...fields } = o;
   const r = OneImageFields.safeParse(fields);
   if (!r.success) throw new InputError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 'bad_options');
   const s = r.data;
@@ -63,6 +64,7 @@ export async function attackImage(
   onProgress?: (p: z.infer<typeof AttackProgress>) => void,
 ): Promise<Omit<AttackResult, 'timings'>> {
   const s = attackSettings(m, req);
+  const truth = m.labelIndex(req.label);
   const seed = req.seed ?? randomInt(MAX_SEED);
   const clf = m.factory.get(s.classifier);
   const seeds = { clean: [] as number[], adversarial: [] as number[] };
@@ -121,6 +123,8 @@ export async function attackImage(
     clean: answer(r.clean, seeds.clean),
     attacked: answer(r.attacked, seeds.adversarial),
     changed: r.changed,
+    trueLabel: truth === null ? null : m.classes[truth],
+    verdict: attackVerdict({ label: truth, rule: s.rule, clean: r.clean.draws, attacked: r.attacked.draws, changed: r.changed }),
     iterations: r.iterations,
     queries: r.queries,
     found: r.found,

@@ -7,8 +7,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { certify, CERTIFY_REQUEST_DEFAULTS, CertifyOptions, InputError, MAX_SEED, Random, ServeConfig, type Tensor } from '@rdc/core/runtime';
+import { certifiedVerdict } from '@rdc/attacks';
 import type { CertifyFields } from '../contract/requests.js';
-import type { CertifyResult } from '../contract/responses.js';
+import type { CertifyProgress as CertifyProgressEvent, CertifyResult } from '../contract/responses.js';
 import type { ServedModel } from './served-model.js';
 
 /**
@@ -23,7 +24,8 @@ export function certifyOptions(m: ServedModel, o: CertifyFields, memoryMb = Serv
       'bad_defense',
     );
   if (m.isCnn && o.levels !== undefined) throw new InputError('levels: a CNN has no σ levels', 'bad_options');
-  const { model: _, seed: __, ...given } = o;
+  m.labelIndex(o.label);
+  const { model: _, seed: __, label: ___, ...given } = o;
   const settings = CertifyOptions.parse({ ...CERTIFY_REQUEST_DEFAULTS, ...given, base });
   const passes = m.factory.smoothingBase(base, { sigma: settings.sigma, levels: base === 'none' ? undefined : settings.levels }).passesPerDraw;
   settings.batch = Math.max(1, Math.min(settings.batch, Math.floor((memoryMb * 2 ** 20) / (passes * m.activationBytes))));
@@ -51,11 +53,13 @@ export async function certifyImage(
   req: CertifyFields,
   signal?: AbortSignal,
   memoryMb?: number,
+  onProgress?: (p: CertifyProgressEvent) => void,
 ): Promise<Omit<CertifyResult, 'timings'>> {
   const o = certifyOptions(m, req, memoryMb);
+  const truth = m.labelIndex(req.label);
   const seed = req.seed ?? randomInt(MAX_SEED);
   const base = m.factory.smoothingBase(o.base, { sigma: o.sigma, levels: o.levels });
-  const c = await certify(base, pixels, o, new Random(seed), signal);
+  const c = await certify(base, pixels, o, new Random(seed), signal, onProgress);
   return {
     model: m.name,
     prediction: c.prediction,
@@ -70,5 +74,7 @@ export async function certifyImage(
     base: o.base,
     levels: o.levels ?? null,
     seed,
+    trueLabel: truth === null ? null : m.classes[truth],
+    certified: certifiedVerdict(c.prediction, truth),
   };
 }

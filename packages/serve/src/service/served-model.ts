@@ -30,13 +30,16 @@ import {
   type ModelFolder,
 } from '@rdc/core/runtime';
 import type { z } from 'zod';
+import { cardFiles } from './card-files.js';
 
 /** What a classification request may set (core's `ClassifyFields`). */
 export type RequestOptions = z.infer<typeof ClassifyFields>;
 
 /** The figures `rdc eval --record` and `rdc attack --record` wrote into a model card, by section name. */
 export function measuredSections(card: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(modelCardSections(card)).filter(([name]) => /^(eval|attack|certify)-./.test(name)));
+  return Object.fromEntries(
+    Object.entries(modelCardSections(card)).filter(([name]) => /^(eval|attack|certify)-.|^(robust-vs-eps|certified-vs-radius|learned-weights)$/.test(name)),
+  );
 }
 
 /** The card's first paragraph of prose (what the model is), Markdown as written, at most 600 characters. */
@@ -55,6 +58,8 @@ export class ServedModel {
   readonly card: string;
   /** The model's name: its folder's name. */
   readonly name: string;
+  /** The files the card links (plots, sample grids), read at start-up: the page serves them, and nothing else of the folder. */
+  readonly cardFiles: ReadonlyMap<string, { bytes: Buffer; type: string }>;
 
   private constructor(
     readonly model: ModelFolder,
@@ -66,6 +71,7 @@ export class ServedModel {
     this.factory = new ClassifierFactory({ ...model, onnx: {} }, engine);
     this.card = readFileSync(join(model.dir, 'MODEL_CARD.md'), 'utf8');
     this.name = name ?? basename(model.dir);
+    this.cardFiles = cardFiles(model.dir, this.card);
   }
 
   /** Loads a model folder onto ONNX Runtime; `device` as `--device` (default $RDC_DEVICE, then auto). */
@@ -176,8 +182,26 @@ export class ServedModel {
     return { index: i, label: this.classes[i], probability: probs[i], probabilities: probs };
   }
 
-  /** The model's summary (GET /v1/models). */
+  /** A true class named by a request, as its index (null: none named); an unknown name is a 400. */
+  labelIndex(label: string | undefined): number | null {
+    if (label === undefined) return null;
+    const i = this.classes.indexOf(label);
+    if (i < 0) throw new InputError(`label ${JSON.stringify(label.slice(0, 64))}: not a class of ${this.name} (${this.classes.join(', ')})`, 'bad_options');
+    return i;
+  }
+
+  /** The model's summary (GET /v1/models): its figures as data (each once, whichever sections state it) and its sections. */
   summary() {
+    const once = <T extends { section: string }>(list: T[]) => {
+      const seen = new Set<string>();
+      return list
+        .map(({ section: _, ...f }) => f)
+        .filter((f) => {
+          const key = JSON.stringify(f);
+          return !seen.has(key) && seen.add(key);
+        });
+    };
+    const { robust, certified } = this.model.config.measured;
     return {
       name: this.name,
       arch: this.model.config.network.arch,
@@ -186,7 +210,7 @@ export class ServedModel {
       classes: this.classes,
       guard: this.guard,
       description: cardDescription(this.card),
-      measured: measuredSections(this.card),
+      measured: { robust: once(robust), certified: once(certified), sections: measuredSections(this.card) },
     };
   }
 }

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random } from '@rdc/core';
 import { describe, expect, it } from 'vitest';
-import { testDataDir } from '../testing.js';
+import { cifarForTests } from '../testing.js';
 import { CIFAR10_CLASSES, flipHorizontal, loadCifar10 } from './cifar10.js';
 import { trainValSplit } from './split.js';
 
-describe('CIFAR-10 reader', () => {
+const dir = cifarForTests();
+
+describe.skipIf(!dir)('CIFAR-10 reader', () => {
+  const testDataDir = () => dir!;
   it('reads the official binary files with labels, class names and pixels in [0, 1]', () => {
     const test = loadCifar10(testDataDir(), 'test', { limit: 200 });
     expect(test.size).toBe(200);

@@ -19,7 +19,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainConfig } from '@rdc/core';
 import { loadCifar10, type Cifar10 } from '../data/cifar10.js';
 import { trainValSplit } from '../data/split.js';
-import { testDataDir } from '../testing.js';
+import { cifarForTests } from '../testing.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { adaptWeights } from './heads.js';
 import { inferenceGraph, Trainer, type TrainerOptions } from './trainer.js';
@@ -40,8 +40,10 @@ let data: Cifar10;
 let split: { train: Int32Array; val: Int32Array };
 let tfjs: Engine;
 let ort: Engine;
+const dir = cifarForTests();
 beforeAll(async () => {
-  data = loadCifar10(testDataDir(), ['data_batch_1.bin'], { limit: 600 });
+  if (!dir) return;
+  data = loadCifar10(dir, ['data_batch_1.bin'], { limit: 600 });
   split = trainValSplit(data.size, 40, 0);
   tfjs = await TfjsEngine.create('wasm');
   ort = await OrtEngine.create({ threads: 1 });
@@ -57,7 +59,7 @@ function same(a: Weights, b: Weights): boolean {
   return Object.keys(a).every((k) => a[k].data.every((v, i) => v === b[k].data[i]));
 }
 
-describe('training', () => {
+describe.skipIf(!dir)('training', () => {
   it('resumes exactly: 3 + 3 steps equal 6 steps, bit for bit (weights, EMA, optimizer)', async () => {
     const lossesStraight: number[] = [];
     const lossesResumed: number[] = [];
