@@ -254,7 +254,13 @@ describe.skipIf(process.platform !== 'linux')('rdc serve on the shipped default 
     expect((await classify()).status).toBe(200);
     const t0 = performance.now();
     const ahead = [classify(), classify(), classify()];
-    await new Promise((r) => setTimeout(r, 100));
+    // The fourth goes once the server holds the three (one running, two waiting), however loaded the machine.
+    const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    for (let i = 0; i < 200; i++) {
+      const m = await (await fetch(`${server.base}/metrics`)).text();
+      if (gauge(m, 'rdc_queue_running') + gauge(m, 'rdc_queue_depth') >= 3) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const refused = await classify();
     expect(refused.status).toBe(503);
     const retryAfter = Number(refused.headers.get('retry-after'));

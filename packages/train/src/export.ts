@@ -28,6 +28,7 @@ import {
   type NetworkConfig,
   type Weights,
   writeModelFolder,
+  isClassifierNetwork,
 } from '@rdc/core';
 import { CIFAR10_CLASSES, type Cifar10 } from './data/cifar10.js';
 import { trainValSplit } from './data/split.js';
@@ -179,7 +180,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelConfig> {
 
   // The generative guard first: a model whose class heads do not denoise is refused before the calibration.
   let guard: ModelGuard | undefined;
-  if (network.arch !== 'cnn') {
+  if (!isClassifierNetwork(network)) {
     const den = new Denoiser(opts.engine, network, weights);
     try {
       guard = await guardOnCifar10(den, {

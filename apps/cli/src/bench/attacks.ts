@@ -2,13 +2,13 @@
  * Seconds per attack iteration (one loss gradient, as APGD takes per step) for the DC and the RDC
  * (LM by BPDA, and the full gradient through LM) on one image at S σ levels, per engine, one thread.
  */
-import { OrtEngine, Random, TfjsEngine, type Classifier, type Engine, type NetworkConfig, type Weights } from '@rdc/core';
+import { OrtEngine, Random, TfjsEngine, type Classifier, type Engine, type DenoiserNetworkConfig, type Weights } from '@rdc/core';
 import { lossAndGrad } from '@rdc/attacks';
 import { benchInputs, diffusionClassifiers } from './diffusion.js';
 import { round, time } from './timing.js';
 
 export async function benchAttacks(
-  network: Exclude<NetworkConfig, { arch: 'cnn' }>,
+  network: DenoiserNetworkConfig,
   o: { levels: number; minSeconds: number; weights?: Weights; tfjs: boolean },
 ) {
   const { weights, image: x } = benchInputs(network, o.weights, 4);

@@ -1,6 +1,6 @@
-import { buildDenoiserGraph, ClassifierFactory, initWeights, memoryModel, Random, type Engine, type NetworkConfig, type Tensor, type Weights } from '@rdc/core';
+import { buildDenoiserGraph, ClassifierFactory, initWeights, memoryModel, Random, type Engine, type DenoiserNetworkConfig, type Tensor, type Weights } from '@rdc/core';
 
-type DiffusionNetwork = Exclude<NetworkConfig, { arch: 'cnn' }>;
+type DiffusionNetwork = DenoiserNetworkConfig;
 
 /**
  * What the gradient and attack suites time: the given weights (or seeded random ones), a random

@@ -2,11 +2,11 @@
  * The gradient suite: seconds per exact DC input gradient (S σ levels, one image) and per RDC
  * prediction (LM + DC) on ONNX Runtime and on tfjs-wasm, one thread, same network and weights.
  */
-import { OrtEngine, Random, TfjsEngine, type Engine, type NetworkConfig, type RdcClassifier, type Weights } from '@rdc/core';
+import { OrtEngine, Random, TfjsEngine, type Engine, type DenoiserNetworkConfig, type RdcClassifier, type Weights } from '@rdc/core';
 import { benchInputs, diffusionClassifiers } from './diffusion.js';
 import { round, time } from './timing.js';
 
-export async function benchGradients(network: Exclude<NetworkConfig, { arch: 'cnn' }>, o: { levels: number; minSeconds: number; weights?: Weights }) {
+export async function benchGradients(network: DenoiserNetworkConfig, o: { levels: number; minSeconds: number; weights?: Weights }) {
   const { weights, image: px } = benchInputs(network, o.weights, 3);
   const cot = (l: Float32Array) => l.map((_, i) => (i === 0 ? 1 : -1 / (l.length - 1)));
 

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { calibrationRecord, calibrationText, Random, updateModelCardSection } from '@rdc/core';
+import { calibrationRecord, calibrationText, Random, updateModelCardSection, isClassifierNetwork } from '@rdc/core';
 import { imageSeed, JsonlLog } from '@rdc/attacks';
 import { openOnValidation } from '../util/command-steps.js';
 import { parseIntArg } from '../util/parse.js';
@@ -34,8 +34,8 @@ export function calibrateCommand() {
   return cmd.action(async (o) => {
     const { dir, seed, model, factory, data, indices } = await openOnValidation(o);
     const net = model.config.network;
-    const levels = net.arch === 'cnn' ? 1 : (o.levels ?? model.config.dc.levels);
-    const clf = factory.get(net.arch === 'cnn' ? { defense: 'none' } : { defense: 'dc', dc: { levels } });
+    const levels = isClassifierNetwork(net) ? 1 : (o.levels ?? model.config.dc.levels);
+    const clf = factory.get(isClassifierNetwork(net) ? { defense: 'none' } : { defense: 'dc', dc: { levels } });
     const take = indices.subarray(0, Math.min(o.images, indices.length));
     const log = new JsonlLog<LogitsRecord>(o.log ?? `${resolve(dir)}.calibration.jsonl`);
     const done = log.read();

@@ -16,6 +16,7 @@ import {
   updateModelCardSection,
   type CertifyProgress,
   type SmoothingBase,
+  isClassifierNetwork,
 } from '@rdc/core';
 import { imageSeed, JsonlLog } from '@rdc/attacks';
 import { certifiedFigures, certifyLabel, writeCertifyReport, type CertifyRecord } from '../report/certify-report.js';
@@ -48,7 +49,7 @@ export function certifyCommand() {
     const o = readOptions(raw);
     const { model, engine, factory } = await openModel(o);
     // A CNN has one base classifier: its plain network.
-    if (raw.base === undefined && model.config.network.arch === 'cnn') o.base = 'none';
+    if (raw.base === undefined && isClassifierNetwork(model.config.network)) o.base = 'none';
     const base = factory.smoothingBase(o.base, { sigma: o.sigma, levels: o.levels });
     const levels = o.base === 'none' ? null : (o.levels ?? (o.base === 'dc' ? model.config.dc.levels : 10));
     const images = openImages(o, model);

@@ -20,6 +20,7 @@ import {
   subset,
   updateModelCardSection,
   weightedLogits,
+  isClassifierNetwork,
 } from '@rdc/core';
 import { openOnValidation } from '../util/command-steps.js';
 import { LevelDump } from '../util/level-dump.js';
@@ -40,7 +41,7 @@ export function fitWeightsCommand() {
   sharedOptions(cmd, ['runtime', 'data']);
   return cmd.action(async (o) => {
     const { dir, seed, model, factory, data, indices } = await openOnValidation(o);
-    if (model.config.network.arch === 'cnn') throw new InputError(`${dir} is a CNN classifier: σ weights belong to a diffusion model`, 'bad_defense');
+    if (isClassifierNetwork(model.config.network)) throw new InputError(`${dir} is a classifier: σ weights belong to a diffusion model`, 'bad_defense');
     if (o.images > indices.length) throw new InputError(`--images ${o.images}: the validation split has ${indices.length} images`, 'bad_option');
     if (!(o.fit >= 2 && o.fit < o.images)) throw new InputError(`--fit ${o.fit} must leave images to check on: 2 ≤ fit < ${o.images}`, 'bad_option');
     const dumps = o.dumps ?? join('runs', 'fit-weights', basename(resolve(dir)));

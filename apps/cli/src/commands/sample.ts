@@ -17,6 +17,7 @@ import {
   updateModelCardSection,
   wilson,
   type Tensor,
+  isClassifierNetwork,
 } from '@rdc/core';
 import { modelValidationSplit, resolveDataDir } from '@rdc/train';
 import { writeImageGrid } from '../util/image.js';
@@ -48,7 +49,7 @@ export function sampleCommand() {
     const shared = readShared(o);
     const model = readModelFolder(o.model);
     const network = model.config.network;
-    if (network.arch === 'cnn') throw new InputError(`${o.model} is a CNN; sampling needs a diffusion model`);
+    if (isClassifierNetwork(network)) throw new InputError(`${o.model} is a classifier; sampling needs a diffusion model`);
     const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
     const den = modelDenoisers(model, engine).main;
     const rng = new Random(o.seed);
@@ -131,7 +132,7 @@ async function judgeSamples(dir: string, perClass: Tensor[], engine: Awaited<Ret
   const judge = readModelFolder(dir);
   if (judge.config.network.numClasses !== perClass.length)
     throw new InputError(`--judge ${dir} has ${judge.config.network.numClasses} classes, the samples ${perClass.length}`);
-  const clf = openClassifier(judge, engine, { defense: judge.config.network.arch === 'cnn' ? 'none' : 'dc' });
+  const clf = openClassifier(judge, engine, { defense: isClassifierNetwork(judge.config.network) ? 'none' : 'dc' });
   const rng = new Random(0);
   const rows = [];
   for (let y = 0; y < perClass.length; y++) {
@@ -140,5 +141,5 @@ async function judgeSamples(dir: string, perClass: Tensor[], engine: Awaited<Ret
   }
   const samples = rows.reduce((a, r) => a + r.samples, 0);
   const recognised = rows.reduce((a, r) => a + r.recognised, 0);
-  return { judge: `${judge.config.network.arch === 'cnn' ? 'baseline CNN' : 'DC'}`, samples, recognised, overall: wilson(recognised, samples), perClass: rows };
+  return { judge: `${isClassifierNetwork(judge.config.network) ? 'baseline CNN' : 'DC'}`, samples, recognised, overall: wilson(recognised, samples), perClass: rows };
 }

@@ -90,11 +90,56 @@ export const CnnConfig = z.object({
 });
 export type CnnConfig = z.infer<typeof CnnConfig>;
 
-export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig, CnnConfig]);
+/** A network's input pixel range [lo, hi] (model units [−1, 1] are mapped onto it). */
+export const InputRange = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'the input range must be lo,hi with lo < hi, e.g. 0,1');
+
+/**
+ * A classifier read from an ONNX file (`rdc import onnx`, docs/import.md): its graph as nodes of
+ * this project's op table (input `graph.input` in `inputRange`, output `graph.output` the logits;
+ * the weights in model.safetensors, small constants inline) and where it came from.
+ */
+export const ImportedConfig = z.object({
+  arch: z.literal('imported'),
+  image: ImageSpec.prefault({}),
+  numClasses: z.number().int().min(1).default(10),
+  inputRange: InputRange.default([0, 1]),
+  graph: z.object({
+    input: z.string(),
+    output: z.string(),
+    params: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()) })),
+    consts: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()), values: z.array(z.number()) })),
+    /** Nodes of the op table (nn/graph/types.ts), checked op by op when the graph is built. */
+    nodes: z.array(z.looseObject({ op: z.string(), inputs: z.array(z.string()), output: z.string() })),
+  }),
+  source: z.object({
+    file: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().nonnegative(),
+    opset: z.number().int(),
+    producer: z.string(),
+    /** The ONNX ops the file uses. */
+    ops: z.array(z.string()),
+  }),
+});
+export type ImportedConfig = z.infer<typeof ImportedConfig>;
+
+export const NetworkConfig = z.discriminatedUnion('arch', [UNetConfig, GmmConfig, CnnConfig, ImportedConfig]);
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
 /** The kinds of network a model folder holds. */
-export const NetworkArch = z.enum(NetworkConfig.options.map((o) => o.shape.arch.value) as ['unet', 'gmm', 'cnn']);
+export const NetworkArch = z.enum(NetworkConfig.options.map((o) => o.shape.arch.value) as ['unet', 'gmm', 'cnn', 'imported']);
 export type DenoiserNetworkConfig = UNetConfig | GmmConfig;
+/** A network that outputs logits itself: the project's CNN or an imported classifier. */
+export type ClassifierNetworkConfig = CnnConfig | ImportedConfig;
+
+/** Whether a network is a classifier (logits from images), not a diffusion model. */
+export function isClassifierNetwork(n: NetworkConfig): n is ClassifierNetworkConfig {
+  return n.arch === 'cnn' || n.arch === 'imported';
+}
+
+/** How a classifier network is named in messages: 'a CNN classifier' or 'an imported classifier'. */
+export function classifierKind(n: ClassifierNetworkConfig): string {
+  return n.arch === 'cnn' ? 'a CNN classifier' : 'an imported classifier';
+}
 
 /** A count of evaluated σ levels (docs/method.md §2): one bound wherever levels are chosen. */
 export const SigmaLevels = z.number().int().min(2, 'at least 2 σ levels (one level gives every class the same logit)').max(1000);

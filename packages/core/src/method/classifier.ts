@@ -7,7 +7,7 @@
  * @example
  * const { logits } = await clf.gradient(x, (l) => dLossDLogits(l), new Random(0));
  */
-import type { CnnConfig, DefenseName } from '../config/schema.js';
+import type { ClassifierNetworkConfig, DefenseName } from '../config/schema.js';
 import type { Engine, GradientFunction, GraphFunction } from '../engines/engine.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import type { Graph } from '../nn/graph/index.js';
@@ -171,7 +171,7 @@ export class NetworkClassifier implements Classifier {
 
   constructor(
     readonly engine: Engine,
-    readonly network: CnnConfig,
+    readonly network: ClassifierNetworkConfig,
     readonly weights: Weights,
     readonly temperature = 1,
     private readonly onnx: { classifier?: string; classifierVjp?: string } = {},

@@ -9,7 +9,7 @@
  * @example
  * const base = new ApndcBase(dc, denoiser, 0.25); // built by ClassifierFactory.smoothingBase
  */
-import type { CnnConfig } from '../config/schema.js';
+import type { ClassifierNetworkConfig } from '../config/schema.js';
 import type { Denoiser } from '../engines/denoiser.js';
 import type { Engine, GraphFunction } from '../engines/engine.js';
 import { argmax } from '../math/logits.js';
@@ -27,7 +27,7 @@ export class NetworkBase implements SmoothingBase {
   private forward: Promise<GraphFunction> | null = null;
   constructor(
     readonly engine: Engine,
-    readonly network: CnnConfig,
+    readonly network: ClassifierNetworkConfig,
     readonly weights: Weights,
   ) {}
   get numClasses() {

@@ -10,7 +10,7 @@
  * const logits = await rdc.logits(pixels, new Random(0));
  */
 import { LRUCache } from 'lru-cache';
-import { DcConfig, lmPreset, type DefenseName, type GradientMode, type LmConfig, type MethodName, type NetworkConfig } from '../config/schema.js';
+import { DcConfig, lmPreset, type DefenseName, type GradientMode, type LmConfig, type MethodName, type NetworkConfig, classifierKind, isClassifierNetwork } from '../config/schema.js';
 import { Denoiser } from '../engines/denoiser.js';
 import type { Engine } from '../engines/engine.js';
 import { InputError } from '../errors.js';
@@ -79,7 +79,7 @@ export function memoryModel(
  */
 export function modelDenoisers(model: ModelSource, engine: Engine): { main: Denoiser; lm: Denoiser | null } {
   const { network, lmNetwork } = model.config;
-  if (network.arch === 'cnn') throw new InputError(`${model.dir} is a CNN classifier, not a diffusion model`, 'bad_defense');
+  if (isClassifierNetwork(network)) throw new InputError(`${model.dir} is ${classifierKind(network)}, not a diffusion model`, 'bad_defense');
   const files = engine.info.engine === 'ort' ? model.onnx : {};
   if (lmNetwork) {
     const lm = new Denoiser(engine, lmNetwork, model.lmWeights!, { lmGrad: files.lmGrad });
@@ -133,17 +133,17 @@ export class ClassifierFactory {
 
   /** Whether the model can run the RDC (it has an unconditional network or head for LM). */
   get hasLm(): boolean {
-    return this.model.config.network.arch !== 'cnn' && this.denoisers().lm !== null;
+    return !isClassifierNetwork(this.model.config.network) && this.denoisers().lm !== null;
   }
 
   /** The defense a command or request that names none runs: a CNN's plain network, else the RDC where the model has LM, else the DC. */
   get defaultDefense(): DefenseName {
-    return this.model.config.network.arch === 'cnn' ? 'none' : this.hasLm ? 'rdc' : 'dc';
+    return isClassifierNetwork(this.model.config.network) ? 'none' : this.hasLm ? 'rdc' : 'dc';
   }
 
   /** Network passes per σ level of the DC: 1 for a multi-head network, K for a label-conditional one (1 for a CNN: its one pass). */
   get passesPerLevel(): number {
-    return this.model.config.network.arch === 'cnn' ? 1 : this.denoisers().main.passesPerLevel;
+    return isClassifierNetwork(this.model.config.network) ? 1 : this.denoisers().main.passesPerLevel;
   }
 
   /** The classifier for these options (one per option set, cached). */
@@ -160,8 +160,8 @@ export class ClassifierFactory {
   private build(opts: ClassifierOptions): Classifier {
     const { network } = this.model.config;
     const dir = this.model.dir;
-    if (network.arch === 'cnn') {
-      if (opts.defense !== 'none') throw new InputError(`${dir} is a CNN classifier: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
+    if (isClassifierNetwork(network)) {
+      if (opts.defense !== 'none') throw new InputError(`${dir} is ${classifierKind(network)}: use --defense none (dc and rdc need a diffusion model)`, 'bad_defense');
       return new NetworkClassifier(this.engine, network, this.model.weights, this.temperature, this.engine.info.engine === 'ort' ? this.model.onnx : {});
     }
     if (opts.defense === 'none') throw new InputError(`${dir} is a diffusion model: use --defense dc or rdc`, 'bad_defense');
@@ -190,8 +190,8 @@ export class ClassifierFactory {
     if (base) return base;
     const { network } = this.model.config;
     const dir = this.model.dir;
-    if (network.arch === 'cnn') {
-      if (name !== 'none') throw new InputError(`${dir} is a CNN classifier: certify it with --base none`, 'bad_defense');
+    if (isClassifierNetwork(network)) {
+      if (name !== 'none') throw new InputError(`${dir} is ${classifierKind(network)}: certify it with --base none`, 'bad_defense');
       base = new NetworkBase(this.engine, network, this.model.weights);
     } else {
       if (name === 'none') throw new InputError(`${dir} is a diffusion model: certify it with --base dc, apndc or epndc`, 'bad_defense');
@@ -229,8 +229,8 @@ export class ClassifierFactory {
 
   private measurePasses() {
     const { network, lmNetwork } = this.model.config;
-    const main = network.arch === 'cnn' ? buildClassifierGraph(network) : buildDenoiserGraph(network);
-    const lm = network.arch === 'cnn' ? null : (lmNetwork ?? (this.hasLm ? network : null));
+    const main = isClassifierNetwork(network) ? buildClassifierGraph(network) : buildDenoiserGraph(network);
+    const lm = isClassifierNetwork(network) ? null : (lmNetwork ?? (this.hasLm ? network : null));
     return { macs: { main: forwardMacs(main), lm: lm ? forwardMacs(buildDenoiserGraph(lm)) : 0 }, activationBytes: activationBytes(main) };
   }
 
@@ -241,7 +241,7 @@ export class ClassifierFactory {
    */
   cost(opts: ClassifierOptions, images: number): number {
     const macs = this.macsPerPass();
-    if (this.model.config.network.arch === 'cnn') return images * macs.main;
+    if (isClassifierNetwork(this.model.config.network)) return images * macs.main;
     const levels = opts.dc?.levels ?? this.model.config.dc.levels;
     const lmSteps = opts.defense === 'rdc' ? (opts.lm?.steps ?? lmPreset(opts.method ?? this.model.config.lmMethod).steps) : 0;
     return images * (levels * this.passesPerLevel * macs.main + 3 * lmSteps * macs.lm);

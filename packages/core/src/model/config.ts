@@ -8,7 +8,7 @@
  * guardLabel(config); // 'not a diffusion classifier: …' or null
  */
 import { z } from 'zod';
-import { DcConfig, DefenseName, GmmConfig, MethodName, NetworkConfig, UNetConfig } from '../config/schema.js';
+import { DcConfig, DefenseName, GmmConfig, MethodName, NetworkConfig, UNetConfig, isClassifierNetwork } from '../config/schema.js';
 import { NormName } from '../math/ball.js';
 import { GuardReport, NOT_A_DIFFUSION_CLASSIFIER } from '../method/guard.js';
 import { SmoothingBaseName } from '../method/smoothing.js';
@@ -81,7 +81,7 @@ export const GuardStatus = z.enum(['denoises', 'discriminative', 'unmeasured', '
 export type GuardStatus = z.infer<typeof GuardStatus>;
 
 export function guardStatus(config: Pick<ModelConfig, 'network' | 'guard'>): GuardStatus {
-  if (config.network.arch === 'cnn') return 'not-applicable';
+  if (isClassifierNetwork(config.network)) return 'not-applicable';
   if (!config.guard) return 'unmeasured';
   return config.guard.validation.denoises ? 'denoises' : 'discriminative';
 }

@@ -1,4 +1,4 @@
-import type { DenoiserNetworkConfig, NetworkConfig } from '../config/schema.js';
+import { type DenoiserNetworkConfig, type NetworkConfig, isClassifierNetwork } from '../config/schema.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
 import { buildDenoiserGraph, unconditionalHead } from '../nn/denoiser-graph.js';
 import { gradientGraph } from '../nn/autodiff.js';
@@ -29,7 +29,7 @@ export interface FolderGraph {
  */
 export function buildNetworkGraphs(network: NetworkConfig, lmNetwork: DenoiserNetworkConfig | null = null): Partial<Record<GraphKind, FolderGraph>> {
   const main = (graph: Graph): FolderGraph => ({ graph, weights: 'model.safetensors' });
-  if (network.arch === 'cnn') {
+  if (isClassifierNetwork(network)) {
     const classifier = buildClassifierGraph(network);
     return { classifier: main(classifier), classifierVjp: main(gradientGraph(classifier, { of: 'logits', wrt: ['x'] })) };
   }

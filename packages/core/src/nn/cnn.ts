@@ -6,8 +6,9 @@
  * @example
  * const graph = buildClassifierGraph(CnnConfig.parse({ arch: 'cnn' })); // x → logits [N, 10]
  */
-import type { CnnConfig } from '../config/schema.js';
+import type { ClassifierNetworkConfig, CnnConfig } from '../config/schema.js';
 import { GraphBuilder, type Graph, type V } from './graph/index.js';
+import { addImportedClassifier } from './imported.js';
 import { groupsFor } from './unet.js';
 
 export function addCnnClassifier(g: GraphBuilder, cfg: CnnConfig, x: V, training = false): V {
@@ -34,11 +35,12 @@ export function addCnnClassifier(g: GraphBuilder, cfg: CnnConfig, x: V, training
   return g.linear(h, w, b);
 }
 
-/** x [N, C, H, W] → `logits` [N, K]. */
-export function buildClassifierGraph(cfg: CnnConfig): Graph {
+/** x [N, C, H, W] in model units → `logits` [N, K]: the project's CNN or an imported classifier. */
+export function buildClassifierGraph(cfg: ClassifierNetworkConfig): Graph {
   const g = new GraphBuilder();
   const { channels, height, width } = cfg.image;
-  g.output('logits', addCnnClassifier(g, cfg, g.input('x', ['N', channels, height, width])));
+  const x = g.input('x', ['N', channels, height, width]);
+  g.output('logits', cfg.arch === 'imported' ? addImportedClassifier(g, cfg, x) : addCnnClassifier(g, cfg, x));
   return g.build();
 }
 

@@ -17,6 +17,7 @@ import {
   guardLabel,
   guardStatus,
   InputError,
+  isClassifierNetwork,
   modelCardSections,
   OrtEngine,
   Random,
@@ -85,7 +86,7 @@ export class ServedModel {
   }
 
   get isCnn(): boolean {
-    return this.model.config.network.arch === 'cnn';
+    return isClassifierNetwork(this.model.config.network);
   }
   /** Whether the model can run the RDC (it has an unconditional network or head for LM). */
   get hasLm(): boolean {

@@ -29,6 +29,7 @@ import {
   type GuardReport,
   type Tensor,
   type Weights,
+  isClassifierNetwork,
 } from '@rdc/core';
 import type { TrainConfig } from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
@@ -89,13 +90,14 @@ export interface TrainerOptions {
 /** The training-loss graph of a network (with the run's auxiliary cross-entropy, if any). */
 export function lossGraph(network: NetworkConfig, cfg?: Pick<TrainConfig, 'ceWeight' | 'ceScale'>): Graph {
   if (network.arch === 'cnn') return crossEntropyGraph(network, { training: true });
+  if (network.arch === 'imported') throw new InputError('an imported classifier is not trained here: train or fine-tune it where it came from and import it again', 'bad_option');
   const ce = cfg && cfg.ceWeight > 0 ? { weight: cfg.ceWeight, scale: cfg.ceScale } : undefined;
   return edmLossGraph(network, { training: true, crossEntropy: ce });
 }
 
 /** The inference graph whose parameters are the network's weights. */
 export function inferenceGraph(network: NetworkConfig): Graph {
-  return network.arch === 'cnn' ? buildClassifierGraph(network) : buildDenoiserGraph(network);
+  return isClassifierNetwork(network) ? buildClassifierGraph(network) : buildDenoiserGraph(network);
 }
 
 const LOG_EVERY = 10;

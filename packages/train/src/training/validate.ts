@@ -15,6 +15,7 @@ import {
   type NetworkConfig,
   type Tensor,
   type Weights,
+  isClassifierNetwork,
 } from '@rdc/core';
 import type { Cifar10 } from '../data/cifar10.js';
 
@@ -30,7 +31,7 @@ export async function networkLogits(
 ): Promise<Tensor> {
   const factory = new ClassifierFactory(memoryModel(network, weights), engine);
   try {
-    const clf = factory.get({ defense: network.arch === 'cnn' ? 'none' : 'dc', dc: { chunk: Math.min(levels, 25), ...dc, levels } });
+    const clf = factory.get({ defense: isClassifierNetwork(network) ? 'none' : 'dc', dc: { chunk: Math.min(levels, 25), ...dc, levels } });
     if (!onProgress) return await clf.logits(pixels, new Random(seed));
     // One image at a time, for the progress bar (the same draws: the DC takes each image's noise in order).
     const n = pixels.dims[0];
@@ -83,7 +84,7 @@ export async function validationGuard(
   indices: Int32Array,
   seed: number,
 ): Promise<GuardReport | null> {
-  if (network.arch === 'cnn' || indices.length === 0) return null;
+  if (isClassifierNetwork(network) || indices.length === 0) return null;
   const den = new Denoiser(engine, network, weights);
   try {
     return await generativeGuard(den, data.pixels(indices), data.labelsAt(indices), { seed, split: 'val' });

@@ -41,6 +41,21 @@ export interface ConstInfo {
 }
 
 type One = { inputs: [string] };
+
+/** A convolution's geometry: symmetric zero padding, and stride, dilation and groups (default 1). */
+export interface ConvGeometry {
+  pad: number;
+  stride?: number;
+  dilation?: number;
+  groups?: number;
+}
+
+/** A pooling window: kernel and stride [h, w], padding [top, left, bottom, right]. */
+export interface PoolGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  pads: [number, number, number, number];
+}
 type Two = { inputs: [string, string] };
 
 /** Every op's inputs and attributes (the one declaration of an op's fields). */
@@ -65,8 +80,12 @@ export interface OpParams {
   avgpool2: One;
   /** 2× nearest-neighbour upsampling (NCHW). */
   upsample2: One;
-  /** Stride-1 convolution with symmetric zero padding: inputs [x, w] or [x, w, bias]. */
-  conv2d: { inputs: [string, string] | [string, string, string]; pad: number };
+  /**
+   * Convolution with symmetric zero padding: inputs [x, w] or [x, w, bias], w [O, I/groups, kh, kw].
+   * Stride, dilation and groups default to 1 (the project's own networks); networks read by
+   * `rdc import onnx` use them all.
+   */
+  conv2d: { inputs: [string, string] | [string, string, string] } & ConvGeometry;
   groupnorm: { inputs: [string, string, string]; groups: number; eps: number };
   matmul: Two & { transA: boolean; transB: boolean };
   softmax: One & { axis: number };
@@ -81,10 +100,20 @@ export interface OpParams {
   reduceSum: One & { axes: number[]; keepDims: boolean };
   reduceMean: One & { axes: number[]; keepDims: boolean };
   // Ops the reverse pass uses (autodiff.ts):
-  /** The input gradient of conv2d: inputs [dy, w]. */
-  conv2dInput: Two & { pad: number };
+  /**
+   * The input gradient of conv2d (a transposed convolution): inputs [dy, w]; `adj` adds rows and
+   * columns at the end where a strided convolution's input had some its windows never reached.
+   */
+  conv2dInput: Two & ConvGeometry & { adj?: [number, number] };
   /** The filter gradient of conv2d: inputs [x, dy] → [O, I, k, k]. */
   conv2dFilter: Two & { pad: number; k: number };
+  /**
+   * Max pooling (NCHW) over kh×kw windows, padding [top, left, bottom, right] that no window's
+   * maximum comes from (ONNX MaxPool).
+   */
+  maxpool: One & PoolGeometry;
+  /** The input gradient of maxpool: inputs [dy, x]; each window's gradient goes to its first maximum. */
+  maxpoolGrad: Two & PoolGeometry;
   /** Zero padding along one axis. */
   padAxis: One & { axis: number; before: number; after: number };
   /** Broadcast inputs[0] to the shape of inputs[1]. */

@@ -12,10 +12,11 @@ import { ELEMENTWISE } from './elementwise.js';
 import { LAYOUT } from './layout.js';
 import { LINALG } from './linalg.js';
 import { NORM } from './norm.js';
+import { POOL } from './pool.js';
 import { REDUCE } from './reduce.js';
 import { RESAMPLE } from './resample.js';
 import type { OpTable } from './types.js';
 
-export const OPS: OpTable = { ...ELEMENTWISE, ...RESAMPLE, ...CONV, ...NORM, ...LINALG, ...LAYOUT, ...REDUCE };
+export const OPS: OpTable = { ...ELEMENTWISE, ...RESAMPLE, ...CONV, ...POOL, ...NORM, ...LINALG, ...LAYOUT, ...REDUCE };
 
 export type { OpTable, TfjsContext, TfVal, VjpContext } from './types.js';
