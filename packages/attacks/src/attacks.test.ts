@@ -425,6 +425,33 @@ describe('robust-accuracy evaluation', () => {
     expect(s.nullDraws).toBe(2 * 3);
   });
 
+  it("a cascade (protocol standard) runs each attack only on the images the earlier ones left correct: the same worst case, cumulative per-attack rows", async () => {
+    const all = await run();
+    const cascade = await evaluateRobustness({
+      classifier: linear,
+      attacks: [new Apgd({ loss: 'ce', iterations: 5 }), new Square({ queries: 20 })],
+      threat: { norm: 'linf', eps: 0.02 },
+      images: (p) => ({ data: images[p], dims: [1, 1, 4, 4] }),
+      labels,
+      indices: labels.map((_, i) => 100 + i),
+      seed: 3,
+      recheck: 3,
+      cascade: 'single',
+    });
+    // The same APGD runs (same seeds): the same images fall to it, and Square never runs on them.
+    const fell = cascade.records.filter((r) => r.attacks['apgd-ce'] && !correctUnder('single', r.attacks['apgd-ce'].predictions, r.label));
+    expect(fell.length).toBeGreaterThan(0);
+    for (const r of fell) {
+      expect(r.attacks.square?.from).toBe('apgd-ce');
+      expect(r.attacks.square?.queries).toBe(0);
+    }
+    for (const r of cascade.records.filter((x) => !fell.includes(x))) expect(r.attacks.square?.from).toBeUndefined();
+    expect(cascade.worstCase.correct).toBe(cascade.attacks.square.correct);
+    expect(cascade.attacks.square.correct).toBeLessThanOrEqual(cascade.attacks['apgd-ce'].correct);
+    expect(cascade.attacks['apgd-ce']).toEqual(all.attacks['apgd-ce']);
+    expect(cascade.worstCase.correct).toBeGreaterThanOrEqual(all.worstCase.correct);
+  });
+
   it('on a randomized classifier the null attack re-checks the clean image with the worst case’s draws', async () => {
     const noisy = new NoisyLinear(linear, 0.3);
     const s = await run({ classifier: noisy, recheck: 5 });

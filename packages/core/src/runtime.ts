@@ -58,3 +58,6 @@ export * from './import/pickle.js';
 export * from './import/source.js';
 export * from './import/torch.js';
 export * from './import/edm.js';
+export * from './import/onnx.js';
+export { SUPPORTED_ONNX_OPS } from './import/onnx-ops.js';
+export { ONNX_OPSETS } from './import/onnx-file.js';

@@ -14,3 +14,4 @@ export * from './training/heads.js';
 export * from './export.js';
 export * from './import-edm.js';
 export * from './optim/device-optimizer.js';
+export * from './import-onnx.js';

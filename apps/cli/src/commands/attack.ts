@@ -222,6 +222,7 @@ async function attackImages(o: {
       recheck: protocol.recheck,
       confirm: protocol.confirm,
       squareDraws: protocol.squareDraws,
+      cascade: protocol.cascade ? protocol.rule : undefined,
       seed: o.seed,
       log: o.log,
       keepAdversarial: o.keep,

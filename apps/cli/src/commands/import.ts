@@ -1,6 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { createEngine, DcConfig, guardTable, NOT_A_DIFFUSION_CLASSIFIER, resolveEngineChoice } from '@rdc/core';
-import { importEdm, loadCifar10, resolveDataDir } from '@rdc/train';
+import { createEngine, DcConfig, guardTable, InputError, InputRange, NOT_A_DIFFUSION_CLASSIFIER, ONNX_OPSETS, resolveEngineChoice, SUPPORTED_ONNX_OPS } from '@rdc/core';
+import { IMPORT_TEST_IMAGES, importEdm, importOnnx, loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
 import { parseIntArg } from '../util/parse.js';
 import { readShared, sharedOptions } from '../util/schema-options.js';
@@ -72,5 +72,55 @@ export function importCommand() {
     );
     if (shared.json) writeJson(shared.json, config);
   });
-  return new Command('import').description('import networks made by other code').addCommand(edm.exitOverride());
+  return new Command('import').description('import networks made by other code').addCommand(edm.exitOverride()).addCommand(onnxCommand().exitOverride());
+}
+
+/** '0,1' → [0, 1] (the input range). */
+function parseRange(v: string): [number, number] {
+  const parsed = InputRange.safeParse(v.split(',').map((p) => (p.trim() === '' ? Number.NaN : Number(p))));
+  if (!parsed.success) throw new InputError(`--input-range '${v}': give lo,hi with lo < hi, e.g. 0,1 or -1,1 or 0,255`, 'bad_option');
+  return parsed.data;
+}
+
+/** `rdc import onnx`: a PyTorch classifier exported to ONNX → a model folder every road takes. */
+function onnxCommand() {
+  const cmd = new Command('onnx')
+    .description(
+      'import an image classifier exported with torch.onnx.export (input N×3×32×32 pixels, output N×10 logits) into the network description: every engine, batch size and input gradient works on it',
+    )
+    .argument('<file>', 'the .onnx file (external-data files beside it are read, nothing outside its folder)')
+    .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists; nothing is written when the file is refused)')
+    .option('--input-range <lo,hi>', 'the pixel range the network expects, recorded with the model: every road feeds images in it', parseRange, [0, 1] as [number, number])
+    .option('--name <name>', "what to call it in cards and the page (default: the file's name)")
+    .addHelpText(
+      'after',
+      `\nOpsets ${ONNX_OPSETS.min}–${ONNX_OPSETS.max} (PyTorch exports 17). Supported ops: ${SUPPORTED_ONNX_OPS.join(', ')}.\nWith --data-dir (or RDC_DATA_DIR), the clean accuracy on the first ${IMPORT_TEST_IMAGES} CIFAR-10 test images is measured and recorded. docs/import.md lists the limits.\n`,
+    );
+  sharedOptions(cmd, ['runtime', 'data', 'json']);
+  cmd.action(async (file, o) => {
+    const shared = readShared(o);
+    const engine = await createEngine(resolveEngineChoice(shared.engine), { threads: shared.threads, device: shared.device });
+    const dataDir = shared.dataDir ?? process.env.RDC_DATA_DIR;
+    const bar = dataDir ? progressBar('clean accuracy', IMPORT_TEST_IMAGES, { unit: 'images' }) : null;
+    const { config, accuracy } = await importOnnx({
+      file,
+      modelDir: o.model,
+      inputRange: o.inputRange,
+      name: o.name,
+      engine,
+      test: dataDir ? () => loadCifar10(resolveDataDir(dataDir), 'test', { limit: IMPORT_TEST_IMAGES }) : undefined,
+      command: commandLine(),
+      provenance: provenance({ engine: engine.info }),
+      onProgress: (done) => bar?.update(done),
+    }).finally(() => bar?.stop());
+    const net = config.network;
+    const ops = net.arch === 'imported' ? net.source.ops.join(', ') : '';
+    process.stdout.write(
+      `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; ops ${ops}; input range [${o.inputRange.join(', ')}]; ${
+        accuracy ? `clean accuracy ${(100 * accuracy.accuracy).toFixed(1)} % (${accuracy.correct}/${accuracy.images} test images)` : 'clean accuracy not measured (no --data-dir)'
+      }\n`,
+    );
+    if (shared.json) writeJson(shared.json, config);
+  });
+  return cmd;
 }

@@ -28,12 +28,14 @@ export interface ReportInput {
 }
 
 /** What each preset is for, in words. */
-const PROTOCOL_PURPOSE: Record<string, string> = {
+const PROTOCOL_PURPOSE: Record<Protocol['name'], string> = {
   quick: "the reduced CPU setting; not the authors' protocol: its numbers are not comparable to the paper's",
   paper: "the authors' protocol (LM by BPDA, fresh noise on every call); its headline is the paper's rule",
   strong:
     'every attack with EOT; its headline counts an image only if it survives every fresh re-check, a stricter rule whose null-attack baseline is lower too',
   rand: "AutoAttack's version='rand' for randomized defenses, the community's protocol",
+  standard:
+    "AutoAttack's version='standard' for deterministic classifiers, run as a cascade: each attack only on the images the earlier ones left correct, so each attack's row is the robust accuracy after it and every earlier one",
 };
 
 /** The protocol as it ran, with what was overridden from its preset. */
@@ -58,7 +60,7 @@ export function protocolNote(p: {
     v('eot', `EOT ${p.eot}`),
     v('levels', `${p.levels} σ levels`),
   ];
-  return `Protocol **${p.name}** (${PROTOCOL_PURPOSE[p.name] ?? 'custom'}): ${parts.join(', ')}; headline rule: ${ruleLabel(p.rule as RecheckRule, p.recheck)}.`;
+  return `Protocol **${p.name}** (${PROTOCOL_PURPOSE[p.name as Protocol['name']] ?? 'custom'}): ${parts.join(', ')}; headline rule: ${ruleLabel(p.rule as RecheckRule, p.recheck)}.`;
 }
 
 /** The words of a report, from a run's settings (shared by rdc attack and rdc merge). */

@@ -5,6 +5,11 @@
  * rules.ts. An image is robust (worst case) when it is clean and correct after every attack. An
  * attack's own "success" never counts: only the fresh re-checks do.
  *
+ * With `cascade` (AutoAttack's way, protocol `standard`), an attack runs only on an image every
+ * earlier attack left correct under that rule; an image broken earlier keeps that attack's record for
+ * the later ones (marked `from`), so each per-attack figure is the robust accuracy after it and every
+ * earlier attack.
+ *
  * The **null attack** is the baseline that tells noise from attack success: the "attack" that
  * returns the clean image, re-checked with the same rule and the same number of fresh draws as the
  * worst case (k per attack). On a deterministic classifier it equals clean accuracy; on the DC and
@@ -25,7 +30,7 @@ import { drawAnswer } from './draws.js';
 import { inThreat, perturbation, type ThreatModel } from '../threat.js';
 import { EotClassifier, FixedNoiseClassifier } from '../wrappers.js';
 import { JsonlLog } from './log.js';
-import { isClean, summarize, type AttackRecord, type ImageRecord, type Rate, type RecheckRule, type RuleSummary } from './rules.js';
+import { isClean, scoreUnder, summarize, type AttackRecord, type ImageRecord, type Rate, type RecheckRule, type RuleSummary } from './rules.js';
 
 export interface RobustOptions {
   classifier: Classifier;
@@ -43,6 +48,8 @@ export interface RobustOptions {
   confirm?: number;
   /** Fixed noise draws Square averages per query (default 1). */
   squareDraws?: number;
+  /** Run the attacks as a cascade under this re-check rule (unset: every attack on every clean image). */
+  cascade?: RecheckRule;
   seed?: number;
   log?: JsonlLog<ImageRecord>;
   /** Keep adversarial images of the first few images (for the report's grid). */
@@ -136,9 +143,15 @@ async function attackImage(
   if (attacked) for (let a = 0; a < o.attacks.length; a++) nullPredictions.push(clf.stochastic ? await recheck(clf, x0, k, rng) : [...cleanPredictions]);
   const attacks: Record<string, AttackRecord | null> = {};
   const examples: Record<string, string> = {};
+  // The attack that broke the image, in a cascade.
+  let broken: string | null = null;
   for (const attack of o.attacks) {
     if (!attacked) {
       attacks[attack.name] = null;
+      continue;
+    }
+    if (broken) {
+      attacks[attack.name] = { ...attacks[broken]!, queries: 0, iterations: 0, seconds: 0, from: broken };
       continue;
     }
     const ta = performance.now();
@@ -171,6 +184,7 @@ async function attackImage(
       found: r.success,
       confirmed: r.confirmed,
     };
+    if (o.cascade && scoreUnder(o.cascade, predictions, label) < 1) broken = attack.name;
     if (keep) examples[attack.name] = encodePixels(r.adv);
   }
   return {

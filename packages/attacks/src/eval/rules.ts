@@ -30,6 +30,8 @@ export interface AttackRecord {
   found: boolean;
   /** Whether the attack stopped early on an iterate that passed its confirmation draws. */
   confirmed: boolean;
+  /** In a cascade: not run, the image having fallen to this earlier attack (whose record this copies). */
+  from?: string;
 }
 
 export interface ImageRecord {

@@ -100,6 +100,8 @@ export const InputRange = z.tuple([z.number(), z.number()]).refine(([lo, hi]) =>
  */
 export const ImportedConfig = z.object({
   arch: z.literal('imported'),
+  /** What it is called (`rdc import onnx --name`; default: the file's name). */
+  name: z.string().min(1).max(200).optional(),
   image: ImageSpec.prefault({}),
   numClasses: z.number().int().min(1).default(10),
   inputRange: InputRange.default([0, 1]),
