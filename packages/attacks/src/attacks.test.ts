@@ -425,7 +425,7 @@ describe('robust-accuracy evaluation', () => {
     expect(s.nullDraws).toBe(2 * 3);
   });
 
-  it("a cascade (protocol standard) runs each attack only on the images the earlier ones left correct: the same worst case, cumulative per-attack rows", async () => {
+  it('a cascade (protocol standard) runs each attack only on the images the earlier ones left correct: the same worst case, cumulative per-attack rows', async () => {
     const all = await run();
     const cascade = await evaluateRobustness({
       classifier: linear,

@@ -13,7 +13,7 @@ import { logSumExp } from './math/logits.js';
 import { buildDenoiserGraph } from './nn/denoiser-graph.js';
 import { initWeights } from './nn/weights.js';
 import { Random } from './rng/random.js';
-import type { Weights } from './tensor.js';
+import type { Tensor, Weights } from './tensor.js';
 
 /** A tiny multi-head UNet in EDM's layout with attention (8×8 images, 2 levels) and weights that exercise every layer. */
 export function tinyUNet(opts: { classes?: number; seed?: number; attention?: boolean; size?: number; headChannels?: number } = {}): {
@@ -116,6 +116,36 @@ export function sharedFixture(name: string): string | null {
   if (process.env.CI) throw new Error(`CI needs the reference data ${dir} (../shared/fixtures/${name} beside the checkout)`);
   process.stderr.write(`skipping the tests on ../shared/fixtures/${name}: ${dir} is absent\n`);
   return null;
+}
+
+/** The parity fixtures of `rdc import onnx`, exported by PyTorch (test/fixtures/onnx/export_fixtures.py; committed). */
+export const ONNX_FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/onnx');
+
+/** A fixture's four test images (in the network's range), cotangent, and PyTorch's logits and input gradient. */
+export interface OnnxFixture {
+  inputRange: [number, number];
+  input: Tensor;
+  cotangent: Tensor;
+  logits: Tensor;
+  inputGradient: Tensor;
+}
+
+/** A fixture with its base64 float32 arrays decoded. */
+export function readOnnxFixture(name: string): OnnxFixture {
+  const raw = JSON.parse(readFileSync(join(ONNX_FIXTURES, `${name}.json`), 'utf8'));
+  const tensor = (t: { dims: number[]; data: string }): Tensor => {
+    const b = Buffer.from(t.data, 'base64');
+    const data = new Float32Array(b.byteLength / 4);
+    new Uint8Array(data.buffer).set(b);
+    return { dims: t.dims, data };
+  };
+  return {
+    inputRange: raw.inputRange,
+    input: tensor(raw.input),
+    cotangent: tensor(raw.cotangent),
+    logits: tensor(raw.logits),
+    inputGradient: tensor(raw.inputGradient),
+  };
 }
 
 /**

@@ -1,5 +1,15 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { createEngine, DcConfig, guardTable, InputError, InputRange, NOT_A_DIFFUSION_CLASSIFIER, ONNX_OPSETS, resolveEngineChoice, SUPPORTED_ONNX_OPS } from '@rdc/core';
+import {
+  createEngine,
+  DcConfig,
+  guardTable,
+  InputError,
+  InputRange,
+  NOT_A_DIFFUSION_CLASSIFIER,
+  ONNX_OPSETS,
+  resolveEngineChoice,
+  SUPPORTED_ONNX_OPS,
+} from '@rdc/core';
 import { IMPORT_TEST_IMAGES, importEdm, importOnnx, loadCifar10, resolveDataDir } from '@rdc/train';
 import { writeJson } from '../util/output.js';
 import { parseIntArg } from '../util/parse.js';
@@ -90,7 +100,10 @@ function onnxCommand() {
     )
     .argument('<file>', 'the .onnx file (external-data files beside it are read, nothing outside its folder)')
     .requiredOption('--model <dir>', 'model folder to write (replaced atomically if it exists; nothing is written when the file is refused)')
-    .option('--input-range <lo,hi>', 'the pixel range the network expects, recorded with the model: every road feeds images in it', parseRange, [0, 1] as [number, number])
+    .option('--input-range <lo,hi>', 'the pixel range the network expects, recorded with the model: every road feeds images in it', parseRange, [0, 1] as [
+      number,
+      number,
+    ])
     .option('--name <name>', "what to call it in cards and the page (default: the file's name)")
     .addHelpText(
       'after',
@@ -117,7 +130,9 @@ function onnxCommand() {
     const ops = net.arch === 'imported' ? net.source.ops.join(', ') : '';
     process.stdout.write(
       `wrote ${o.model}: ${Object.keys(config.files).join(', ')}, config.json; ops ${ops}; input range [${o.inputRange.join(', ')}]; ${
-        accuracy ? `clean accuracy ${(100 * accuracy.accuracy).toFixed(1)} % (${accuracy.correct}/${accuracy.images} test images)` : 'clean accuracy not measured (no --data-dir)'
+        accuracy
+          ? `clean accuracy ${(100 * accuracy.accuracy).toFixed(1)} % (${accuracy.correct}/${accuracy.images} test images)`
+          : 'clean accuracy not measured (no --data-dir)'
       }\n`,
     );
     if (shared.json) writeJson(shared.json, config);

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageSpec } from '../config/schema.js';
 import type { Engine } from '../engines/engine.js';
@@ -8,35 +6,9 @@ import { OrtEngine } from '../engines/ort.js';
 import { TfjsEngine } from '../engines/tfjs.js';
 import { gradientGraph } from '../nn/autodiff.js';
 import { buildClassifierGraph } from '../nn/cnn.js';
-import { relativeError, type Tensor } from '../tensor.js';
+import { relativeError } from '../tensor.js';
+import { ONNX_FIXTURES, readOnnxFixture } from '../testing.js';
 import { importOnnxClassifier } from './onnx.js';
-
-/** The parity fixtures exported by PyTorch (test/fixtures/onnx/export_fixtures.py). */
-export const ONNX_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/onnx');
-
-interface Fixture {
-  inputRange: [number, number];
-  input: Tensor;
-  cotangent: Tensor;
-  logits: Tensor;
-  inputGradient: Tensor;
-}
-
-/** A fixture with its base64 float32 arrays decoded. */
-export function readOnnxFixture(name: string): Fixture {
-  const raw = JSON.parse(readFileSync(join(ONNX_FIXTURES, `${name}.json`), 'utf8'));
-  const tensor = (t: { dims: number[]; data: string }): Tensor => {
-    const b = Buffer.from(t.data, 'base64');
-    return { dims: t.dims, data: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)) };
-  };
-  return {
-    inputRange: raw.inputRange,
-    input: tensor(raw.input),
-    cotangent: tensor(raw.cotangent),
-    logits: tensor(raw.logits),
-    inputGradient: tensor(raw.inputGradient),
-  };
-}
 
 const engines: [string, () => Promise<Engine>][] = [
   ['ONNX Runtime', () => OrtEngine.create({ threads: 1 })],
