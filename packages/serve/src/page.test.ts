@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeModelFolder } from '@rdc/core/runtime';
-import { tinyUNet } from '@rdc/core/testing';
+import { ImageSpec, importOnnxClassifier, writeModelFolder } from '@rdc/core/runtime';
+import { ONNX_FIXTURES, tinyUNet } from '@rdc/core/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,9 @@ import { startServer, type RunningServer } from './server.js';
 
 /**
  * The page in headless Chromium, against a server with a tiny diffusion model (`default`, fast), the
- * shipped baseline CNN (`models/cnn`, a real, deterministic classifier that an 8/255 attack fools)
- * and its noise-trained twin (`models/cnn-noise`, whose smoothed answers certify).
+ * shipped baseline CNN (`models/cnn`, a real, deterministic classifier that an 8/255 attack fools),
+ * its noise-trained twin (`models/cnn-noise`, whose smoothed answers certify) and a ResNet imported
+ * from ONNX (`resnet`, the parity fixture).
  */
 // Functions passed to page.waitForFunction / evaluate run in the browser.
 declare const document: {
@@ -58,7 +60,21 @@ beforeAll(async () => {
     card,
     measured: { robust: [figure(0.375)], certified: [] },
   });
-  server = await startServer([join(root, 'default'), CNN_DIR, CNN_NOISE_DIR], { port: 0, host: '127.0.0.1', threads: 1, queueCapacity: 8 });
+  const imported = importOnnxClassifier(join(ONNX_FIXTURES, 'resnet.onnx'), { image: ImageSpec.parse({}), numClasses: 10, inputRange: [0, 1] });
+  writeModelFolder(join(root, 'resnet'), {
+    network: { ...imported.network, name: 'small ResNet' },
+    weights: imported.weights,
+    classes,
+    temperature: null,
+    dc: {},
+    card: '# small ResNet\n\nA ResNet imported from ONNX.\n',
+  });
+  server = await startServer([join(root, 'default'), CNN_DIR, CNN_NOISE_DIR, join(root, 'resnet')], {
+    port: 0,
+    host: '127.0.0.1',
+    threads: 1,
+    queueCapacity: 8,
+  });
   base = `http://127.0.0.1:${server.port}`;
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   expect(existsSync(executablePath), `Chromium is needed at ${executablePath} (Debian: apt-get install chromium)`).toBe(true);
@@ -88,7 +104,7 @@ async function open(width = 1000): Promise<{ page: Page; missing: string[] }> {
   const missing: string[] = [];
   page.on('response', (r) => r.status() === 404 && missing.push(r.url()));
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10 && document.querySelectorAll('.model').length === 3, null, {
+  await page.waitForFunction(() => document.querySelectorAll('#examples button').length === 10 && document.querySelectorAll('.model').length === 4, null, {
     timeout: 30_000,
   });
   return { page, missing };
@@ -101,6 +117,27 @@ async function pixels(png: string | Buffer): Promise<Buffer> {
 }
 
 describe('the page in headless Chromium', () => {
+  it('an imported classifier has its own column in the lab and its own choice, and classifies through its own network', async () => {
+    const { page } = await open();
+    try {
+      expect(await page.locator('.model[data-model=resnet]').textContent()).toContain('a classifier imported from ONNX');
+      expect(await page.locator('#targets').textContent()).toContain('small ResNet');
+      await page.locator('input[name=defense][value="model:resnet"]').check();
+      await page.locator('#examples button').nth(8).click();
+      await page.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 10, null, { timeout: 60_000 });
+      const api = (await (
+        await fetch(`${base}/v1/classify?model=resnet`, {
+          method: 'POST',
+          body: await readFile(join(EXAMPLES, '08-ship.png')),
+          headers: { 'content-type': 'image/png' },
+        })
+      ).json()) as Json;
+      expect((await page.locator('#top').textContent())!.split(' (')[0]).toBe(api.top.label);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+
   it('explains the models in plain words, renders the card, and classifies with sorted bars and a right/wrong verdict', async () => {
     const { page, missing } = await open();
     try {

@@ -42,10 +42,15 @@ const KIND = {
   unet: 'a diffusion model: one network that removes noise from pictures of each class. Served as the DC and the RDC.',
   cnn: 'an ordinary convolutional network trained to name the class directly: the baseline.',
   gmm: 'a small Gaussian-mixture test model.',
+  imported: 'a classifier imported from ONNX (your own network, exported from PyTorch): attacked and certified as it is, beside the diffusion classifier.',
 };
+/** A model that names the class itself (the baseline CNN or an imported network), not a diffusion model. */
+const namesClass = (m) => m.arch === 'cnn' || m.arch === 'imported';
+/** How a plain model is named in the columns and choices. */
+const plainName = (m) => (m.arch === 'cnn' ? 'CNN (' + m.name + ')' : m.title);
 const DEFENSE = { none: 'CNN', dc: 'DC', rdc: 'RDC' };
 const BASE = { none: 'the network', dc: 'the DC', apndc: 'APNDC', epndc: 'EPNDC' };
-const classifierName = (m, f) => (m.arch === 'cnn' ? 'CNN (' + m.name + ')' : DEFENSE[f.defense] + ' (' + m.name + ')');
+const classifierName = (m, f) => (namesClass(m) ? plainName(m) : DEFENSE[f.defense] + ' (' + m.name + ')');
 
 /** One line per measured setting: the robust figures at each ε, with the budget, the rule and the null attack. */
 function robustLines(m) {
@@ -59,7 +64,7 @@ function robustLines(m) {
     const f = fs[0];
     fs.sort((a, b) => a.eps - b.eps);
     return (
-      DEFENSE[f.defense] +
+      (namesClass(m) ? plainName(m) : DEFENSE[f.defense]) +
       ' under attack (' +
       (f.norm === 'linf' ? 'ℓ∞' : 'ℓ2') +
       ', protocol ' +
@@ -191,11 +196,11 @@ function targetsOf(models) {
   for (const m of models)
     for (const d of m.defenses)
       out.push({
-        key: m.arch === 'cnn' ? m.name : m.name + ':' + d,
+        key: namesClass(m) ? m.name : m.name + ':' + d,
         model: m.name,
         defense: d,
-        cnn: m.arch === 'cnn',
-        name: m.arch === 'cnn' ? 'CNN (' + m.name + ')' : d.toUpperCase() + ' (' + m.name + ')',
+        cnn: namesClass(m),
+        name: namesClass(m) ? plainName(m) : d.toUpperCase() + ' (' + m.name + ')',
         checked: m.name === 'cnn' || m.name === 'default',
       });
   return out;
@@ -209,10 +214,15 @@ Promise.all([api('/v1/models'), api('/v1/options')])
     box.textContent = '';
     for (const m of models) box.append(modelBox(m));
     $('claims').textContent = claims(models);
-    const def = models.find((m) => m.name === 'default') || models.find((m) => m.arch !== 'cnn');
+    const def = models.find((m) => m.name === 'default') || models.find((m) => !namesClass(m));
     if (!def || !def.defenses.includes('rdc')) document.querySelector('input[name=defense][value=rdc]').closest('label').hidden = true;
     if (!def) document.querySelector('input[name=defense][value=dc]').closest('label').hidden = true;
     if (!models.some((m) => m.arch === 'cnn')) document.querySelector('input[name=defense][value=cnn]').closest('label').hidden = true;
+    // Each imported classifier: a choice of its own.
+    for (const m of models.filter((x) => x.arch === 'imported')) {
+      const input = el('input', { type: 'radio', name: 'defense', value: 'model:' + m.name });
+      $('classify-options').append(el('label', { class: 'choice' }, input, el('span', { text: m.title + ' (imported)' })));
+    }
     const checked = document.querySelector('input[name=defense]:checked');
     if (checked.closest('label').hidden) document.querySelector('#classify-options label:not([hidden]) input').checked = true;
     const targets = $('targets');
@@ -298,6 +308,7 @@ function show(id, src) {
 }
 function classifyTarget() {
   const choice = document.querySelector('input[name=defense]:checked').value;
+  if (choice.startsWith('model:')) return { model: choice.slice(6), defense: 'none' };
   if (choice === 'cnn') {
     const cnn = state.models.find((m) => m.name === 'cnn') || state.models.find((m) => m.arch === 'cnn');
     return { model: cnn ? cnn.name : 'cnn', defense: 'none' };

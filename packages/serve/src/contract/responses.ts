@@ -183,6 +183,10 @@ export const ModelSummary = z
   .object({
     name: z.string(),
     arch: NetworkArch,
+    title: z.string().openapi({ description: "what to call it: an imported classifier's name (rdc import onnx --name), else the model's name" }),
+    inputRange: z
+      .tuple([z.number(), z.number()])
+      .openapi({ description: "the pixel range the network takes inside (an imported classifier's own; requests always send pixels in [0, 1])" }),
     defenses: z.array(DefenseName).openapi({ description: 'what the model can run' }),
     defaultDefense: DefenseName,
     classes: z.array(z.string()),

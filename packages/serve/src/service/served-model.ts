@@ -203,9 +203,12 @@ export class ServedModel {
         });
     };
     const { robust, certified } = this.model.config.measured;
+    const { network } = this.model.config;
     return {
       name: this.name,
-      arch: this.model.config.network.arch,
+      arch: network.arch,
+      title: (network.arch === 'imported' && network.name) || this.name,
+      inputRange: network.arch === 'imported' ? network.inputRange : ([-1, 1] as [number, number]),
       defenses: this.defenses,
       defaultDefense: this.defaultDefense,
       classes: this.classes,
