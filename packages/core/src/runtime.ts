@@ -57,6 +57,7 @@ export * from './method/edm-sampler.js';
 export * from './import/pickle.js';
 export * from './import/source.js';
 export * from './import/torch.js';
+export * from './data/cifar10.js';
 export * from './import/edm.js';
 export * from './import/onnx.js';
 export { SUPPORTED_ONNX_OPS } from './import/onnx-ops.js';

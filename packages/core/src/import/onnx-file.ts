@@ -21,7 +21,7 @@ import { onnx, type OnnxNs } from '../nn/onnx/emitter.js';
 export const ONNX_OPSETS = { min: 13, max: 21 } as const;
 
 /** A tensor read from the file: float values, or integers (shape arithmetic). */
-export interface OnnxTensor {
+interface OnnxTensor {
   dims: number[];
   values: Float32Array | number[];
   type: 'float' | 'int';
@@ -57,7 +57,7 @@ function elementCount(dims: readonly number[], path: string, what: string): numb
  * An external-data location as a file inside `folder`: relative, no `..` segment anywhere, and its
  * real path (symlinks resolved) inside the folder's real path.
  */
-export function externalDataPath(folder: string, location: string, path: string): string {
+function externalDataPath(folder: string, location: string, path: string): string {
   if (location === '' || location.includes('\0')) throw bad(path, 'an external-data location is empty');
   if (isAbsolute(location) || /^[A-Za-z]:/.test(location) || location.startsWith('\\'))
     throw bad(path, `external-data location '${location}' is an absolute path; it must be a file beside the model`);
