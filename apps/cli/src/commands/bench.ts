@@ -7,12 +7,13 @@ import { benchGradients } from '../bench/gradients.js';
 import { benchServe } from '../bench/serve.js';
 import { benchNetwork } from '../bench/network.js';
 import { benchCertify } from '../bench/certify.js';
+import { benchImport } from '../bench/import.js';
 import { writeJson } from '../util/output.js';
 import { parseIntArg, parseNumber } from '../util/parse.js';
 import { progressBar } from '../util/progress.js';
 import { provenance } from '../util/provenance.js';
 
-const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network', 'device', 'certify'] as const;
+const SUITES = ['backbone', 'gradients', 'attacks', 'serve', 'network', 'device', 'certify', 'import'] as const;
 
 /** `rdc bench`: throughput figures as JSON, each next to a baseline measured in the same run. */
 export function benchCommand() {
@@ -50,7 +51,8 @@ export function benchCommand() {
       '--pytorch <script>',
       'backbone suite: also run this PyTorch reference script (../shared/bench/torch_unet.py) on the same shape, and print the ratios',
     )
-    .option('--python <bin>', 'the Python for --pytorch', '/usr/bin/python3')
+    .option('--python <bin>', 'the Python for --pytorch and the import suite (with torch)', '/usr/bin/python3')
+    .option('--onnx <file>', 'import suite: the ONNX classifier (default: test/fixtures/onnx/resnet.onnx, compared with PyTorch on its architecture)')
     .option('--json <file>', "also write the JSON to a file ('-' is stdout, the default)", '-')
     .action(async (o) => {
       const suites =
@@ -106,6 +108,7 @@ export function benchCommand() {
       }
       if (suites.includes('certify'))
         report.certify = await benchCertify(network, { levels: o.certifyLevels, draws: o.draws, minSeconds: o.minSeconds, threads: o.threads, weights });
+      if (suites.includes('import')) report.import = await benchImport({ file: o.onnx, batch: o.batch, minSeconds: o.minSeconds, python: o.python });
       if (suites.includes('serve')) {
         const dir = o.model ?? 'models/default';
         report.serve = { model: dir, ...(await benchServe(dir, { requests: o.requests, concurrency: o.concurrency, threads: o.threads, levels: o.levels })) };
