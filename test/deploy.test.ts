@@ -91,13 +91,14 @@ describe('deployment files', () => {
     expect(() => new Job({ ...job, spec: { ...spec, completions: 'sixteen' } } as never).validate()).toThrow(/completions/);
   });
 
-  it('the Slurm array script passes bash -n, asks for an array, and its rdc command parses', () => {
-    execFileSync('bash', ['-n', join(root, 'deploy/slurm/attack-array.sh')]);
-    const text = read('deploy/slurm/attack-array.sh');
+  it.each(['attack-array.sh', 'certify-array.sh'])('the Slurm array script %s passes bash -n, asks for one CPU and an array, and its rdc command parses', (script) => {
+    execFileSync('bash', ['-n', join(root, 'deploy/slurm', script)]);
+    const text = read(`deploy/slurm/${script}`);
     const sbatch = Object.fromEntries([...text.matchAll(/^#SBATCH\s+--([\w-]+)(?:=(\S+))?/gm)].map((m) => [m[1], m[2] ?? true]));
     expect(sbatch.array).toMatch(/^\d+-\d+$/);
-    expect(sbatch['cpus-per-task']).toBeTruthy();
-    const line = /exec pnpm rdc (.+?)\s*$/s.exec(text.replace(/\\\n\s*/g, ' '))![1];
+    expect(sbatch['cpus-per-task']).toBe('1');
+    expect(sbatch.mem).toMatch(/^\d+G$/);
+    const line = /exec "\$\{RDC\[@\]\}" (.+?)\s*$/s.exec(text.replace(/\\\n\s*/g, ' '))![1];
     checkRdcArgs(line.split(/\s+/).map((a) => a.replace(/^"|"$/g, '')));
   });
 });

@@ -8,7 +8,7 @@
 # Settings from the environment (sbatch passes it on), defaulting to the paper's protocol:
 #   MODEL (models/default), DEFENSE (rdc), PROTOCOL (paper), RANGE (0:512), OUT (runs/paper-rdc),
 #   SEED (0), RDC_ARGS (more rdc attack options, e.g. "--eps 4/255"), SHARDS (must equal the array size).
-# --mem: one task of the RDC on models/default peaked at 1.2 GB resident (docs/scale-out.md).
+# --mem: one task of the RDC on models/default (protocol paper) peaked at 1.14 GB resident (docs/scale-out.md).
 #SBATCH --job-name=rdc-attack
 #SBATCH --array=0-15
 #SBATCH --cpus-per-task=1

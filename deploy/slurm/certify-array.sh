@@ -8,11 +8,11 @@
 #   MODEL (models/default), BASE (apndc), SIGMA (0.25), N0 (100), N (1000), ALPHA (0.001),
 #   LEVELS (10), RANGE (0:100), OUT (runs/certify-apndc), SEED (0), RDC_ARGS (more rdc certify
 #   options), SHARDS (must equal the array size).
-# --mem: one task of the APNDC on models/default peaked at 0.9 GB resident (docs/scale-out.md).
+# --mem: one task of the APNDC on models/default (10 levels, draws in batches of 32) peaked at 1.82 GB resident (docs/scale-out.md).
 #SBATCH --job-name=rdc-certify
 #SBATCH --array=0-15
 #SBATCH --cpus-per-task=1
-#SBATCH --mem=2G
+#SBATCH --mem=3G
 #SBATCH --time=48:00:00
 set -euo pipefail
 ROOT="${RDC_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}"
