@@ -112,7 +112,10 @@ export class WorkQueue {
               clearTimeout(timer);
               this.running--;
               this.active.delete(job);
-              this.next();
+              // The next job starts after the requests that arrived meanwhile are admitted or refused:
+              // ONNX Runtime's runs hold the event loop, so they waited for this job's end, and they
+              // meet the queue as it is (the next job waiting, not yet running).
+              setImmediate(() => this.next());
             });
         },
       };
