@@ -73,7 +73,7 @@ function logs(): string {
 /** Submits an array script with settings in the environment; returns the job id. */
 function submit(script: string, array: string, settings: Record<string, string>): string {
   const out = execFileSync(
-    'sbatch',
+    which('sbatch')!,
     ['--parsable', `--array=${array}`, '--cpus-per-task=1', '--mem=1G', `--output=${join(dir, 'log', '%x-%A_%a.out')}`, `deploy/slurm/${script}`],
     {
       cwd: root,

@@ -117,6 +117,21 @@ async function pixels(png: string | Buffer): Promise<Buffer> {
 }
 
 describe('the page in headless Chromium', () => {
+  it('the σ weights choice reaches the API: learned weights on a model without them are refused with the hint to fit them', async () => {
+    const { page } = await open();
+    try {
+      await page.locator('input[name=defense][value=dc]').check();
+      await page.locator('#levels').fill('2');
+      await page.locator('#weighting').selectOption('learned');
+      const request = page.waitForRequest((req) => req.url().includes('/v1/classify'));
+      await page.locator('#examples button').nth(3).click();
+      expect(new URL((await request).url()).searchParams.get('weighting')).toBe('learned');
+      await page.waitForFunction(() => /fit-weights/.test(document.querySelector('#error')?.textContent ?? ''), null, { timeout: 30_000 });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
   it('an imported classifier has its own column in the lab and its own choice, and classifies through its own network', async () => {
     const { page } = await open();
     try {
@@ -370,11 +385,15 @@ describe('the page in headless Chromium', () => {
         ).json()) as Json;
         expect(again.top.index, key).toBe(api.attacked.draws[0]);
       }
-      // A certificate for the DC row, compared with the attack's ℓ2 size.
+      // A certificate for the DC row, compared with the attack's ℓ2 size; with EPNDC as the base chosen.
+      await page.locator('#cert-base').selectOption('epndc');
+      const certifyUrl = page.waitForRequest((req) => req.url().includes('/v1/certify'));
       await page.locator('.row[data-target="default:dc"] button.certify').click();
+      expect(new URL((await certifyUrl).url()).searchParams.get('base')).toBe('epndc');
       await page.waitForFunction(() => (document.querySelector('.row[data-target="default:dc"] .cert')?.textContent ?? '').match(/Certified|abstained/), null, {
         timeout: 60_000,
       });
+      expect(await page.locator('.row[data-target="default:dc"] .cert [data-certified]').count()).toBe(1);
     } finally {
       await page.close();
     }

@@ -326,6 +326,7 @@ async function classify() {
   const params = new URLSearchParams({ model: t.model, defense: t.defense, explain: 'true' });
   const levels = $('levels').value;
   if (levels && t.defense !== 'none') params.set('levels', levels);
+  if ($('weighting').value && t.defense !== 'none') params.set('weighting', $('weighting').value);
   try {
     const t0 = performance.now();
     const body = await api('/v1/classify?' + params, {
@@ -562,7 +563,7 @@ function sigmaOf(t, base) {
 
 async function certifyTarget(t, row, r) {
   const cert = row.querySelector('.cert');
-  const base = t.cnn ? 'none' : t.defense === 'rdc' ? 'apndc' : 'dc';
+  const base = t.cnn ? 'none' : $('cert-base').value || (t.defense === 'rdc' ? 'apndc' : 'dc');
   const params = new URLSearchParams({ model: t.model, base, sigma: String(sigmaOf(t, base)), seed: $('seed').value });
   if (truth()) params.set('label', truth());
   cert.textContent = '';
