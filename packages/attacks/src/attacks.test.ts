@@ -383,7 +383,9 @@ describe('EOT and fixed noise on a stochastic classifier', () => {
 describe('robust-accuracy evaluation', () => {
   const images = Array.from({ length: 6 }, (_, i) => Float32Array.from({ length: 16 }, (_, j) => 0.2 + (0.6 * (((i + 1) * (j + 3)) % 7)) / 7));
   const labels = images.map((x) => linear.z(x).reduce((b, v, i, a) => (v > a[b] ? i : b), 0));
-  const run = (o: { classifier?: Classifier; log?: JsonlLog<ImageRecord>; onAttack?: (i: number) => void; recheck?: number; keep?: number } = {}) =>
+  const run = (
+    o: { classifier?: Classifier; log?: JsonlLog<ImageRecord>; onAttack?: (i: number) => void; recheck?: number; keep?: number; cascade?: 'single' } = {},
+  ) =>
     evaluateRobustness({
       classifier: o.classifier ?? linear,
       attacks: [new Apgd({ loss: 'ce', iterations: 5 }), new Square({ queries: 20 })],
@@ -396,6 +398,7 @@ describe('robust-accuracy evaluation', () => {
       log: o.log,
       onAttack: o.onAttack,
       keepAdversarial: o.keep,
+      cascade: o.cascade,
     });
 
   it('the re-check rules: the first draw, the majority, all of them', () => {
@@ -427,17 +430,7 @@ describe('robust-accuracy evaluation', () => {
 
   it('a cascade (protocol standard) runs each attack only on the images the earlier ones left correct: the same worst case, cumulative per-attack rows', async () => {
     const all = await run();
-    const cascade = await evaluateRobustness({
-      classifier: linear,
-      attacks: [new Apgd({ loss: 'ce', iterations: 5 }), new Square({ queries: 20 })],
-      threat: { norm: 'linf', eps: 0.02 },
-      images: (p) => ({ data: images[p], dims: [1, 1, 4, 4] }),
-      labels,
-      indices: labels.map((_, i) => 100 + i),
-      seed: 3,
-      recheck: 3,
-      cascade: 'single',
-    });
+    const cascade = await run({ cascade: 'single' });
     // The same APGD runs (same seeds): the same images fall to it, and Square never runs on them.
     const fell = cascade.records.filter((r) => r.attacks['apgd-ce'] && !correctUnder('single', r.attacks['apgd-ce'].predictions, r.label));
     expect(fell.length).toBeGreaterThan(0);

@@ -9,9 +9,8 @@ import { formatShape } from '../graph/shapes.js';
 import type { ConvGeometry, Dim } from '../graph/types.js';
 import { emitConv } from '../onnx/conv.js';
 import { attrInt, attrInts, type Emitter } from '../onnx/emitter.js';
+import { dilateNhwc, type Tensor4D } from './tfjs-nhwc.js';
 import type { OpTable, Tf, TfTensor } from './types.js';
-
-type Tensor4D = ReturnType<Tf['tensor4d']>;
 
 /** tfjs conv2d padding for a symmetric spatial pad of an NHWC tensor. */
 function nhwcPadding(pad: number): 'valid' | [[number, number], [number, number], [number, number], [number, number]] {
@@ -90,31 +89,6 @@ function tfConv(tf: Tf, x: Tensor4D, w: TfTensor, n: ConvGeometry): Tensor4D {
   return y;
 }
 
-/** Zeros inserted between the rows and columns of an NHWC tensor: (H − 1)·s + 1 rows. */
-function dilateNhwc(tf: Tf, x: Tensor4D, s: number): Tensor4D {
-  if (s === 1) return x;
-  const [n, h, w, c] = x.shape;
-  const a = tf.reshape(
-    tf.pad(tf.reshape(x, [n * h, w, 1, c]), [
-      [0, 0],
-      [0, 0],
-      [0, s - 1],
-      [0, 0],
-    ]),
-    [n, h, 1, w * s * c],
-  );
-  const b = tf.reshape(
-    tf.pad(a, [
-      [0, 0],
-      [0, 0],
-      [0, s - 1],
-      [0, 0],
-    ]),
-    [n, h * s, w * s, c],
-  );
-  return tf.slice(b, [0, 0, 0, 0], [n, (h - 1) * s + 1, (w - 1) * s + 1, c]) as Tensor4D;
-}
-
 /** Pads (or, where negative, crops) the spatial axes of an NHWC tensor: [top, bottom, left, right]. */
 function padOrCrop(tf: Tf, x: Tensor4D, [t, b, l, r]: number[]): Tensor4D {
   const crop = x.shape.map(() => 0);
@@ -145,7 +119,7 @@ function tfConvTranspose(tf: Tf, dy: Tensor4D, w: TfTensor, n: ConvGeometry, adj
   const [o, ipg, kh, kw] = w.shape;
   const ph = g.dilation * (kh - 1) - g.pad;
   const pw = g.dilation * (kw - 1) - g.pad;
-  const z = padOrCrop(tf, dilateNhwc(tf, dy, g.stride), [ph, ph + adj[0], pw, pw + adj[1]]);
+  const z = padOrCrop(tf, dilateNhwc(tf, dy, [g.stride, g.stride]), [ph, ph + adj[0], pw, pw + adj[1]]);
   const wt = tf.reverse(
     tf.reshape(tf.transpose(tf.reshape(w, [g.groups, o / g.groups, ipg, kh, kw]), [0, 2, 1, 3, 4]), [g.groups * ipg, o / g.groups, kh, kw]),
     [2, 3],

@@ -7,9 +7,8 @@
 import { formatShape } from '../graph/shapes.js';
 import type { Dim, PoolGeometry, Shape } from '../graph/types.js';
 import { attrInt, attrInts, attrString, onnx, type Emitter } from '../onnx/emitter.js';
+import { dilateNhwc, type Tensor4D } from './tfjs-nhwc.js';
 import type { OpTable, Tf, TfTensor } from './types.js';
-
-type Tensor4D = ReturnType<Tf['tensor4d']>;
 
 function pooledShape(op: string, n: PoolGeometry, s: Shape): Dim[] {
   const [b, c, h, w] = s;
@@ -82,28 +81,7 @@ function tfMaxpoolGrad(tf: Tf, dy: Tensor4D, x: Tensor4D, n: PoolGeometry): Tens
       const mask = tf.mul(tf.cast(tf.equal(window, y), 'float32'), tf.sub(1, taken));
       taken = tf.add(taken, mask);
       // Gaps of the stride, then the offset: the contribution at its place in the padded input.
-      let placed = tf.mul(mask, dy) as Tensor4D;
-      if (sh > 1 || sw > 1) {
-        placed = tf.reshape(
-          tf.pad(tf.reshape(placed, [N * ho, wo, 1, C]), [
-            [0, 0],
-            [0, 0],
-            [0, sw - 1],
-            [0, 0],
-          ]),
-          [N, ho, 1, wo * sw * C],
-        );
-        placed = tf.reshape(
-          tf.pad(placed, [
-            [0, 0],
-            [0, 0],
-            [0, sh - 1],
-            [0, 0],
-          ]),
-          [N, ho * sh, wo * sw, C],
-        );
-        placed = tf.slice(placed, [0, 0, 0, 0], [N, spanH, spanW, C]);
-      }
+      const placed = dilateNhwc(tf, tf.mul(mask, dy) as Tensor4D, [sh, sw]);
       dx = tf.add(
         dx,
         tf.pad(placed, [
