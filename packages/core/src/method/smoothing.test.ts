@@ -61,6 +61,24 @@ class LinearBase implements SmoothingBase {
   }
 }
 
+/**
+ * 150 noisy inputs of a 3-class mixture: x ~ N(μ_y, s²) plus the smoothing noise 2τ (model units),
+ * so x̃ ~ N(μ_y, s² + 4τ²), and the Bayes classifier's answer for each (the nearest mean).
+ */
+function noisyPopulation(means: Float32Array, s: number, tau: number, d: number) {
+  const rng = new Random(11);
+  const n = 150;
+  const noisy = new Float32Array(n * d);
+  const bayes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const y = i % 3;
+    for (let j = 0; j < d; j++) noisy[i * d + j] = means[y * d + j] + s * rng.gaussian() + 2 * tau * rng.gaussian();
+    const dist = [0, 1, 2].map((k) => Array.from({ length: d }, (_, j) => (noisy[i * d + j] - means[k * d + j]) ** 2).reduce((a, b) => a + b, 0));
+    bayes.push(dist.indexOf(Math.min(...dist)));
+  }
+  return { n, noisy, bayes };
+}
+
 describe('randomized smoothing', () => {
   const base = new LinearBase([1, -0.5, 0.25, 0.75], 0.1);
   const pixels = [0.6, 0.4, 0.5, 0.55];
@@ -126,17 +144,7 @@ describe('APNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     const den = new Denoiser(engine, config, weights);
     const dc = new DiffusionClassifier(den, { grid: 'linear', sigmaMin: 2 * tau, sigmaMax: 3, levels: 40, weighting: 'uniform', at: 'upper' });
     const apndc = new ApndcBase(dc, den, tau);
-    const rng = new Random(11);
-    const n = 150;
-    const noisy = new Float32Array(n * d);
-    const bayes: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const y = i % 3;
-      // x ~ N(μ_y, s²) and the smoothing noise 2τ (model units): x̃ ~ N(μ_y, s² + 4τ²); Bayes: the nearest mean.
-      for (let j = 0; j < d; j++) noisy[i * d + j] = means[y * d + j] + s * rng.gaussian() + 2 * tau * rng.gaussian();
-      const dist = [0, 1, 2].map((k) => Array.from({ length: d }, (_, j) => (noisy[i * d + j] - means[k * d + j]) ** 2).reduce((a, b) => a + b, 0));
-      bayes.push(dist.indexOf(Math.min(...dist)));
-    }
+    const { n, noisy, bayes } = noisyPopulation(means, s, tau, d);
     const got = await apndc.predict({ data: noisy, dims: [n, 1, 4, 4] }, new Random(3));
     const agree = bayes.filter((b, i) => b === got[i]).length / n;
     expect(agree).toBeGreaterThan(0.95);
@@ -185,16 +193,7 @@ describe('EPNDC on the Gaussian-mixture oracle (the exact denoisers)', () => {
     const { config, weights, means } = gaussianMixture({ classes: 3, image, std: s, meanScale: 0.5, seed: 5 });
     const den = new Denoiser(engine, config, weights);
     const epndc = new EpndcBase(den, epndcTerms({ levels: 40, sigmaT: 2 * tau, max: 3, weighting: 'uniform' }));
-    const rng = new Random(11);
-    const n = 150;
-    const noisy = new Float32Array(n * d);
-    const bayes: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const y = i % 3;
-      for (let j = 0; j < d; j++) noisy[i * d + j] = means[y * d + j] + s * rng.gaussian() + 2 * tau * rng.gaussian();
-      const dist = [0, 1, 2].map((k) => Array.from({ length: d }, (_, j) => (noisy[i * d + j] - means[k * d + j]) ** 2).reduce((a, b) => a + b, 0));
-      bayes.push(dist.indexOf(Math.min(...dist)));
-    }
+    const { n, noisy, bayes } = noisyPopulation(means, s, tau, d);
     const got = await epndc.predict({ data: noisy, dims: [n, 1, 4, 4] }, new Random(3));
     expect(bayes.filter((b, i) => b === got[i]).length / n).toBeGreaterThan(0.95);
     expect(epndc.passesPerDraw).toBe(40);

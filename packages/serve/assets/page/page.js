@@ -52,6 +52,9 @@ const DEFENSE = { none: 'CNN', dc: 'DC', rdc: 'RDC' };
 const BASE = { none: 'the network', dc: 'the DC', apndc: 'APNDC', epndc: 'EPNDC' };
 const classifierName = (m, f) => (namesClass(m) ? plainName(m) : DEFENSE[f.defense] + ' (' + m.name + ')');
 
+/** How a robust figure was measured: its protocol, images and re-check rule. */
+const budgetText = (f) => 'protocol ' + f.protocol + ', ' + f.images + ' test images, rule ' + f.rule;
+
 /** One line per measured setting: the robust figures at each ε, with the budget, the rule and the null attack. */
 function robustLines(m) {
   const groups = new Map();
@@ -67,12 +70,8 @@ function robustLines(m) {
       (namesClass(m) ? plainName(m) : DEFENSE[f.defense]) +
       ' under attack (' +
       (f.norm === 'linf' ? 'ℓ∞' : 'ℓ2') +
-      ', protocol ' +
-      f.protocol +
       ', ' +
-      f.images +
-      ' test images, rule ' +
-      f.rule +
+      budgetText(f) +
       '): ' +
       fs
         .map(
@@ -164,12 +163,8 @@ function claims(models) {
   const f = byEps.get(eps[0])[0].f;
   const zero = eps.find((e) => eps.filter((x) => x >= e).every((x) => byEps.get(x).every((y) => y.f.accuracy === 0)));
   return (
-    'Measured on the models here (worst case over the attacks, ℓ∞, protocol ' +
-    f.protocol +
-    ', ' +
-    f.images +
-    ' test images, rule ' +
-    f.rule +
+    'Measured on the models here (worst case over the attacks, ℓ∞, ' +
+    budgetText(f) +
     '): ' +
     parts.join('; ') +
     '.' +
