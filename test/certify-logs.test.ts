@@ -29,6 +29,8 @@ const PUBLISHED: Record<string, { model: string; section: string }> = {
   'cnn.jsonl': { model: 'cnn', section: 'certify-none' },
   'cnn-noise.jsonl': { model: 'cnn-noise', section: 'certify-none' },
   'dc.jsonl': { model: 'default', section: 'certify-dc' },
+  'apndc.jsonl': { model: 'default', section: 'certify-apndc' },
+  'epndc.jsonl': { model: 'default', section: 'certify-epndc' },
 };
 
 const logs = readdirSync(LOGS).filter((f) => f.endsWith('.jsonl'));
