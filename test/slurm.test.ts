@@ -54,6 +54,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs a Slurm client command against the private cluster. */
 const slurm = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { cwd: root, env, stdio: 'pipe' }).toString();
 
+/** The run an array must equal: the same command in one process, seed 0, one thread, into `out`. */
+async function oneProcess(out: string, ...args: string[]): Promise<void> {
+  const r = await rdcCapture(...args, '--seed', '0', '--threads', '1', '--out', out);
+  expect(r.code, r.stderr).toBe(0);
+}
+
 async function until(what: string, test: () => boolean, seconds: number): Promise<void> {
   const end = Date.now() + seconds * 1000;
   while (!test()) {
@@ -197,24 +203,7 @@ describe.skipIf(missing.length > 0 || !data)('Slurm arrays on a private single-n
     expect(merged.code, merged.stderr).toBe(0);
     const t1 = performance.now();
     const single = join(dir, 'attack-single');
-    const one = await rdcCapture(
-      'attack',
-      '--model',
-      join(root, 'models/cnn'),
-      '--defense',
-      'none',
-      '--protocol',
-      'quick',
-      '--range',
-      '0:24',
-      '--seed',
-      '0',
-      '--threads',
-      '1',
-      '--out',
-      single,
-    );
-    expect(one.code, one.stderr).toBe(0);
+    await oneProcess(single, 'attack', '--model', join(root, 'models/cnn'), '--defense', 'none', '--protocol', 'quick', '--range', '0:24');
     const singleSeconds = (performance.now() - t1) / 1000;
     process.stderr.write(`slurm: the 3-task attack array took ${arraySeconds.toFixed(1)} s from sbatch to done; one process ${singleSeconds.toFixed(1)} s\n`);
     const a = byIndex(join(out, 'merged', 'images.jsonl'));
@@ -271,7 +260,8 @@ describe.skipIf(missing.length > 0 || !data)('Slurm arrays on a private single-n
     const merged = await rdcCapture('merge', out);
     expect(merged.code, merged.stderr).toBe(0);
     const single = join(dir, 'certify-single');
-    const one = await rdcCapture(
+    await oneProcess(
+      single,
       'certify',
       '--model',
       join(root, 'models/cnn-noise'),
@@ -285,14 +275,7 @@ describe.skipIf(missing.length > 0 || !data)('Slurm arrays on a private single-n
       '100',
       '--range',
       '0:12',
-      '--seed',
-      '0',
-      '--threads',
-      '1',
-      '--out',
-      single,
     );
-    expect(one.code, one.stderr).toBe(0);
     const a = byIndex(join(out, 'merged', 'images.jsonl'));
     expect(Object.keys(a).length).toBe(12);
     expect(a).toEqual(byIndex(join(single, 'images.jsonl')));
